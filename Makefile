@@ -1,0 +1,33 @@
+# The README's commands. `make demo` and `make test` each set up .venv on first use.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+# The CPU build of torch (a local wheel on the kit's dev machines); override on a GPU box,
+# e.g. `make test TORCH_SPEC=torch` or use environment.yml.
+TORCH_SPEC ?= torch==2.13.0
+PRESET ?= cpu
+
+.PHONY: setup demo test figures bench clean
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --disable-pip-version-check "$(TORCH_SPEC)"
+	$(BIN)/pip install -q --disable-pip-version-check -e ".[dev]"
+	touch $@
+
+demo: setup
+	$(BIN)/python -m synthrl demo --preset $(PRESET)
+
+test: setup
+	$(BIN)/python -m pytest -q tests
+
+figures: setup
+	$(BIN)/python -m synthrl figures --preset $(PRESET)
+
+bench: setup
+	$(BIN)/python -m synthrl bench --preset $(PRESET)
+
+clean:
+	rm -rf $(VENV) runs

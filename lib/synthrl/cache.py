@@ -1,0 +1,58 @@
+"""The run cache: each stage's output under `SYNTHRL_HOME` (default ./runs), keyed by a hash of
+its config and inputs, written to a temporary folder and renamed into place when complete, so an
+interrupted run resumes from the last finished stage and never reads a half-written one."""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+DONE = "DONE"
+
+
+def run_home() -> Path:
+    return Path(os.environ.get("SYNTHRL_HOME", "runs"))
+
+
+def _plain(obj: Any) -> Any:
+    if dataclasses.is_dataclass(obj):
+        return dataclasses.asdict(obj)
+    if isinstance(obj, (set, frozenset)):
+        return sorted(obj)
+    if isinstance(obj, Path):
+        return str(obj)
+    raise TypeError(f"cannot hash {type(obj).__name__} into a cache key")
+
+
+def cache_key(*parts: Any) -> str:
+    """A stable 16-hex-digit key for JSON-able parts (dataclasses included)."""
+    blob = json.dumps(parts, sort_keys=True, default=_plain)
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def cached_dir(stage: str, key: str, build: Callable[[Path], None], home: Path | None = None) -> Path:
+    """The folder `home/stage/key`, built by `build(tmp_folder)` only if not already complete."""
+    final = (home or run_home()) / stage / key
+    if (final / DONE).exists():
+        return final
+    tmp = final.with_name(f"{key}.tmp-{os.getpid()}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    try:
+        build(tmp)
+        (tmp / DONE).write_text("")
+        shutil.rmtree(final, ignore_errors=True)  # an incomplete earlier attempt
+        os.replace(tmp, final)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return final
+
+
+def is_cached(stage: str, key: str, home: Path | None = None) -> bool:
+    return ((home or run_home()) / stage / key / DONE).exists()

@@ -1,0 +1,176 @@
+"""The pipeline's stages (design.md, "Data flows one way"), each cached under the run directory:
+
+    task -> D_syn -> pi_base -> SFT -> pi_sft -> sample -> verify -> D+ -> RFT -> evaluate
+
+Each function takes values and returns values (problems, rows, a checkpoint path, metrics); a
+stage whose output is already cached is not run again, so an interrupted run resumes.
+"""
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+from synthrl.cache import cache_key, cached_dir
+from synthrl.datafiles import read_jsonl, write_jsonl
+from synthrl.evaluate import greedy_outputs, test_error
+from synthrl.presets import Preset, to_dict
+from synthrl.sampling import SamplingSpec, make_sampler
+from synthrl.tasks.base import Problem
+
+log = logging.getLogger(__name__)
+
+
+def make_task(preset: Preset):
+    if preset.task == "arith":
+        from synthrl.tasks.arith import ArithWorld
+
+        return ArithWorld(preset.world)
+    from synthrl.tasks.hub import HubMathTask
+
+    return HubMathTask(preset.task)
+
+
+def _problems_stage(stage: str, key: str, make) -> list[Problem]:
+    path = cached_dir(stage, key, lambda d: write_jsonl(d / "problems.jsonl", [p.to_dict() for p in make()]))
+    return [Problem.from_dict(r) for r in read_jsonl(path / "problems.jsonl", required=("uid", "question"))]
+
+
+def d_syn(preset: Preset, n: int | None = None, seed: int | None = None) -> list[Problem]:
+    """D_syn: n training problems with one capable-model (teacher) solution each."""
+    n = preset.n_train if n is None else n
+    seed = preset.seed if seed is None else seed
+    task = make_task(preset)
+    key = cache_key("d_syn", preset.task, to_dict(preset.world), n, seed)
+    return _problems_stage("d_syn", key, lambda: task.make_problems("train", n, seed))
+
+
+def test_problems(preset: Preset) -> list[Problem]:
+    """The held-out split (fixed seed 0: every run of a preset is scored on the same problems)."""
+    task = make_task(preset)
+    key = cache_key("test", preset.task, to_dict(preset.world), preset.n_test)
+    return _problems_stage("test", key, lambda: task.make_problems("test", preset.n_test, 0))
+
+
+def _tokenizer(preset: Preset):
+    from synthrl.models import build_tokenizer
+
+    return build_tokenizer(make_task(preset).vocabulary())
+
+
+def _save_train_result(result, tokenizer, folder: Path) -> None:
+    from synthrl.models import save_checkpoint
+
+    save_checkpoint(result.model, tokenizer, folder)
+    (folder / "train_log.json").write_text(json.dumps(
+        {"losses": result.losses, "tokens": result.tokens, "wall_s": result.wall_s}))
+
+
+def pi_base(preset: Preset) -> str:
+    """pi_base: a pretrained model's id, or for arith a small Llama pretrained from scratch on the
+    world's arithmetic and problem statements (no solutions)."""
+    if preset.model.pretrained is not None:
+        return preset.model.pretrained
+    from synthrl.models import build_model
+    from synthrl.train import sft
+
+    def build(folder: Path) -> None:
+        task = make_task(preset)
+        tokenizer = _tokenizer(preset)
+        model = build_model(preset.model, tokenizer, seed=preset.seed)
+        rows = [{"text": t} for t in task.pretrain_corpus(preset.n_pretrain_docs, preset.seed)]
+        _save_train_result(sft(model, tokenizer, rows, preset.pretrain, preset.model, preset.seed),
+                           tokenizer, folder)
+
+    key = cache_key("pi_base", preset.task, to_dict(preset.world), to_dict(preset.model),
+                    to_dict(preset.pretrain), preset.n_pretrain_docs, preset.seed)
+    return str(cached_dir("pi_base", key, build))
+
+
+def finetune(preset: Preset, stage: str, base: str, rows: list[dict], seed: int, train_cfg=None) -> str:
+    """SFT-style training of `base` on prompt-completion rows (SFT, RFT); returns the checkpoint."""
+    from synthrl.models import load_checkpoint
+    from synthrl.train import sft
+
+    train_cfg = train_cfg or (preset.sft if stage == "pi_sft" else preset.rft)
+
+    def build(folder: Path) -> None:
+        model, tokenizer = load_checkpoint(base, preset.model)
+        _save_train_result(sft(model, tokenizer, rows, train_cfg, preset.model, seed), tokenizer, folder)
+
+    key = cache_key(stage, base, rows, to_dict(train_cfg), to_dict(preset.model), seed)
+    return str(cached_dir(stage, key, build))
+
+
+def sft_rows(preset: Preset, problems: list[Problem]) -> list[dict]:
+    task = make_task(preset)
+    return [{"prompt": task.prompt(p), "completion": p.solution} for p in problems]
+
+
+def pi_sft(preset: Preset, base: str, problems: list[Problem], seed: int | None = None) -> str:
+    """pi_sft: pi_base finetuned on D_syn (loss on the solution)."""
+    return finetune(preset, "pi_sft", base, sft_rows(preset, problems), preset.seed if seed is None else seed)
+
+
+def samples(preset: Preset, checkpoint: str, problems: list[Problem], seed: int | None = None) -> list[dict]:
+    """n samples per problem from a policy, each verified: {uid, prompt, completion, correct}."""
+    spec = SamplingSpec(n=preset.sampling.n, temperature=preset.sampling.temperature,
+                        max_new_tokens=preset.sampling.max_new_tokens,
+                        seed=preset.seed if seed is None else seed)
+    task = make_task(preset)
+
+    def build(folder: Path) -> None:
+        sampler = make_sampler(checkpoint, batch_size=preset.sampling.batch_size, progress=True)
+        prompts = [task.prompt(p) for p in problems]
+        outs = sampler.sample(prompts, spec)
+        rows = [{"uid": p.uid, "prompt": x, "completion": y, "correct": task.is_correct(p, y)}
+                for p, x, ys in zip(problems, prompts, outs) for y in ys]
+        write_jsonl(folder / "samples.jsonl", rows)
+
+    key = cache_key("samples", checkpoint, [p.uid for p in problems], to_dict(spec))
+    folder = cached_dir("samples", key, build)
+    return read_jsonl(folder / "samples.jsonl", required=("uid", "prompt", "completion", "correct"))
+
+
+def d_plus(sample_rows: list[dict], positives_per_problem: int) -> list[dict]:
+    """D+: correct samples, deduplicated per problem (whitespace-insensitive), at most
+    `positives_per_problem` each, in sampling order (RFT, Yuan et al. 2023)."""
+    kept: dict[str, list[str]] = {}
+    out = []
+    for r in sample_rows:
+        if not r["correct"]:
+            continue
+        norm = " ".join(r["completion"].split())
+        seen = kept.setdefault(r["uid"], [])
+        if norm in seen or len(seen) >= positives_per_problem:
+            continue
+        seen.append(norm)
+        out.append({"uid": r["uid"], "prompt": r["prompt"], "completion": r["completion"]})
+    return out
+
+
+def pi_rft(preset: Preset, base: str, plus_rows: list[dict], seed: int | None = None) -> str:
+    """RFT: pi_base finetuned on D+ (the paper trains RFT from pi_base, not from pi_sft)."""
+    rows = [{"prompt": r["prompt"], "completion": r["completion"]} for r in plus_rows]
+    return finetune(preset, "pi_rft", base, rows, preset.seed if seed is None else seed)
+
+
+def evaluate_checkpoint(preset: Preset, checkpoint: str, problems: list[Problem]) -> dict:
+    """Greedy test error of a checkpoint on `problems` (cached with the outputs)."""
+    task = make_task(preset)
+
+    def build(folder: Path) -> None:
+        sampler = make_sampler(checkpoint, batch_size=preset.sampling.batch_size)
+        outs = greedy_outputs(sampler, task, problems, preset.sampling.max_new_tokens)
+        write_jsonl(folder / "outputs.jsonl", [{"uid": p.uid, "output": y, "correct": task.is_correct(p, y)}
+                                               for p, y in zip(problems, outs)])
+        (folder / "metrics.json").write_text(json.dumps({"test_error": test_error(task, problems, outs)}))
+
+    key = cache_key("eval", checkpoint, [p.uid for p in problems], preset.sampling.max_new_tokens)
+    folder = cached_dir("eval", key, build)
+    return json.loads((folder / "metrics.json").read_text())
+
+
+def train_log(checkpoint: str) -> dict:
+    path = Path(checkpoint) / "train_log.json"
+    return json.loads(path.read_text()) if path.exists() else {"losses": [], "tokens": 0, "wall_s": 0.0}

@@ -1,0 +1,153 @@
+"""Presets: one code path, four scales (design.md). A preset is a plain dataclass value.
+
+Every default names its source: the paper, a peer, or "our choice". `get_preset(name, **over)`
+returns a validated copy with fields replaced; unknown fields raise with the valid names.
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+
+from synthrl.tasks.arith import ArithConfig
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """A small Llama built from scratch, or a pretrained model (optionally QLoRA)."""
+
+    hidden_size: int = 160  # our choice: ~1.3M parameters with the defaults below
+    n_layers: int = 4
+    n_heads: int = 4
+    intermediate_size: int = 448
+    max_positions: int = 256  # our choice: the longest arith prompt + solution is ~150 tokens
+    pretrained: str | None = None  # hub id or local path; None builds from scratch
+    lora_r: int = 0  # 0 = full finetuning; QLoRA paper (Dettmers et al. 2023) uses 64
+    lora_alpha: int = 16  # QLoRA paper default
+    lora_dropout: float = 0.05  # QLoRA paper uses 0.05-0.1
+    load_in_4bit: bool = False  # QLoRA: NF4 weights, double quantization, bf16 compute (CUDA only)
+    bf16: bool = False  # bf16 weights/compute (GPU presets)
+
+    def __post_init__(self) -> None:
+        if self.hidden_size % self.n_heads:
+            raise ValueError(f"hidden_size {self.hidden_size} must be divisible by n_heads {self.n_heads}")
+        if self.load_in_4bit and (self.pretrained is None or self.lora_r <= 0):
+            raise ValueError("load_in_4bit (QLoRA) needs a pretrained model and lora_r > 0")
+        if self.lora_r < 0:
+            raise ValueError(f"lora_r must be >= 0, got {self.lora_r}")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """One training run (TRL SFTTrainer arguments we set)."""
+
+    epochs: float = 3.0
+    batch_size: int = 32
+    lr: float = 1e-3  # our choice for from-scratch models; the paper's 7B runs use 1e-5 to 1e-6
+    warmup_ratio: float = 0.05  # our choice; must stay < 1 (a fraction of all steps)
+    weight_decay: float = 0.0
+    max_steps: int = -1  # > 0 overrides epochs
+
+    def __post_init__(self) -> None:
+        if self.epochs <= 0 and self.max_steps <= 0:
+            raise ValueError("set epochs > 0 or max_steps > 0")
+        if self.batch_size < 1 or self.lr <= 0:
+            raise ValueError(f"batch_size must be >= 1 and lr > 0, got {self.batch_size}, {self.lr}")
+
+
+@dataclass(frozen=True)
+class SampleConfig:
+    """Sampling pi_sft for D+ (and D- later)."""
+
+    n: int = 4  # samples per problem; our choice (Yuan et al.'s RFT uses up to 100)
+    temperature: float = 1.0  # our choice; RFT (Yuan et al. 2023) samples at 0.7-1.0
+    max_new_tokens: int = 96  # our choice: 1.5x the longest teacher solution of the cpu world
+    batch_size: int = 128  # sequences generated together
+    positives_per_problem: int = 1  # D+ keeps up to this many distinct correct samples per problem
+
+    def __post_init__(self) -> None:
+        if self.n < 1 or self.positives_per_problem < 1:
+            raise ValueError("n and positives_per_problem must be >= 1")
+        if self.temperature < 0:
+            raise ValueError(f"temperature must be >= 0, got {self.temperature}")
+
+
+@dataclass(frozen=True)
+class Preset:
+    name: str
+    task: str = "arith"  # "arith" (generated), "gsm8k" or "math" (hub or local JSONL)
+    world: ArithConfig = field(default_factory=ArithConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    n_train: int = 2000  # |D_syn|: problems with one teacher solution each
+    n_test: int = 300
+    n_pretrain_docs: int = 6000  # pi_base's corpus (arith only)
+    pretrain: TrainConfig = field(default_factory=lambda: TrainConfig(epochs=2.0))
+    sft: TrainConfig = field(default_factory=TrainConfig)
+    rft: TrainConfig = field(default_factory=TrainConfig)
+    sampling: SampleConfig = field(default_factory=SampleConfig)
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.task not in ("arith", "gsm8k", "math"):
+            raise ValueError(f"task must be 'arith', 'gsm8k' or 'math', got {self.task!r}")
+        if self.n_train < 1 or self.n_test < 1:
+            raise ValueError("n_train and n_test must be >= 1")
+        if self.task != "arith" and self.model.pretrained is None:
+            raise ValueError(f"task {self.task!r} needs a pretrained model (ModelConfig.pretrained)")
+
+
+PRESETS: dict[str, Preset] = {
+    # Tests and CI: everything tiny; a notebook in well under a minute.
+    "smoke": Preset(
+        name="smoke",
+        world=ArithConfig(min_steps=1, max_steps=2, max_value=10),
+        model=ModelConfig(hidden_size=64, n_layers=2, n_heads=2, intermediate_size=128, max_positions=160),
+        n_train=160, n_test=32, n_pretrain_docs=200,
+        pretrain=TrainConfig(epochs=1.0, batch_size=32),
+        sft=TrainConfig(epochs=2.0, batch_size=32),
+        rft=TrainConfig(epochs=2.0, batch_size=32),
+        sampling=SampleConfig(n=2, max_new_tokens=48, batch_size=64),
+    ),
+    # A laptop with 2 cores: the quickstart in about 5 minutes.
+    "cpu": Preset(name="cpu"),
+    # One GPU: a harder world and a ~20M-parameter model.
+    "gpu": Preset(
+        name="gpu",
+        world=ArithConfig(min_steps=3, max_steps=6, n_distractors=2, max_value=50),
+        model=ModelConfig(hidden_size=384, n_layers=8, n_heads=6, intermediate_size=1024,
+                          max_positions=384, bf16=True),
+        n_train=20000, n_test=1000, n_pretrain_docs=60000,
+        pretrain=TrainConfig(epochs=2.0, batch_size=128, lr=6e-4),
+        sft=TrainConfig(epochs=3.0, batch_size=128, lr=6e-4),
+        rft=TrainConfig(epochs=3.0, batch_size=128, lr=6e-4),
+        sampling=SampleConfig(n=8, max_new_tokens=160, batch_size=512),
+    ),
+    # The paper: GSM8K with DeepSeek-Math-7B under QLoRA on one 24 GB+ GPU (hub access needed).
+    "paper": Preset(
+        name="paper",
+        task="gsm8k",
+        model=ModelConfig(pretrained="deepseek-ai/deepseek-math-7b-base", lora_r=64, lora_alpha=16,
+                          load_in_4bit=True, bf16=True, max_positions=1024),
+        n_train=7473, n_test=1319,  # GSM8K train/test sizes
+        sft=TrainConfig(epochs=3.0, batch_size=64, lr=1e-5),  # paper: SFT lr 1e-5 (appendix); ours to check
+        rft=TrainConfig(epochs=3.0, batch_size=64, lr=1e-5),
+        sampling=SampleConfig(n=8, temperature=0.7, max_new_tokens=512, batch_size=256,
+                              positives_per_problem=4),  # 8 samples per problem as for D- in the paper
+    ),
+}
+
+
+def get_preset(name: str, **overrides) -> Preset:
+    """The named preset with top-level fields replaced, validated."""
+    if name not in PRESETS:
+        raise ValueError(f"unknown preset {name!r}; choose one of {sorted(PRESETS)}")
+    preset = PRESETS[name]
+    valid = {f.name for f in dataclasses.fields(Preset)}
+    unknown = set(overrides) - valid
+    if unknown:
+        raise ValueError(f"unknown preset fields {sorted(unknown)}; valid fields: {sorted(valid)}")
+    return dataclasses.replace(preset, **overrides)
+
+
+def to_dict(obj) -> dict:
+    """A preset or config as plain data (for hashing and provenance)."""
+    return dataclasses.asdict(obj)

@@ -1,0 +1,67 @@
+"""The tidy results table (design.md, Results): one measurement a row, with provenance."""
+from __future__ import annotations
+
+import os
+import platform
+import subprocess
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pandas as pd
+import torch
+
+from synthrl import __version__
+from synthrl.datafiles import atomic_write_text
+
+COLUMNS = ["study", "preset", "task", "method", "n_problems", "seed", "step", "metric", "value",
+           "config_hash", "synthrl_version", "git_commit", "wall_s", "device", "created_at"]
+
+
+def data_dir() -> Path:
+    """The kit's data/ folder: $SYNTHRL_DATA, else the repository's data/ beside lib/."""
+    if "SYNTHRL_DATA" in os.environ:
+        return Path(os.environ["SYNTHRL_DATA"])
+    return Path(__file__).resolve().parents[2] / "data"
+
+
+def git_commit() -> str:
+    try:
+        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                             cwd=Path(__file__).parent, timeout=5)
+        return out.stdout.strip() or "unknown"
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def device_name() -> str:
+    if torch.cuda.is_available():
+        return torch.cuda.get_device_name(0)
+    return f"cpu ({platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__})"
+
+
+def provenance(config_hash: str, wall_s: float) -> dict:
+    return {"config_hash": config_hash, "synthrl_version": __version__, "git_commit": git_commit(),
+            "wall_s": round(wall_s, 1), "device": device_name(),
+            "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+
+
+def table(rows: list[dict], prov: dict) -> pd.DataFrame:
+    """Rows (each with at least study..value) plus the same provenance, in the standard columns."""
+    df = pd.DataFrame([{**{c: None for c in COLUMNS}, **prov, **r} for r in rows])
+    return df[COLUMNS]
+
+
+def results_path(study: str, preset: str) -> Path:
+    return data_dir() / "results" / f"{study}__{preset}.csv"
+
+
+def save_results(df: pd.DataFrame, study: str, preset: str) -> Path:
+    return atomic_write_text(results_path(study, preset), df.to_csv(index=False))
+
+
+def load_results(study: str, preset: str) -> pd.DataFrame:
+    path = results_path(study, preset)
+    if not path.exists():
+        raise FileNotFoundError(f"no results for {study} on preset {preset!r} at {path}; "
+                                f"run `python -m synthrl run {study} --preset {preset}` first")
+    return pd.read_csv(path)

@@ -1,0 +1,149 @@
+"""One `Sampler` interface, two backends: transformers `generate` (everywhere) and vLLM (when
+installed). A sampler returns, for each prompt, n continuations as text; with `prefixes`, each
+prompt is continued from the given partial solution (the continuation excludes the prefix)."""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+import torch
+from tqdm.auto import tqdm
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class SamplingSpec:
+    n: int = 1
+    temperature: float = 1.0  # 0 = greedy
+    max_new_tokens: int = 96
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.n < 1 or self.max_new_tokens < 1 or self.temperature < 0:
+            raise ValueError(f"need n >= 1, max_new_tokens >= 1, temperature >= 0; got {self}")
+        if self.temperature == 0 and self.n > 1:
+            raise ValueError("greedy decoding (temperature 0) gives one answer: use n=1")
+
+
+class Sampler(Protocol):
+    def sample(self, prompts: list[str], spec: SamplingSpec,
+               prefixes: list[str] | None = None) -> list[list[str]]: ...
+
+
+def _join(prompts: list[str], prefixes: list[str] | None) -> list[str]:
+    if prefixes is None:
+        return list(prompts)
+    if len(prefixes) != len(prompts):
+        raise ValueError(f"{len(prompts)} prompts but {len(prefixes)} prefixes")
+    return [p + x for p, x in zip(prompts, prefixes)]
+
+
+class HFSampler:
+    """transformers `generate`, batched with left padding; prompts sorted by length so that a
+    batch holds similar lengths (less padding). Seeds are set per batch: the same inputs, seed
+    and batch size give the same samples."""
+
+    def __init__(self, model, tokenizer, batch_size: int = 64, device: str | None = None,
+                 progress: bool = False):
+        self.model = model.eval()
+        self.tokenizer = tokenizer
+        self.batch_size = batch_size
+        self.device = device or next(model.parameters()).device
+        self.progress = progress
+
+    @torch.no_grad()
+    def _generate(self, texts: list[str], spec: SamplingSpec, batch_seed: int) -> list[str]:
+        tok = self.tokenizer
+        tok.padding_side = "left"
+        enc = tok(texts, return_tensors="pt", padding=True, add_special_tokens=False).to(self.device)
+        torch.manual_seed(batch_seed)
+        greedy = spec.temperature == 0
+        out = self.model.generate(
+            **enc,
+            do_sample=not greedy,
+            temperature=None if greedy else spec.temperature,
+            top_p=None, top_k=None,
+            max_new_tokens=spec.max_new_tokens,
+            eos_token_id=tok.eos_token_id,
+            pad_token_id=tok.pad_token_id,
+        )
+        new = out[:, enc["input_ids"].shape[1]:]
+        return [t.strip() for t in tok.batch_decode(new, skip_special_tokens=True)]
+
+    def sample(self, prompts: list[str], spec: SamplingSpec,
+               prefixes: list[str] | None = None) -> list[list[str]]:
+        texts = _join(prompts, prefixes)
+        # every (prompt, sample) pair is one sequence; sort by length to batch similar lengths
+        jobs = [(i, j) for i in range(len(texts)) for j in range(spec.n)]
+        lengths = [len(self.tokenizer(t, add_special_tokens=False)["input_ids"]) for t in texts]
+        jobs.sort(key=lambda ij: (lengths[ij[0]], ij))
+        results: list[list[str]] = [[""] * spec.n for _ in texts]
+        starts = range(0, len(jobs), self.batch_size)
+        for b, start in enumerate(tqdm(starts, desc="sampling", disable=not self.progress)):
+            batch = jobs[start:start + self.batch_size]
+            outs = self._generate([texts[i] for i, _ in batch], spec, spec.seed * 1_000_003 + b)
+            for (i, j), text in zip(batch, outs):
+                results[i][j] = text
+        return results
+
+
+class VLLMSampler:
+    """vLLM's `LLM.generate` with prefix caching; LoRA adapters through a fresh `LoRARequest`
+    per checkpoint (vLLM caches adapters by id, so a new checkpoint needs a new id)."""
+
+    _next_lora_id = 1
+
+    def __init__(self, model_path: str | Path, adapter_path: str | Path | None = None,
+                 gpu_memory_utilization: float = 0.85, max_model_len: int | None = None):
+        from vllm import LLM
+
+        self.llm = LLM(model=str(model_path), enable_lora=adapter_path is not None,
+                       enable_prefix_caching=True, gpu_memory_utilization=gpu_memory_utilization,
+                       max_model_len=max_model_len)
+        self.lora = None
+        if adapter_path is not None:
+            from vllm.lora.request import LoRARequest
+
+            self.lora = LoRARequest(f"adapter-{VLLMSampler._next_lora_id}", VLLMSampler._next_lora_id,
+                                    str(adapter_path))
+            VLLMSampler._next_lora_id += 1
+
+    def sample(self, prompts: list[str], spec: SamplingSpec,
+               prefixes: list[str] | None = None) -> list[list[str]]:
+        from vllm import SamplingParams
+
+        params = SamplingParams(n=spec.n, temperature=spec.temperature, max_tokens=spec.max_new_tokens,
+                                seed=spec.seed)
+        outs = self.llm.generate(_join(prompts, prefixes), params, lora_request=self.lora, use_tqdm=False)
+        return [[c.text.strip() for c in o.outputs] for o in outs]
+
+
+def vllm_available() -> bool:
+    try:
+        import vllm  # noqa: F401
+    except Exception:  # vllm raises more than ImportError on machines without a GPU
+        return False
+    return torch.cuda.is_available()
+
+
+def make_sampler(checkpoint: str | Path, model=None, tokenizer=None, batch_size: int = 64,
+                 backend: str = "auto", progress: bool = False) -> Sampler:
+    """vLLM where it imports and a GPU is present (backend='auto'), else transformers."""
+    if backend not in ("auto", "hf", "vllm"):
+        raise ValueError(f"backend must be 'auto', 'hf' or 'vllm', got {backend!r}")
+    if backend == "vllm" or (backend == "auto" and vllm_available()):
+        adapter = Path(checkpoint) if (Path(checkpoint) / "adapter_config.json").exists() else None
+        if adapter is not None:
+            import json
+
+            base = json.loads((adapter / "adapter_config.json").read_text())["base_model_name_or_path"]
+            return VLLMSampler(base, adapter)
+        return VLLMSampler(checkpoint)
+    if model is None or tokenizer is None:
+        from synthrl.models import default_device, load_checkpoint
+
+        model, tokenizer = load_checkpoint(checkpoint, device=default_device())
+    return HFSampler(model, tokenizer, batch_size=batch_size, progress=progress)

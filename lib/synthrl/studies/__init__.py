@@ -1,0 +1,1 @@
+"""One module per study: `run(preset, ...) -> pandas.DataFrame` of tidy results."""

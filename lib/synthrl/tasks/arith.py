@@ -1,0 +1,355 @@
+"""`arith`: procedurally generated multi-step word problems, our CPU stand-in for GSM8K.
+
+A problem is a small graph of quantities: some people are given an amount of one item, others
+are defined from them ("Bob has 3 more apples than Ann", "Cat has as many apples as Ann and Bob
+together"), and the question asks for one of them. The knobs make the paper's mechanisms appear:
+
+- `min_steps`/`max_steps`: derived quantities on the answer's path (multi-step dependencies).
+- `n_distractors`: derived quantities the question does not need. Computing one is an
+  *irrelevant* step: correct, harmless to the answer, invisible to a final-answer verifier.
+- the operation words ("more", "fewer", "times", "together") are the *critical* choices: reading
+  one wrongly sends the rest of the solution off course.
+- `max_value` M: every amount is an integer in [0, M). It is the answer-space size: a solution
+  with a wrong step still lands on the right answer by luck about 1 time in M.
+- the teacher (our stand-in for GPT-4 writing D_syn) phrases each step in one of
+  `teacher_styles` ways, orders independent steps at random and writes sums in either order:
+  more varied than what a small model trained on it writes back.
+
+Because the world knows every quantity, it labels any solution's steps exactly
+(`label_steps`): right, wrong or irrelevant. Those labels validate Monte-Carlo credit later.
+"""
+from __future__ import annotations
+
+import hashlib
+import random
+import re
+from dataclasses import dataclass, field
+
+from synthrl.tasks.base import Problem, split_lines
+from synthrl.verify import answers_match, extract_answer, last_integer
+
+NAMES = ("Ann", "Bob", "Cat", "Dan", "Eve", "Fay", "Gus", "Hal", "Ivy", "Jon",
+         "Kim", "Lea", "Max", "Ned", "Oli", "Pam", "Quin", "Rex", "Sam", "Tom")
+ITEMS = ("apples", "pears", "coins", "books", "cards", "shells", "stamps", "marbles")
+OPS = ("more", "fewer", "times", "together")
+SYMBOL = {"more": "+", "fewer": "-", "times": "*", "together": "+"}
+
+FACT_TEMPLATES = {
+    "base": "{e} has {v} {item} .",
+    "more": "{e} has {k} more {item} than {a} .",
+    "fewer": "{e} has {k} fewer {item} than {a} .",
+    "times": "{e} has {k} times as many {item} as {a} .",
+    "together": "{e} has as many {item} as {a} and {b} together .",
+}
+QUESTION_TEMPLATE = "How many {item} does {e} have ?"
+# The teacher's phrasings of one step; the first is the plainest (used when teacher_styles=1).
+STEP_TEMPLATES = (
+    "{e} has {x} {o} {y} = {z} {item} .",
+    "{x} {o} {y} = {z} , so {e} has {z} {item} .",
+    "{e} : {x} {o} {y} = {z} .",
+    "so {e} has {x} {o} {y} = {z} .",
+    "then {e} gets {x} {o} {y} = {z} {item} .",
+)
+ANSWER_TEMPLATES = ("answer {z}", "the answer is {z}", "so the answer is {z} .")
+WORDS = ("has", "more", "fewer", "than", "times", "as", "many", "and", "together", "How", "does",
+         "have", "?", ".", ",", ":", "so", "then", "gets", "the", "answer", "is", "+", "-", "*", "=")
+
+_EQUATION = re.compile(r"(?<![0-9])([0-9]{1,6}) ([-+*]) ([0-9]{1,6}) = ([0-9]{1,6})(?![0-9])", re.ASCII)
+TEST_FRACTION = 10  # our choice: 1 in 10 possible problems belongs to the test split
+
+
+@dataclass(frozen=True)
+class ArithConfig:
+    min_steps: int = 2  # our choice: GSM8K needs 2-8 steps; a ~1M-param model manages 2-4
+    max_steps: int = 4
+    n_distractors: int = 1  # derived quantities the question does not need
+    max_value: int = 20  # M: amounts are integers in [0, M); lucky right answers about 1/M
+    p_together: float = 0.3  # chance a step joins two branches instead of extending one
+    teacher_styles: int = len(STEP_TEMPLATES)  # phrasings the teacher draws from (1 = uniform)
+    ops: tuple[str, ...] = OPS
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.min_steps <= self.max_steps <= 8:
+            raise ValueError(f"need 1 <= min_steps <= max_steps <= 8, got {self.min_steps}, {self.max_steps}")
+        if not 0 <= self.n_distractors <= 4:
+            raise ValueError(f"n_distractors must be in 0..4, got {self.n_distractors}")
+        if not 6 <= self.max_value <= 1000:
+            raise ValueError(f"max_value (answer-space size) must be in 6..1000, got {self.max_value}")
+        if not 0.0 <= self.p_together <= 1.0:
+            raise ValueError(f"p_together is a probability, got {self.p_together}")
+        if not 1 <= self.teacher_styles <= len(STEP_TEMPLATES):
+            raise ValueError(f"teacher_styles must be in 1..{len(STEP_TEMPLATES)}, got {self.teacher_styles}")
+        unknown = set(self.ops) - set(OPS)
+        if unknown or not {"more", "fewer"} <= set(self.ops):
+            raise ValueError(f"ops must include 'more' and 'fewer' and be among {OPS}; got {self.ops}")
+
+
+@dataclass
+class _Quantity:
+    name: str
+    op: str  # "base" or one of OPS
+    args: tuple[str, ...] = ()
+    k: int = 0
+    value: int = 0
+
+
+@dataclass
+class _Draft:
+    item: str
+    quantities: dict[str, _Quantity] = field(default_factory=dict)
+    order: list[str] = field(default_factory=list)  # creation order, a topological order
+
+
+def _formula(q: dict, values: dict[str, int]) -> tuple[int, str, int]:
+    """The step that computes a derived quantity (as stored in meta) from its inputs: (x, symbol, y)."""
+    if q["op"] == "together":
+        return values[q["args"][0]], "+", values[q["args"][1]]
+    return values[q["args"][0]], SYMBOL[q["op"]], q["k"]
+
+
+class ArithWorld:
+    """The arith task: problems, prompts, the teacher, the verifier and exact step labels."""
+
+    name = "arith"
+
+    def __init__(self, config: ArithConfig | None = None):
+        self.config = config or ArithConfig()
+
+    # ---- vocabulary (for the locally built tokenizer) -------------------------------------
+    def vocabulary(self) -> list[str]:
+        numbers = [str(i) for i in range(max(self.config.max_value, 10))]
+        return [*WORDS, *NAMES, *ITEMS, *numbers]
+
+    # ---- generation ------------------------------------------------------------------------
+    def _unary(self, rng: random.Random, name: str, a: _Quantity) -> _Quantity:
+        m, ops = self.config.max_value, self.config.ops
+        choices = []
+        if a.value < m - 1 and "more" in ops:
+            choices.append("more")
+        if a.value >= 1 and "fewer" in ops:
+            choices.append("fewer")
+        if a.value >= 1 and (m - 1) // a.value >= 2 and "times" in ops:
+            choices.append("times")
+        op = rng.choice(choices)
+        if op == "more":
+            k = rng.randint(1, min(m - 1 - a.value, m // 2))
+            return _Quantity(name, op, (a.name,), k, a.value + k)
+        if op == "fewer":
+            k = rng.randint(1, max(1, a.value - 1))  # rarely down to 0, which would crowd the answers
+            return _Quantity(name, op, (a.name,), k, a.value - k)
+        k = rng.randint(2, min((m - 1) // a.value, 5))
+        return _Quantity(name, op, (a.name,), k, a.value * k)
+
+    def _draft(self, rng: random.Random) -> tuple[_Draft, str]:
+        cfg = self.config
+        names = iter(rng.sample(NAMES, len(NAMES)))
+        draft = _Draft(item=rng.choice(ITEMS))
+
+        def add(q: _Quantity) -> _Quantity:
+            draft.quantities[q.name] = q
+            draft.order.append(q.name)
+            return q
+
+        def base() -> _Quantity:
+            return add(_Quantity(next(names), "base", value=rng.randint(1, cfg.max_value // 2)))
+
+        n_steps = rng.randint(cfg.min_steps, cfg.max_steps)
+        frontier = [base()]  # quantities not yet used by a later step on the answer's path
+        for step in range(n_steps):
+            remaining = n_steps - step - 1  # steps left after this one
+            if len(frontier) >= 2 and (len(frontier) - 1 > remaining - 1 or rng.random() < 0.5):
+                a, b = rng.sample(frontier, 2)
+                if a.value + b.value < cfg.max_value:
+                    frontier = [q for q in frontier if q not in (a, b)]
+                    frontier.append(add(_Quantity(next(names), "together", (a.name, b.name), value=a.value + b.value)))
+                    continue
+                # too large to join: extend the larger branch by a step that keeps it small
+            elif "together" in cfg.ops and len(frontier) <= remaining - 1 and rng.random() < cfg.p_together:
+                frontier.append(base())
+            a = rng.choice(frontier)
+            frontier[frontier.index(a)] = add(self._unary(rng, next(names), a))
+        # A join that never fit leaves several branches: the last is asked for, the others
+        # become distractors (the answer does not need them).
+        target = frontier[-1].name
+        needed = self._ancestors(draft, target)
+        for _ in range(cfg.n_distractors):
+            pool = [n for n in draft.order if n in needed]
+            add(self._unary(rng, next(names), draft.quantities[rng.choice(pool)]))
+        return draft, target
+
+    @staticmethod
+    def _ancestors(draft: _Draft, target: str) -> set[str]:
+        seen, stack = set(), [target]
+        while stack:
+            name = stack.pop()
+            if name not in seen:
+                seen.add(name)
+                stack.extend(draft.quantities[name].args)
+        return seen
+
+    def _question(self, rng: random.Random, draft: _Draft, target: str) -> str:
+        facts = []
+        placed: set[str] = set()
+        pending = list(draft.order)
+        while pending:  # a random topological order: a fact comes after those it refers to
+            ready = [n for n in pending if set(draft.quantities[n].args) <= placed]
+            name = rng.choice(ready)
+            pending.remove(name)
+            placed.add(name)
+            q = draft.quantities[name]
+            facts.append(FACT_TEMPLATES[q.op].format(
+                e=q.name, v=q.value, k=q.k, item=draft.item,
+                a=q.args[0] if q.args else "", b=q.args[1] if len(q.args) > 1 else ""))
+        facts.append(QUESTION_TEMPLATE.format(item=draft.item, e=target))
+        return " ".join(facts)
+
+    def teacher_solution(self, problem: Problem, rng: random.Random) -> str:
+        """A correct step-by-step solution in a randomly drawn style (the capable model)."""
+        meta = problem.meta
+        values = {n: q["value"] for n, q in meta["quantities"].items()}
+        done = {n for n, q in meta["quantities"].items() if q["op"] == "base"}
+        todo = [n for n in meta["needed_steps"]]
+        lines = []
+        while todo:
+            ready = [n for n in todo if set(meta["quantities"][n]["args"]) <= done]
+            name = rng.choice(ready)  # independent steps come in any order
+            todo.remove(name)
+            done.add(name)
+            x, o, y = _formula(meta["quantities"][name], values)
+            if o in "+*" and rng.random() < 0.5:
+                x, y = y, x
+            style = rng.randrange(self.config.teacher_styles)
+            lines.append(STEP_TEMPLATES[style].format(e=name, x=x, o=o, y=y, z=values[name], item=meta["item"]))
+        style = rng.randrange(min(self.config.teacher_styles, len(ANSWER_TEMPLATES)))
+        lines.append(ANSWER_TEMPLATES[style].format(z=problem.answer))
+        return "\n".join(lines)
+
+    def _problem(self, rng: random.Random, split: str) -> Problem | None:
+        draft, target = self._draft(rng)
+        question = self._question(rng, draft, target)
+        digest = hashlib.sha1(question.encode()).hexdigest()
+        in_test = int(digest[:8], 16) % TEST_FRACTION == 0
+        if in_test != (split == "test"):
+            return None
+        needed = self._ancestors(draft, target)
+        needed_steps = [n for n in draft.order if n in needed and draft.quantities[n].op != "base"]
+        if len(needed_steps) < self.config.min_steps:  # a join that never fit shortened the path
+            return None
+        quantities = {n: {"op": q.op, "args": list(q.args), "k": q.k, "value": q.value}
+                      for n, q in draft.quantities.items()}
+        meta = {
+            "item": draft.item,
+            "target": target,
+            "quantities": quantities,
+            "needed_steps": needed_steps,
+        }
+        return Problem(uid=f"arith-{digest[:12]}", question=question,
+                       answer=str(draft.quantities[target].value), meta=meta)
+
+    def make_problems(self, split: str, n: int, seed: int) -> list[Problem]:
+        """n distinct problems of one split, with teacher solutions. Train and test never
+        overlap: a problem's split is fixed by a hash of its text, whatever the seed."""
+        if split not in ("train", "test"):
+            raise ValueError(f"split must be 'train' or 'test', got {split!r}")
+        rng = random.Random(f"arith/{split}/{seed}")
+        problems: dict[str, Problem] = {}
+        attempts = 0
+        while len(problems) < n:
+            attempts += 1
+            if attempts > 200 * n + 1000:
+                raise RuntimeError(f"could only make {len(problems)} of {n} distinct {split} problems: "
+                                   "raise max_value or max_steps for a larger problem space")
+            p = self._problem(rng, split)
+            if p is not None and p.question not in problems:
+                problems[p.question] = Problem(p.uid, p.question, p.answer,
+                                               self.teacher_solution(p, rng), p.meta)
+        return list(problems.values())
+
+    def pretrain_corpus(self, n_docs: int, seed: int) -> list[str]:
+        """pi_base's corpus: the world's arithmetic and its problem statements, no solutions.
+
+        Our design: the base model knows the facts ("7 + 3 = 10") and the language of the
+        problems, but has never seen a solution, so the format and the reasoning come from SFT.
+        """
+        rng = random.Random(f"arith/pretrain/{seed}")
+        m = self.config.max_value
+        docs = []
+        statements = [p.question for p in self.make_problems("train", n_docs // 2 + 1, seed + 7919)]
+        for i in range(n_docs):
+            if i % 2:
+                docs.append(statements[i // 2])
+                continue
+            facts = []
+            for _ in range(12):
+                x = rng.randrange(m)
+                o = rng.choice("+-*")
+                if o == "+":
+                    y = rng.randrange(m - x)
+                    z = x + y
+                elif o == "-":
+                    y = rng.randint(0, x)
+                    z = x - y
+                else:
+                    x = rng.randint(1, m - 1)
+                    y = rng.randint(0, (m - 1) // x)
+                    z = x * y
+                facts.append(f"{x} {o} {y} = {z}")
+            docs.append(" . ".join(facts) + " .")
+        return docs
+
+    # ---- prompts, verification, steps, labels ----------------------------------------------
+    def prompt(self, problem: Problem) -> str:
+        return problem.question + "\n"
+
+    def is_correct(self, problem: Problem, text: str) -> bool:
+        return answers_match(extract_answer(text), problem.answer)
+
+    def split_steps(self, text: str) -> list[str]:
+        return split_lines(text)
+
+    def label_steps(self, problem: Problem, text: str) -> list[str]:
+        """Exact labels for each step of a solution: 'right', 'wrong' or 'irrelevant'.
+
+        right: computes a quantity the answer needs, from the true values by its defining
+        operation, for the first time (or states the true answer). wrong: any false arithmetic,
+        wrong operands or operation, or a wrong answer. irrelevant: true but unneeded (a
+        distractor, a repeat, a restated given, filler).
+        """
+        quantities = problem.meta["quantities"]
+        values = {n: q["value"] for n, q in quantities.items()}
+        needed = set(problem.meta["needed_steps"])
+        computed: set[str] = set()
+        labels = []
+        for line in self.split_steps(text):
+            if "answer" in line.split():
+                labels.append("right" if answers_match(last_integer(line), problem.answer) else "wrong")
+                continue
+            name = next((t for t in line.split() if t in quantities), None)
+            eq = _EQUATION.search(line)
+            if eq is None:
+                claim = last_integer(line)
+                ok = name is None or claim is None or claim == str(values[name])
+                labels.append("irrelevant" if ok else "wrong")
+                continue
+            x, o, y, z = int(eq[1]), eq[2], int(eq[3]), int(eq[4])
+            true_arith = z == {"+": x + y, "-": x - y, "*": x * y}[o]
+            if name is None or quantities[name]["op"] == "base":
+                stated_ok = name is None or z == values[name]
+                labels.append("irrelevant" if true_arith and stated_ok else "wrong")
+                continue
+            q = quantities[name]
+            fx, fo, fy = _formula(q, values)
+            same = (o == fo) and ((x, y) == (fx, fy) or (fo in "+*" and (y, x) == (fx, fy)))
+            if not (true_arith and same):
+                labels.append("wrong")
+            elif name in needed and name not in computed:
+                labels.append("right")
+                computed.add(name)
+            else:
+                labels.append("irrelevant")
+        return labels
+
+
+def first_wrong_step(labels: list[str]) -> int | None:
+    """Index of the first 'wrong' label (the exact first pit), or None."""
+    return labels.index("wrong") if "wrong" in labels else None

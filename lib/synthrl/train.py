@@ -1,0 +1,95 @@
+"""Training through TRL's `SFTTrainer`: pretraining pi_base (loss on every token), SFT on D_syn
+and RFT on D+ (prompt-completion data: loss on the solution only, TRL's completion_only_loss)."""
+from __future__ import annotations
+
+import logging
+import tempfile
+from dataclasses import dataclass
+
+import torch
+from datasets import Dataset
+from transformers import PrinterCallback, TrainerCallback
+
+from synthrl.presets import ModelConfig, TrainConfig
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class TrainResult:
+    model: object
+    losses: list[tuple[int, float]]  # (global step, training loss)
+    tokens: int  # tokens seen (inputs, padding excluded)
+    wall_s: float
+
+
+class _LossLog(TrainerCallback):
+    def __init__(self) -> None:
+        self.losses: list[tuple[int, float]] = []
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        if logs and "loss" in logs:
+            self.losses.append((state.global_step, float(logs["loss"])))
+
+
+def sft_config(cfg: TrainConfig, model_cfg: ModelConfig, seed: int, output_dir: str, max_length: int):
+    """TRL's SFTConfig for our runs. TRL defaults bf16 and gradient checkpointing to on; both are
+    wrong for a 1M-parameter model on a CPU, so they follow the preset."""
+    from trl import SFTConfig
+
+    on_gpu = torch.cuda.is_available()
+    return SFTConfig(
+        output_dir=output_dir,
+        num_train_epochs=cfg.epochs,
+        max_steps=cfg.max_steps,
+        per_device_train_batch_size=cfg.batch_size,
+        learning_rate=cfg.lr,
+        lr_scheduler_type="cosine",  # our choice (nanoGPT-style); the paper does not say
+        warmup_steps=cfg.warmup_ratio,  # transformers 5: a float in [0, 1) is a ratio of all steps
+        weight_decay=cfg.weight_decay,
+        logging_steps=5,
+        save_strategy="no",
+        report_to="none",
+        seed=seed,
+        data_seed=seed,
+        bf16=model_cfg.bf16 and on_gpu,
+        gradient_checkpointing=model_cfg.pretrained is not None and on_gpu,
+        use_cpu=not on_gpu,
+        max_length=max_length,
+        dataloader_num_workers=0,
+        disable_tqdm=True,
+        completion_only_loss=None,  # TRL: on for prompt-completion rows, off for plain text
+    )
+
+
+def sft(model, tokenizer, rows: list[dict], cfg: TrainConfig, model_cfg: ModelConfig, seed: int = 0,
+        max_length: int | None = None) -> TrainResult:
+    """Next-token NLL training. `rows` are {"prompt", "completion"} (loss on the completion, an
+    end-of-sequence token appended by TRL) or {"text"} (loss on everything)."""
+    import time
+
+    from trl import SFTTrainer
+
+    from synthrl.models import lora_config
+
+    if not rows:
+        raise ValueError("no training rows: D_syn or D+ is empty (did every sample fail?)")
+    callback = _LossLog()
+    with tempfile.TemporaryDirectory(prefix="synthrl-trainer-") as out:
+        args = sft_config(cfg, model_cfg, seed, out, max_length or model_cfg.max_positions)
+        trainer = SFTTrainer(model=model, args=args, train_dataset=Dataset.from_list(rows),
+                             processing_class=tokenizer, peft_config=lora_config(model_cfg),
+                             callbacks=[callback])
+        trainer.remove_callback(PrinterCallback)  # losses go to the callback, not to stdout
+        tokens = int(sum(sum(x) for x in trainer.train_dataset["attention_mask"])) \
+            if "attention_mask" in trainer.train_dataset.column_names \
+            else int(sum(len(x) for x in trainer.train_dataset["input_ids"]))
+        start = time.perf_counter()
+        trainer.train()
+        wall = time.perf_counter() - start
+    epochs = trainer.state.num_train_epochs if cfg.max_steps <= 0 else trainer.state.epoch
+    return TrainResult(trainer.model, callback.losses, int(tokens * epochs), wall)
+
+
+def completion_rows(prompts: list[str], completions: list[str]) -> list[dict]:
+    return [{"prompt": p, "completion": c} for p, c in zip(prompts, completions, strict=True)]

@@ -1,0 +1,56 @@
+"""Final-answer checking: the binary reward r(x, y).
+
+Model output is data, never code: nothing here evaluates text. Parsing is bounded: only the
+first `MAX_TEXT_CHARS` characters are read and an answer longer than `MAX_ANSWER_DIGITS` digits is
+no answer. Every function answers (None or False) on any string instead of raising.
+"""
+from __future__ import annotations
+
+import re
+
+MAX_TEXT_CHARS = 20_000  # our choice: 50x the longest solution any preset writes
+MAX_ANSWER_DIGITS = 12  # our choice: GSM8K answers have at most 7 digits
+
+# An integer standing on its own: not part of a word ("x2"), a float ("1.5") or "1e999".
+# [0-9] and re.ASCII: other scripts' digits are not read as numbers (int() would accept them).
+_INTEGER = re.compile(r"(?<![\w.])(-?[0-9]+)(?!\w|\.[0-9])", re.ASCII)
+_ANSWER_WORD = re.compile(r"\banswer\b", re.ASCII | re.IGNORECASE)
+
+
+def normalize_integer(token: str) -> str | None:
+    """'007' -> '7', '-0' -> '0'; None for anything that is not a short ASCII integer."""
+    token = token.strip().replace(",", "")
+    if not re.fullmatch(r"-?[0-9]+", token, re.ASCII):
+        return None
+    sign, digits = ("-", token[1:]) if token.startswith("-") else ("", token)
+    digits = digits.lstrip("0") or "0"
+    if len(digits) > MAX_ANSWER_DIGITS:
+        return None
+    return "0" if digits == "0" else sign + digits
+
+
+def last_integer(line: str) -> str | None:
+    """The last stand-alone integer of a line, normalized, or None."""
+    found = _INTEGER.findall(line[:MAX_TEXT_CHARS])
+    return normalize_integer(found[-1]) if found else None
+
+
+def extract_answer(text: str) -> str | None:
+    """The number on the last line that says 'answer' (our worlds' answer line), or None.
+
+    The last answer line decides: a solution that states two answers is judged by its last.
+    """
+    if not isinstance(text, str):
+        return None
+    lines = text[:MAX_TEXT_CHARS].split("\n")
+    for line in reversed(lines):
+        if _ANSWER_WORD.search(line):
+            return last_integer(line)
+    return None
+
+
+def answers_match(predicted: str | None, reference: str) -> bool:
+    """Exact match of normalized integers; a missing prediction is wrong."""
+    if predicted is None:
+        return False
+    return predicted == normalize_integer(str(reference))
