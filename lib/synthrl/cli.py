@@ -6,6 +6,7 @@ import logging
 import sys
 import time
 
+from synthrl import quiet_libraries
 from synthrl.presets import PRESETS
 
 STUDIES = ("quickstart",)
@@ -48,18 +49,6 @@ def cmd_figures(preset: str) -> int:
     return 0
 
 
-def _quiet_libraries() -> None:
-    """Our progress bars stay; the libraries' per-stage bars and info logs go."""
-    import datasets
-    import transformers
-
-    datasets.disable_progress_bars()
-    transformers.utils.logging.set_verbosity_error()
-    transformers.utils.logging.disable_progress_bar()
-    for noisy in ("httpx", "datasets", "transformers", "trl"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="synthrl", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -74,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
     bench.add_argument("--preset", default="cpu", choices=sorted(PRESETS))
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s", stream=sys.stderr)
-    _quiet_libraries()
+    quiet_libraries()
     if args.command == "demo":
         return cmd_run("quickstart", args.preset)
     if args.command == "run":

@@ -38,6 +38,9 @@ def sft_config(cfg: TrainConfig, model_cfg: ModelConfig, seed: int, output_dir: 
     from trl import SFTConfig
 
     on_gpu = torch.cuda.is_available()
+    # transformers 5.2x renamed gradient_checkpointing (kept as a deprecated alias)
+    checkpointing = ("activation_checkpointing" if "activation_checkpointing" in SFTConfig.__dataclass_fields__
+                     else "gradient_checkpointing")
     return SFTConfig(
         output_dir=output_dir,
         num_train_epochs=cfg.epochs,
@@ -53,7 +56,7 @@ def sft_config(cfg: TrainConfig, model_cfg: ModelConfig, seed: int, output_dir: 
         seed=seed,
         data_seed=seed,
         bf16=model_cfg.bf16 and on_gpu,
-        gradient_checkpointing=model_cfg.pretrained is not None and on_gpu,
+        **{checkpointing: model_cfg.pretrained is not None and on_gpu},
         use_cpu=not on_gpu,
         max_length=max_length,
         dataloader_num_workers=0,

@@ -11,9 +11,10 @@ import re
 MAX_TEXT_CHARS = 20_000  # our choice: 50x the longest solution any preset writes
 MAX_ANSWER_DIGITS = 12  # our choice: GSM8K answers have at most 7 digits
 
-# An integer standing on its own: not part of a word ("x2"), a float ("1.5") or "1e999".
+# An integer standing as a word of its own (after a space or "$", before a space or closing
+# punctuation): not part of a word ("x2"), a float ("1.5"), "1e999" or an expression ("6*7").
 # [0-9] and re.ASCII: other scripts' digits are not read as numbers (int() would accept them).
-_INTEGER = re.compile(r"(?<![\w.])(-?[0-9]+)(?!\w|\.[0-9])", re.ASCII)
+_INTEGER = re.compile(r"(?<![^\s$])(-?[0-9]+)(?=$|\s|[.,;:!?)](?:\s|$))", re.ASCII)
 _ANSWER_WORD = re.compile(r"\banswer\b", re.ASCII | re.IGNORECASE)
 
 

@@ -66,6 +66,8 @@ class ArithConfig:
     max_value: int = 20  # M: amounts are integers in [0, M); lucky right answers about 1/M
     p_together: float = 0.3  # chance a step joins two branches instead of extending one
     teacher_styles: int = len(STEP_TEMPLATES)  # phrasings the teacher draws from (1 = uniform)
+    n_names: int = len(NAMES)  # people to draw from: fewer names are easier to tell apart
+    shuffle_facts: bool = False  # facts in a random order (True) or as the story unfolds (GSM8K-like)
     ops: tuple[str, ...] = OPS
 
     def __post_init__(self) -> None:
@@ -79,6 +81,10 @@ class ArithConfig:
             raise ValueError(f"p_together is a probability, got {self.p_together}")
         if not 1 <= self.teacher_styles <= len(STEP_TEMPLATES):
             raise ValueError(f"teacher_styles must be in 1..{len(STEP_TEMPLATES)}, got {self.teacher_styles}")
+        most_people = 2 * self.max_steps + 1 + self.n_distractors
+        if not most_people <= self.n_names <= len(NAMES):
+            raise ValueError(f"n_names must be in {most_people}..{len(NAMES)} for {self.max_steps} steps and "
+                             f"{self.n_distractors} distractors, got {self.n_names}")
         unknown = set(self.ops) - set(OPS)
         if unknown or not {"more", "fewer"} <= set(self.ops):
             raise ValueError(f"ops must include 'more' and 'fewer' and be among {OPS}; got {self.ops}")
@@ -142,7 +148,7 @@ class ArithWorld:
 
     def _draft(self, rng: random.Random) -> tuple[_Draft, str]:
         cfg = self.config
-        names = iter(rng.sample(NAMES, len(NAMES)))
+        names = iter(rng.sample(NAMES[:cfg.n_names], cfg.n_names))
         draft = _Draft(item=rng.choice(ITEMS))
 
         def add(q: _Quantity) -> _Quantity:
@@ -187,15 +193,27 @@ class ArithWorld:
                 stack.extend(draft.quantities[name].args)
         return seen
 
-    def _question(self, rng: random.Random, draft: _Draft, target: str) -> str:
-        facts = []
-        placed: set[str] = set()
-        pending = list(draft.order)
-        while pending:  # a random topological order: a fact comes after those it refers to
+    def _fact_order(self, rng: random.Random, draft: _Draft, needed: set[str]) -> list[str]:
+        """Facts come after those they refer to: in a random such order (shuffle_facts), or as
+        the story unfolds, with each distractor at a random place after the fact it refers to."""
+        if not self.config.shuffle_facts:
+            order = [n for n in draft.order if n in needed]
+            for name in (n for n in draft.order if n not in needed):
+                after = max((order.index(a) + 1 for a in draft.quantities[name].args), default=0)
+                order.insert(rng.randint(after, len(order)), name)
+            return order
+        order, placed, pending = [], set(), list(draft.order)
+        while pending:
             ready = [n for n in pending if set(draft.quantities[n].args) <= placed]
             name = rng.choice(ready)
             pending.remove(name)
             placed.add(name)
+            order.append(name)
+        return order
+
+    def _question(self, rng: random.Random, draft: _Draft, target: str) -> str:
+        facts = []
+        for name in self._fact_order(rng, draft, self._ancestors(draft, target)):
             q = draft.quantities[name]
             facts.append(FACT_TEMPLATES[q.op].format(
                 e=q.name, v=q.value, k=q.k, item=draft.item,
@@ -274,10 +292,10 @@ class ArithWorld:
         rng = random.Random(f"arith/pretrain/{seed}")
         m = self.config.max_value
         docs = []
-        statements = [p.question for p in self.make_problems("train", n_docs // 2 + 1, seed + 7919)]
+        stories = self.make_problems("train", n_docs // 2 + 1, seed + 7919)
         for i in range(n_docs):
             if i % 2:
-                docs.append(statements[i // 2])
+                docs.append(self._story(stories[i // 2], rng))
                 continue
             facts = []
             for _ in range(12):
@@ -296,6 +314,18 @@ class ArithWorld:
                 facts.append(f"{x} {o} {y} = {z}")
             docs.append(" . ".join(facts) + " .")
         return docs
+
+    @staticmethod
+    def _story(problem: Problem, rng: random.Random) -> str:
+        """A problem's facts without its question, then how many some people have: what a
+        math-pretrained base model knows about such stories (values, what "more" and "times"
+        mean), without the step-by-step equations or the answer line that SFT teaches."""
+        facts = problem.question.rsplit(" How many", 1)[0]
+        quantities = problem.meta["quantities"]
+        told = rng.sample(sorted(quantities), k=rng.randint(1, len(quantities)))
+        recall = " ".join(FACT_TEMPLATES["base"].format(e=n, v=quantities[n]["value"], item=problem.meta["item"])
+                          for n in told)
+        return f"{facts} {recall}"
 
     # ---- prompts, verification, steps, labels ----------------------------------------------
     def prompt(self, problem: Problem) -> str:

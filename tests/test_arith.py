@@ -1,0 +1,120 @@
+import dataclasses
+
+import pytest
+
+from synthrl.tasks.arith import STEP_TEMPLATES, ArithConfig, ArithWorld, first_wrong_step
+
+
+@pytest.fixture(scope="module")
+def world():
+    return ArithWorld(ArithConfig())
+
+
+@pytest.fixture(scope="module")
+def train(world):
+    return world.make_problems("train", 300, seed=0)
+
+
+def test_same_seed_same_problems_and_solutions(world, train):
+    again = world.make_problems("train", 300, seed=0)
+    assert [p.to_dict() for p in again] == [p.to_dict() for p in train]
+    other = world.make_problems("train", 300, seed=1)
+    assert {p.question for p in other} != {p.question for p in train}
+
+
+def test_train_and_test_never_overlap(world):
+    train = world.make_problems("train", 2000, seed=3)
+    test = world.make_problems("test", 300, seed=3)
+    assert not {p.question for p in train} & {p.question for p in test}
+    assert len({p.question for p in train}) == 2000
+
+
+def test_teacher_solutions_are_correct_and_every_step_right(world, train):
+    for p in train:
+        assert world.is_correct(p, p.solution)
+        labels = world.label_steps(p, p.solution)
+        assert labels and set(labels) == {"right"}
+        assert len(labels) == len(p.meta["needed_steps"]) + 1  # steps + the answer line
+
+
+def test_knobs_shape_the_problems():
+    cfg = ArithConfig(min_steps=3, max_steps=3, n_distractors=2, max_value=30)
+    problems = ArithWorld(cfg).make_problems("train", 100, seed=0)
+    assert all(len(p.meta["needed_steps"]) == 3 for p in problems)
+    for p in problems:
+        derived = [n for n, q in p.meta["quantities"].items() if q["op"] != "base"]
+        assert len(derived) - len(p.meta["needed_steps"]) >= 2  # the distractors
+        assert all(0 <= q["value"] < 30 for q in p.meta["quantities"].values())
+
+
+def test_teacher_is_more_varied_than_one_style(train):
+    uniform = ArithWorld(ArithConfig(teacher_styles=1)).make_problems("train", 50, seed=0)
+    first_words = {line.split()[1] for p in uniform for line in p.solution.split("\n")[:-1]}
+    assert first_words == {"has"}  # one style: "<name> has x o y = z <item> ."
+    varied_first = {line.split()[0] for p in train for line in p.solution.split("\n")[:-1]}
+    assert {"so", "then"} <= varied_first
+
+
+def _problem_with_distractor(world):
+    for p in world.make_problems("train", 200, seed=5):
+        qs = p.meta["quantities"]
+        extra = [n for n, q in qs.items() if q["op"] in ("more", "fewer") and n not in p.meta["needed_steps"]]
+        first = p.meta["needed_steps"][0]
+        if extra and qs[first]["op"] in ("more", "fewer"):
+            return p, extra[0]
+    raise AssertionError("no suitable problem")
+
+
+def _step(p, name, result=None, swap_op=False):
+    qs = p.meta["quantities"]
+    q = qs[name]
+    x = qs[q["args"][0]]["value"]
+    o = {"more": "+", "fewer": "-"}[q["op"]]
+    if swap_op:
+        o = "-" if o == "+" else "+"
+    true = x + q["k"] if o == "+" else x - q["k"]
+    return f"{name} has {x} {o} {q['k']} = {true if result is None else result} {p.meta['item']} ."
+
+
+def test_exact_labels_on_hand_made_solutions(world):
+    p, distractor = _problem_with_distractor(world)
+    steps = p.solution.split("\n")
+    first = p.meta["needed_steps"][0]
+    # an irrelevant (distractor) step inserted before the real solution
+    text = "\n".join([_step(p, distractor)] + steps)
+    assert world.label_steps(p, text) == ["irrelevant"] + ["right"] * len(steps)
+    # a wrong operation in the first step is wrong, whatever follows
+    wrong = "\n".join([_step(p, first, swap_op=True)] + steps[1:])
+    labels = world.label_steps(p, wrong)
+    assert labels[0] == "wrong" and first_wrong_step(labels) == 0
+    # false arithmetic is wrong; repeating a right step is irrelevant
+    bad_sum = _step(p, first, result=(p.meta["quantities"][first]["value"] + 1) % 20)
+    assert world.label_steps(p, bad_sum)[0] == "wrong"
+    assert world.label_steps(p, "\n".join([steps[0], steps[0]]))[1] == "irrelevant"
+    # a wrong answer line is wrong; filler is irrelevant
+    assert world.label_steps(p, "answer 999") == ["wrong"]
+    assert world.label_steps(p, "let us see") == ["irrelevant"]
+
+
+def test_lucky_answer_through_a_wrong_step(world):
+    """The verifier accepts a right answer reached through a wrong step; the labels do not."""
+    p, _ = _problem_with_distractor(world)
+    steps = p.solution.split("\n")
+    first = p.meta["needed_steps"][0]
+    spurious = "\n".join([_step(p, first, swap_op=True)] + steps[1:])
+    assert world.is_correct(p, spurious)
+    assert "wrong" in world.label_steps(p, spurious)
+
+
+@pytest.mark.parametrize("bad", [dict(min_steps=3, max_steps=2), dict(max_value=3), dict(n_distractors=9),
+                                 dict(teacher_styles=len(STEP_TEMPLATES) + 1), dict(ops=("times",))])
+def test_config_rejects_impossible_values(bad):
+    with pytest.raises(ValueError):
+        dataclasses.replace(ArithConfig(), **bad)
+
+
+def test_labels_survive_absurd_text(world, train):
+    p = train[0]
+    for text in ["", "answer " + "9" * 5000, "Bob has 99999999 + 1 = 3", "\n\n\n", "١ + ٢ = ٣"]:
+        labels = world.label_steps(p, text)
+        assert set(labels) <= {"right", "wrong", "irrelevant"}

@@ -1,0 +1,35 @@
+import pytest
+
+from synthrl.cache import cache_key, cached_dir, is_cached
+from synthrl.presets import get_preset
+
+
+def test_key_is_stable_and_sensitive():
+    a = cache_key("stage", get_preset("smoke"), 3)
+    assert a == cache_key("stage", get_preset("smoke"), 3)
+    assert a != cache_key("stage", get_preset("smoke", seed=1), 3)
+
+
+def test_built_once_then_reused(tmp_path):
+    calls = []
+
+    def build(folder):
+        calls.append(folder)
+        (folder / "out.txt").write_text("x")
+
+    first = cached_dir("stage", "k", build, home=tmp_path)
+    second = cached_dir("stage", "k", build, home=tmp_path)
+    assert first == second and len(calls) == 1 and (first / "out.txt").read_text() == "x"
+
+
+def test_interrupted_build_leaves_nothing_and_reruns(tmp_path):
+    def crash(folder):
+        (folder / "half.txt").write_text("partial")
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        cached_dir("stage", "k", crash, home=tmp_path)
+    assert not is_cached("stage", "k", home=tmp_path)
+    assert not list((tmp_path / "stage").iterdir())  # no half-written folder left
+    folder = cached_dir("stage", "k", lambda f: (f / "ok.txt").write_text("done"), home=tmp_path)
+    assert (folder / "ok.txt").exists() and not (folder / "half.txt").exists()

@@ -1,0 +1,31 @@
+"""Every notebook runs top to bottom in the smoke preset, and is committed without outputs."""
+import json
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
+
+
+def test_there_are_notebooks():
+    assert [p.name for p in NOTEBOOKS][:2] == ["00_quickstart.ipynb", "01_synthetic_data.ipynb"]
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_committed_without_outputs_and_with_a_parameters_cell(path):
+    cells = json.loads(path.read_text())["cells"]
+    code = [c for c in cells if c["cell_type"] == "code"]
+    assert all(not c["outputs"] and c["execution_count"] is None for c in code)
+    assert any("parameters" in c.get("metadata", {}).get("tags", []) for c in code)
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_notebook_runs_in_smoke_preset(path, tmp_path):
+    papermill = pytest.importorskip("papermill")
+    out = tmp_path / path.name
+    papermill.execute_notebook(str(path), str(out), parameters={"preset": "smoke"}, kernel_name="python3",
+                               cwd=str(ROOT / "notebooks"), progress_bar=False)
+    cells = json.loads(out.read_text())["cells"]
+    errors = [o for c in cells for o in c.get("outputs", []) if o.get("output_type") == "error"]
+    assert not errors

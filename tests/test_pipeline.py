@@ -1,0 +1,86 @@
+"""The end-to-end smoke pipeline: tidy results, caching, resuming, determinism, bad cache files."""
+import pytest
+
+from synthrl import pipeline
+from synthrl.cache import run_home
+from synthrl.datafiles import DataFormatError
+from synthrl.presets import get_preset
+from synthrl.results import COLUMNS
+from synthrl.studies import quickstart
+
+SMOKE = get_preset("smoke")
+
+
+@pytest.fixture(scope="module")
+def smoke_results(tmp_path_factory):
+    mp = pytest.MonkeyPatch()
+    mp.setenv("SYNTHRL_HOME", str(tmp_path_factory.mktemp("runs")))
+    try:
+        yield quickstart.run(SMOKE), run_home()
+    finally:
+        mp.undo()
+
+
+def test_tidy_results_with_provenance(smoke_results):
+    df, _ = smoke_results
+    assert list(df.columns) == COLUMNS
+    errors = quickstart.summary(df)["test_error"]
+    assert list(errors.index) == ["pi_base", "SFT", "RFT"] and errors.between(0, 1).all()
+    assert df["git_commit"].notna().all() and df["device"].str.len().gt(0).all()
+    assert (df[df.metric == "train_loss"].groupby("method").size() > 0).all()
+
+
+def test_rerun_is_served_from_the_cache(smoke_results, monkeypatch):
+    df, home = smoke_results
+    monkeypatch.setenv("SYNTHRL_HOME", str(home))
+    stamps = {p: p.stat().st_mtime_ns for p in home.glob("*/*")}
+
+    def no_training(*a, **k):
+        raise AssertionError("a cached stage was trained again")
+
+    monkeypatch.setattr("synthrl.train.sft", no_training)
+    again = quickstart.run(SMOKE)
+    assert {p: p.stat().st_mtime_ns for p in home.glob("*/*")} == stamps
+    assert again[again.metric == "test_error"]["value"].tolist() == df[df.metric == "test_error"]["value"].tolist()
+
+
+def test_interrupted_run_resumes_from_the_last_finished_stage(monkeypatch):
+    def interrupted(*a, **k):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(pipeline, "pi_rft", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        quickstart.run(SMOKE)
+    done = {p.parent.parent.name for p in run_home().glob("*/*/DONE")}
+    assert {"d_syn", "pi_base", "pi_sft", "samples"} <= done and "pi_rft" not in done
+    monkeypatch.undo()
+    calls = []
+    real = pipeline.finetune
+
+    def counting(preset, stage, *a, **k):
+        calls.append(stage)
+        return real(preset, stage, *a, **k)
+
+    monkeypatch.setattr(pipeline, "finetune", counting)
+    quickstart.run(SMOKE)
+    assert {p.parent.parent.name for p in run_home().glob("*/*/DONE")} >= {"pi_rft", "eval"}
+    assert len(list(run_home().glob("pi_sft/*"))) == 1  # pi_sft was reused, not retrained
+
+
+def test_same_seed_same_d_syn_and_test_error(smoke_results, monkeypatch, tmp_path):
+    df, home = smoke_results
+    first = [p.to_dict() for p in pipeline.d_syn(SMOKE)]
+    monkeypatch.setenv("SYNTHRL_HOME", str(tmp_path / "fresh"))
+    assert [p.to_dict() for p in pipeline.d_syn(SMOKE)] == first
+    again = quickstart.run(SMOKE)
+    assert quickstart.summary(again).equals(quickstart.summary(df))
+
+
+def test_corrupt_cache_file_names_file_and_line():
+    pipeline.d_syn(SMOKE)
+    (path,) = run_home().glob("d_syn/*/problems.jsonl")
+    lines = path.read_text().splitlines()
+    lines[2] = lines[2][:-5]
+    path.write_text("\n".join(lines) + "\n")
+    with pytest.raises(DataFormatError, match=r"problems\.jsonl:3"):
+        pipeline.d_syn(SMOKE)

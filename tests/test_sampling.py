@@ -1,0 +1,79 @@
+import pytest
+import torch
+
+from synthrl.models import build_model, build_tokenizer
+from synthrl.presets import ModelConfig
+from synthrl.sampling import HFSampler, SamplingSpec, vllm_available
+from synthrl.tasks.arith import ArithWorld
+
+TINY = ModelConfig(hidden_size=32, n_layers=1, n_heads=2, intermediate_size=64, max_positions=128)
+
+
+@pytest.fixture(scope="module")
+def sampler():
+    tok = build_tokenizer(ArithWorld().vocabulary())
+    return HFSampler(build_model(TINY, tok, seed=0), tok, batch_size=4)
+
+
+@pytest.fixture(scope="module")
+def prompts():
+    world = ArithWorld()
+    return [world.prompt(p) for p in world.make_problems("train", 6, seed=0)]
+
+
+def test_shapes_and_seeds(sampler, prompts):
+    spec = SamplingSpec(n=3, temperature=1.0, max_new_tokens=8, seed=7)
+    a = sampler.sample(prompts, spec)
+    assert len(a) == len(prompts) and all(len(s) == 3 for s in a)
+    assert a == sampler.sample(prompts, spec)  # same seed, same samples
+    assert a != sampler.sample(prompts, SamplingSpec(n=3, temperature=1.0, max_new_tokens=8, seed=8))
+    assert len({s for group in a for s in group}) > 1
+
+
+def test_left_padded_batch_equals_one_at_a_time(sampler, prompts):
+    """Greedy decoding of a padded batch gives what each prompt gives alone."""
+    spec = SamplingSpec(n=1, temperature=0.0, max_new_tokens=10)
+    batched = sampler.sample(prompts, spec)
+    alone = [sampler.sample([p], spec)[0] for p in prompts]
+    assert batched == alone
+
+
+def test_prefix_continuation_excludes_the_prefix(sampler, prompts):
+    spec = SamplingSpec(n=1, temperature=0.0, max_new_tokens=6)
+    full = sampler.sample(prompts[:1], SamplingSpec(n=1, temperature=0.0, max_new_tokens=12))[0][0]
+    first_words = " ".join(full.split()[:6])
+    cont = sampler.sample(prompts[:1], spec, prefixes=[first_words + " "])[0][0]
+    assert full.split()[6:12] == cont.split()[:6]
+
+
+def test_stops_at_end_of_solution(prompts):
+    """A model that always says <eos> yields empty continuations, not max_new_tokens of text."""
+    tok = build_tokenizer(ArithWorld().vocabulary())
+    model = build_model(TINY, tok, seed=0)
+
+    class AlwaysEos(torch.nn.Module):
+        def forward(self, x):
+            out = torch.full((*x.shape[:-1], len(tok)), -1e4)
+            out[..., tok.eos_token_id] = 0
+            return out
+
+    model.lm_head = AlwaysEos()
+    out = HFSampler(model, tok).sample(prompts[:2], SamplingSpec(n=2, temperature=1.0, max_new_tokens=20))
+    assert out == [["", ""], ["", ""]]
+
+
+def test_spec_validation():
+    with pytest.raises(ValueError, match="greedy"):
+        SamplingSpec(n=4, temperature=0.0)
+
+
+@pytest.mark.skipif(not vllm_available(), reason="vllm is not installed here (or no GPU): the vLLM backend "
+                                                   "is exercised only on a GPU machine")
+def test_vllm_backend_matches_interface(tmp_path):
+    from synthrl.models import save_checkpoint
+    from synthrl.sampling import VLLMSampler
+
+    tok = build_tokenizer(ArithWorld().vocabulary())
+    save_checkpoint(build_model(TINY, tok), tok, tmp_path)
+    out = VLLMSampler(tmp_path).sample(["Ann has 3 apples .\n"], SamplingSpec(n=2, max_new_tokens=5))
+    assert len(out) == 1 and len(out[0]) == 2

@@ -1,0 +1,44 @@
+import torch
+
+from synthrl.models import build_model, build_tokenizer
+from synthrl.presets import ModelConfig, TrainConfig
+from synthrl.tasks.arith import ArithConfig, ArithWorld
+from synthrl.train import completion_rows, sft
+
+TINY = ModelConfig(hidden_size=48, n_layers=2, n_heads=2, intermediate_size=96, max_positions=128)
+
+
+def test_sft_loss_falls_and_parameters_change():
+    world = ArithWorld(ArithConfig(min_steps=1, max_steps=2, max_value=10))
+    problems = world.make_problems("train", 96, seed=0)
+    tok = build_tokenizer(world.vocabulary())
+    model = build_model(TINY, tok, seed=0)
+    before = [p.detach().clone() for p in model.parameters()]
+    rows = completion_rows([world.prompt(p) for p in problems], [p.solution for p in problems])
+    result = sft(model, tok, rows, TrainConfig(epochs=12, batch_size=16, lr=3e-3), TINY)
+    losses = [v for _, v in result.losses]
+    assert losses[-1] < 0.6 * losses[0]
+    assert any(not torch.equal(a, b) for a, b in zip(before, result.model.parameters()))
+    assert result.tokens > 0
+
+
+def test_loss_is_on_the_solution_only():
+    """TRL's completion-only loss: a model trained on fixed prompts + random completions learns
+    the completion distribution; its prompt tokens carry no loss, so they stay unlearned."""
+    from datasets import Dataset
+    from trl import SFTTrainer
+
+    from synthrl.train import sft_config
+
+    world = ArithWorld()
+    tok = build_tokenizer(world.vocabulary())
+    p = world.make_problems("train", 1, seed=0)[0]
+    rows = completion_rows([world.prompt(p)], [p.solution])
+    trainer = SFTTrainer(model=build_model(TINY, tok), args=sft_config(TrainConfig(), TINY, 0, "/tmp/x", 128),
+                         train_dataset=Dataset.from_list(rows), processing_class=tok)
+    batch = trainer.data_collator([trainer.train_dataset[0]])
+    n_prompt = len(tok(world.prompt(p), add_special_tokens=False)["input_ids"])
+    labels = batch["labels"][0]
+    assert (labels[:n_prompt] == -100).all()
+    assert (labels[n_prompt:] != -100).all()
+    assert labels[-1] == tok.eos_token_id  # the solution ends with end-of-sequence
