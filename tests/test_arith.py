@@ -118,3 +118,12 @@ def test_labels_survive_absurd_text(world, train):
     for text in ["", "answer " + "9" * 5000, "Bob has 99999999 + 1 = 3", "\n\n\n", "١ + ٢ = ٣"]:
         labels = world.label_steps(p, text)
         assert set(labels) <= {"right", "wrong", "irrelevant"}
+
+
+def test_labels_judge_the_computation_not_the_name(world):
+    p, distractor = _problem_with_distractor(world)
+    first = p.meta["needed_steps"][0]
+    renamed = _step(p, first).replace(first, distractor, 1)  # right computation, wrong name
+    assert world.label_steps(p, renamed) == ["right"]
+    # true arithmetic that computes no quantity of the problem (every amount is below M = 20)
+    assert world.label_steps(p, "Zed has 30 + 1 = 31 .") == ["wrong"]

@@ -60,13 +60,13 @@ TEST_FRACTION = 10  # our choice: 1 in 10 possible problems belongs to the test 
 
 @dataclass(frozen=True)
 class ArithConfig:
-    min_steps: int = 2  # our choice: GSM8K needs 2-8 steps; a ~1M-param model manages 2-4
-    max_steps: int = 4
+    min_steps: int = 2  # our choice: GSM8K needs 2-8 steps; a ~1M-param model on a CPU manages 2-3
+    max_steps: int = 3
     n_distractors: int = 1  # derived quantities the question does not need
     max_value: int = 20  # M: amounts are integers in [0, M); lucky right answers about 1/M
     p_together: float = 0.3  # chance a step joins two branches instead of extending one
     teacher_styles: int = len(STEP_TEMPLATES)  # phrasings the teacher draws from (1 = uniform)
-    n_names: int = len(NAMES)  # people to draw from: fewer names are easier to tell apart
+    n_names: int = 10  # our choice: people to draw from; fewer are easier for a small model to copy
     shuffle_facts: bool = False  # facts in a random order (True) or as the story unfolds (GSM8K-like)
     ops: tuple[str, ...] = OPS
 
@@ -340,41 +340,46 @@ class ArithWorld:
     def label_steps(self, problem: Problem, text: str) -> list[str]:
         """Exact labels for each step of a solution: 'right', 'wrong' or 'irrelevant'.
 
-        right: computes a quantity the answer needs, from the true values by its defining
-        operation, for the first time (or states the true answer). wrong: any false arithmetic,
-        wrong operands or operation, or a wrong answer. irrelevant: true but unneeded (a
-        distractor, a repeat, a restated given, filler).
+        Labels judge the computation, not the wording: a step's equation must be the defining
+        operation of some quantity of the problem, on the true values, with true arithmetic. The
+        name a step gives only breaks ties (small models often misname a quantity they compute
+        correctly, which does not change the answer).
+        right: computes a quantity the answer needs, for the first time (or states the true
+        answer). wrong: false arithmetic, an equation that computes no quantity of the problem
+        (a misread operation or operand), a false value claimed for someone, or a wrong answer.
+        irrelevant: true but unneeded (a distractor, a repeat, a restated given, filler).
         """
         quantities = problem.meta["quantities"]
         values = {n: q["value"] for n, q in quantities.items()}
-        needed = set(problem.meta["needed_steps"])
+        formulas = {n: _formula(q, values) for n, q in quantities.items() if q["op"] != "base"}
+        needed = problem.meta["needed_steps"]
         computed: set[str] = set()
         labels = []
         for line in self.split_steps(text):
-            if "answer" in line.split():
+            words = line.split()
+            if "answer" in words:
                 labels.append("right" if answers_match(last_integer(line), problem.answer) else "wrong")
                 continue
-            name = next((t for t in line.split() if t in quantities), None)
+            name = next((t for t in words if t in quantities), None)
             eq = _EQUATION.search(line)
-            if eq is None:
+            if eq is None:  # a claim like "Bob has 10 apples ." or filler
                 claim = last_integer(line)
                 ok = name is None or claim is None or claim == str(values[name])
                 labels.append("irrelevant" if ok else "wrong")
                 continue
             x, o, y, z = int(eq[1]), eq[2], int(eq[3]), int(eq[4])
-            true_arith = z == {"+": x + y, "-": x - y, "*": x * y}[o]
-            if name is None or quantities[name]["op"] == "base":
-                stated_ok = name is None or z == values[name]
-                labels.append("irrelevant" if true_arith and stated_ok else "wrong")
-                continue
-            q = quantities[name]
-            fx, fo, fy = _formula(q, values)
-            same = (o == fo) and ((x, y) == (fx, fy) or (fo in "+*" and (y, x) == (fx, fy)))
-            if not (true_arith and same):
+            if z != {"+": x + y, "-": x - y, "*": x * y}[o]:
                 labels.append("wrong")
-            elif name in needed and name not in computed:
+                continue
+            matches = [n for n, (fx, fo, fy) in formulas.items()
+                       if fo == o and ((x, y) == (fx, fy) or (fo in "+*" and (y, x) == (fx, fy)))]
+            # prefer the named quantity, then a needed one not yet computed
+            matches.sort(key=lambda n: (n != name, not (n in needed and n not in computed)))
+            if not matches:
+                labels.append("wrong")
+            elif matches[0] in needed and matches[0] not in computed:
                 labels.append("right")
-                computed.add(name)
+                computed.add(matches[0])
             else:
                 labels.append("irrelevant")
         return labels

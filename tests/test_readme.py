@@ -1,0 +1,28 @@
+"""The README's commands are the Makefile's, and its numbers are the committed results'."""
+import re
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+README = (ROOT / "README.md").read_text()
+
+
+def test_readme_shows_the_two_make_commands_first():
+    first_block = re.search(r"```\n(.*?)```", README, re.S).group(1)
+    assert [line.split()[:2] for line in first_block.strip().splitlines()] == [["make", "demo"], ["make", "test"]]
+    makefile = (ROOT / "Makefile").read_text()
+    assert re.search(r"^demo:", makefile, re.M) and re.search(r"^test:", makefile, re.M)
+    assert "make test" in (ROOT / ".ci" / "run").read_text()
+
+
+def test_readme_quickstart_numbers_match_committed_results():
+    path = ROOT / "data" / "results" / "quickstart__cpu.csv"
+    if not path.exists():
+        pytest.skip("no committed cpu quickstart results yet")
+    df = pd.read_csv(path)
+    err = df[df.metric == "test_error"].set_index("method")["value"]
+    section = README.split("<!-- quickstart-results")[1].split("<!-- /quickstart-results")[0]
+    shown = [float(x) for x in re.findall(r"\| ([01]\.\d{3}) \|", section)]
+    assert shown == [round(err[m], 3) for m in ("pi_base", "SFT", "RFT")]
