@@ -33,3 +33,12 @@ def test_interrupted_build_leaves_nothing_and_reruns(tmp_path):
     assert not list((tmp_path / "stage").iterdir())  # no half-written folder left
     folder = cached_dir("stage", "k", lambda f: (f / "ok.txt").write_text("done"), home=tmp_path)
     assert (folder / "ok.txt").exists() and not (folder / "half.txt").exists()
+
+
+def test_keys_do_not_depend_on_where_the_run_folder_lives(tmp_path):
+    from synthrl.cache import checkpoint_id
+
+    a = cached_dir("pi_sft", "abc", lambda f: None, home=tmp_path / "one")
+    b = cached_dir("pi_sft", "abc", lambda f: None, home=tmp_path / "two")
+    assert checkpoint_id(a) == checkpoint_id(b) == "pi_sft/abc"
+    assert checkpoint_id("deepseek-ai/deepseek-math-7b-base") == "deepseek-ai/deepseek-math-7b-base"

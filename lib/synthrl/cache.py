@@ -15,8 +15,25 @@ from typing import Any
 DONE = "DONE"
 
 
+def repo_root() -> Path | None:
+    """The checkout the package is installed from (editable install), if any."""
+    root = Path(__file__).resolve().parents[2]
+    return root if (root / "pyproject.toml").exists() else None
+
+
 def run_home() -> Path:
-    return Path(os.environ.get("SYNTHRL_HOME", "runs"))
+    """$SYNTHRL_HOME, else runs/ at the top of the checkout (so the CLI and the notebooks, whatever
+    their working folder, share one cache), else ./runs."""
+    if "SYNTHRL_HOME" in os.environ:
+        return Path(os.environ["SYNTHRL_HOME"])
+    return (repo_root() or Path.cwd()) / "runs"
+
+
+def checkpoint_id(checkpoint: str | Path) -> str:
+    """What a cache key should say about a model: 'stage/key' for one of ours (wherever the run
+    folder lives), the hub id or path otherwise."""
+    path = Path(checkpoint)
+    return f"{path.parent.name}/{path.name}" if (path / DONE).exists() else str(checkpoint)
 
 
 def _plain(obj: Any) -> Any:

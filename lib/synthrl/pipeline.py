@@ -11,7 +11,7 @@ import json
 import logging
 from pathlib import Path
 
-from synthrl.cache import cache_key, cached_dir
+from synthrl.cache import cache_key, cached_dir, checkpoint_id
 from synthrl.datafiles import read_jsonl, write_jsonl
 from synthrl.evaluate import greedy_outputs, test_error
 from synthrl.presets import Preset, to_dict
@@ -98,7 +98,7 @@ def finetune(preset: Preset, stage: str, base: str, rows: list[dict], seed: int,
         model, tokenizer = load_checkpoint(base, preset.model)
         _save_train_result(sft(model, tokenizer, rows, train_cfg, preset.model, seed), tokenizer, folder)
 
-    key = cache_key(stage, base, rows, to_dict(train_cfg), to_dict(preset.model), seed)
+    key = cache_key(stage, checkpoint_id(base), rows, to_dict(train_cfg), to_dict(preset.model), seed)
     return str(cached_dir(stage, key, build))
 
 
@@ -127,7 +127,7 @@ def samples(preset: Preset, checkpoint: str, problems: list[Problem], seed: int 
                 for p, x, ys in zip(problems, prompts, outs) for y in ys]
         write_jsonl(folder / "samples.jsonl", rows)
 
-    key = cache_key("samples", checkpoint, [p.uid for p in problems], to_dict(spec))
+    key = cache_key("samples", checkpoint_id(checkpoint), [p.uid for p in problems], to_dict(spec))
     folder = cached_dir("samples", key, build)
     return read_jsonl(folder / "samples.jsonl", required=("uid", "prompt", "completion", "correct"))
 
@@ -166,7 +166,7 @@ def evaluate_checkpoint(preset: Preset, checkpoint: str, problems: list[Problem]
                                                for p, y in zip(problems, outs)])
         (folder / "metrics.json").write_text(json.dumps({"test_error": test_error(task, problems, outs)}))
 
-    key = cache_key("eval", checkpoint, [p.uid for p in problems], preset.sampling.max_new_tokens)
+    key = cache_key("eval", checkpoint_id(checkpoint), [p.uid for p in problems], preset.sampling.max_new_tokens)
     folder = cached_dir("eval", key, build)
     return json.loads((folder / "metrics.json").read_text())
 

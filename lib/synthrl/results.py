@@ -11,6 +11,7 @@ import pandas as pd
 import torch
 
 from synthrl import __version__
+from synthrl.cache import repo_root
 from synthrl.datafiles import atomic_write_text
 
 COLUMNS = ["study", "preset", "task", "method", "n_problems", "seed", "step", "metric", "value",
@@ -18,10 +19,10 @@ COLUMNS = ["study", "preset", "task", "method", "n_problems", "seed", "step", "m
 
 
 def data_dir() -> Path:
-    """The kit's data/ folder: $SYNTHRL_DATA, else the repository's data/ beside lib/."""
+    """The kit's data/ folder: $SYNTHRL_DATA, else data/ at the top of the checkout, else ./data."""
     if "SYNTHRL_DATA" in os.environ:
         return Path(os.environ["SYNTHRL_DATA"])
-    return Path(__file__).resolve().parents[2] / "data"
+    return (repo_root() or Path.cwd()) / "data"
 
 
 def git_commit() -> str:

@@ -27,7 +27,8 @@ def run(preset: Preset | str = "cpu") -> pd.DataFrame:
 
     common = {"study": STUDY, "preset": preset.name, "task": preset.task, "seed": preset.seed}
     rows = []
-    for method, ckpt, n in (("pi_base", base, 0), ("SFT", sft, len(d_syn)), ("RFT", rft, len(plus))):
+    # n_problems is the D_syn budget a method drew on: RFT's D+ comes from D_syn's problems
+    for method, ckpt, n in (("pi_base", base, 0), ("SFT", sft, len(d_syn)), ("RFT", rft, len(d_syn))):
         metrics = pipeline.evaluate_checkpoint(preset, ckpt, test)
         rows.append({**common, "method": method, "n_problems": n, "metric": "test_error",
                      "value": metrics["test_error"]})
@@ -40,8 +41,9 @@ def run(preset: Preset | str = "cpu") -> pd.DataFrame:
     n_correct = sum(r["correct"] for r in sampled)
     rows.append({**common, "method": "SFT", "n_problems": len(d_syn), "metric": "sample_accuracy",
                  "value": n_correct / len(sampled)})
-    rows.append({**common, "method": "RFT", "n_problems": len({r["uid"] for r in plus}),
-                 "metric": "d_plus_size", "value": len(plus)})
+    rows.append({**common, "method": "RFT", "n_problems": len(d_syn), "metric": "d_plus_size", "value": len(plus)})
+    rows.append({**common, "method": "RFT", "n_problems": len(d_syn), "metric": "d_plus_problems",
+                 "value": len({r["uid"] for r in plus})})
     return table(rows, provenance(cache_key(to_dict(preset)), time.perf_counter() - start))
 
 

@@ -169,7 +169,7 @@ class ArithWorld:
                     frontier = [q for q in frontier if q not in (a, b)]
                     frontier.append(add(_Quantity(next(names), "together", (a.name, b.name), value=a.value + b.value)))
                     continue
-                # too large to join: extend the larger branch by a step that keeps it small
+                # too large to join: extend a branch instead (a later step may join them)
             elif "together" in cfg.ops and len(frontier) <= remaining - 1 and rng.random() < cfg.p_together:
                 frontier.append(base())
             a = rng.choice(frontier)
