@@ -171,6 +171,23 @@ def evaluate_checkpoint(preset: Preset, checkpoint: str, problems: list[Problem]
     return json.loads((folder / "metrics.json").read_text())
 
 
+def evaluate_pass_at_k(preset: Preset, checkpoint: str, problems: list[Problem], k: int) -> dict:
+    """pass@k on `problems` from k samples per problem at the preset's sampling temperature."""
+    from synthrl.evaluate import mean_pass_at_k
+
+    task = make_task(preset)
+    spec = SamplingSpec(n=k, temperature=preset.sampling.temperature,
+                        max_new_tokens=preset.sampling.max_new_tokens, seed=preset.seed)
+
+    def build(folder: Path) -> None:
+        sampler = make_sampler(checkpoint, batch_size=preset.sampling.batch_size)
+        outs = sampler.sample([task.prompt(p) for p in problems], spec)
+        (folder / "metrics.json").write_text(json.dumps({f"pass@{k}": mean_pass_at_k(task, problems, outs, k)}))
+
+    key = cache_key("pass_at_k", checkpoint_id(checkpoint), [p.uid for p in problems], to_dict(spec))
+    return json.loads((cached_dir("pass_at_k", key, build) / "metrics.json").read_text())
+
+
 def train_log(checkpoint: str) -> dict:
     path = Path(checkpoint) / "train_log.json"
     return json.loads(path.read_text()) if path.exists() else {"losses": [], "tokens": 0, "wall_s": 0.0}

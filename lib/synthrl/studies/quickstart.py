@@ -32,6 +32,10 @@ def run(preset: Preset | str = "cpu") -> pd.DataFrame:
         metrics = pipeline.evaluate_checkpoint(preset, ckpt, test)
         rows.append({**common, "method": method, "n_problems": n, "metric": "test_error",
                      "value": metrics["test_error"]})
+        if method != "pi_base":  # the finetuned policies only, to keep the demo short
+            k = preset.sampling.n
+            value = pipeline.evaluate_pass_at_k(preset, ckpt, test, k)[f"pass@{k}"]
+            rows.append({**common, "method": method, "n_problems": n, "metric": f"pass@{k}", "value": value})
         log = pipeline.train_log(ckpt)
         rows += [{**common, "method": method, "n_problems": n, "step": s, "metric": "train_loss", "value": v}
                  for s, v in log["losses"]]
@@ -48,6 +52,7 @@ def run(preset: Preset | str = "cpu") -> pd.DataFrame:
 
 
 def summary(results: pd.DataFrame) -> pd.DataFrame:
-    """The test-error table the demo prints: one row per model."""
-    err = results[results.metric == "test_error"].set_index("method")["value"]
-    return pd.DataFrame({"test_error": err}).loc[["pi_base", "SFT", "RFT"]]
+    """The table the demo prints: test error (greedy) and pass@k, one row per model."""
+    metrics = [m for m in results.metric.unique() if m == "test_error" or m.startswith("pass@")]
+    table = results[results.metric.isin(metrics)].pivot_table(index="method", columns="metric", values="value")
+    return table.reindex(["pi_base", "SFT", "RFT"])[metrics]
