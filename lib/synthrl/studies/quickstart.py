@@ -25,29 +25,25 @@ def run(preset: Preset | str = "cpu") -> pd.DataFrame:
     plus = pipeline.d_plus(sampled, preset.sampling.positives_per_problem)
     rft = pipeline.pi_rft(preset, base, plus)
 
-    common = {"study": STUDY, "preset": preset.name, "task": preset.task, "seed": preset.seed}
+    def row(method: str, metric: str, value: float, step: int | None = None) -> dict:
+        # n_problems is the D_syn budget a method drew on: RFT's D+ comes from D_syn's problems
+        return {"study": STUDY, "preset": preset.name, "task": preset.task, "seed": preset.seed,
+                "method": method, "n_problems": 0 if method == "pi_base" else len(d_syn),
+                "step": step, "metric": metric, "value": value}
+
     rows = []
-    # n_problems is the D_syn budget a method drew on: RFT's D+ comes from D_syn's problems
-    for method, ckpt, n in (("pi_base", base, 0), ("SFT", sft, len(d_syn)), ("RFT", rft, len(d_syn))):
-        metrics = pipeline.evaluate_checkpoint(preset, ckpt, test)
-        rows.append({**common, "method": method, "n_problems": n, "metric": "test_error",
-                     "value": metrics["test_error"]})
+    for method, ckpt in (("pi_base", base), ("SFT", sft), ("RFT", rft)):
+        rows.append(row(method, "test_error", pipeline.evaluate_checkpoint(preset, ckpt, test)["test_error"]))
         if method != "pi_base":  # the finetuned policies only, to keep the demo short
             k = preset.sampling.n
-            value = pipeline.evaluate_pass_at_k(preset, ckpt, test, k)[f"pass@{k}"]
-            rows.append({**common, "method": method, "n_problems": n, "metric": f"pass@{k}", "value": value})
+            rows.append(row(method, f"pass@{k}", pipeline.evaluate_pass_at_k(preset, ckpt, test, k)[f"pass@{k}"]))
         log = pipeline.train_log(ckpt)
-        rows += [{**common, "method": method, "n_problems": n, "step": s, "metric": "train_loss", "value": v}
-                 for s, v in log["losses"]]
+        rows += [row(method, "train_loss", v, step=s) for s, v in log["losses"]]
         if log["wall_s"]:
-            rows.append({**common, "method": method, "n_problems": n, "metric": "train_wall_s",
-                         "value": log["wall_s"]})
-    n_correct = sum(r["correct"] for r in sampled)
-    rows.append({**common, "method": "SFT", "n_problems": len(d_syn), "metric": "sample_accuracy",
-                 "value": n_correct / len(sampled)})
-    rows.append({**common, "method": "RFT", "n_problems": len(d_syn), "metric": "d_plus_size", "value": len(plus)})
-    rows.append({**common, "method": "RFT", "n_problems": len(d_syn), "metric": "d_plus_problems",
-                 "value": len({r["uid"] for r in plus})})
+            rows.append(row(method, "train_wall_s", log["wall_s"]))
+    rows.append(row("SFT", "sample_accuracy", sum(r["correct"] for r in sampled) / len(sampled)))
+    rows.append(row("RFT", "d_plus_size", len(plus)))
+    rows.append(row("RFT", "d_plus_problems", len({r["uid"] for r in plus})))
     return table(rows, provenance(cache_key(to_dict(preset)), time.perf_counter() - start))
 
 
