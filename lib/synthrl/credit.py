@@ -1,0 +1,163 @@
+"""Per-step credit: Monte-Carlo Q-values of step prefixes, the BoK transform, advantages and the
+first pit (paper.md, Vocabulary).
+
+For a trace y = y_1..y_L of problem x, prefix i is the prompt followed by steps 1..i (prefix 0 is
+the bare problem). Q(x, y_1..y_i) is estimated by rolling out the SFT policy n times from prefix i
+and counting final answers the verifier accepts. The paper scores prefixes under BoK(pi_sft) with
+K = 5: if a fraction p of plain rollouts succeed, Q_BoK = 1 - (1 - p)^K. A prefix that already
+states an answer is finished: its Q is that answer's reward, with no rollouts.
+
+We write this ourselves: TRL and peers have no Monte-Carlo step-value estimator of this form.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from synthrl.sampling import Sampler, SamplingSpec
+from synthrl.tasks.base import Problem
+
+BOK_K = 5  # paper: rollouts under BoK(pi_sft) with K = 5
+FIRST_PIT_DEFINITIONS = ("min", "no_success")
+
+
+def bok(p: np.ndarray | float, k: int = BOK_K) -> np.ndarray:
+    """Best-of-K success probability from a plain success rate p: 1 - (1 - p)^K."""
+    return 1.0 - (1.0 - np.asarray(p, dtype=float)) ** k
+
+
+def bok_se(p: np.ndarray | float, n: np.ndarray | int, k: int = BOK_K) -> np.ndarray:
+    """Standard error of the BoK estimate by the delta method: K (1 - p)^(K-1) * sqrt(p(1-p)/n).
+    Zero where n = 0 (a finished prefix, whose value is exact)."""
+    p, n = np.asarray(p, dtype=float), np.asarray(n, dtype=float)
+    se_p = np.sqrt(np.divide(p * (1 - p), n, out=np.zeros_like(p), where=n > 0))
+    return k * (1 - p) ** (k - 1) * se_p
+
+
+@dataclass
+class TraceCredit:
+    """Rollout outcomes for every prefix of one trace; Q, advantages and pits derive from them."""
+
+    uid: str
+    steps: list[str]
+    outcomes: list[list[bool]]  # per prefix 0..L: each rollout's reward; empty where finished
+    exact: list[float | None] = field(default_factory=list)  # reward of a finished prefix, else None
+    k: int = BOK_K
+
+    @property
+    def successes(self) -> list[int]:
+        return [sum(o) for o in self.outcomes]
+
+    @property
+    def rollouts(self) -> list[int]:
+        return [len(o) for o in self.outcomes]
+
+    def truncated(self, n: int) -> "TraceCredit":
+        """The same trace scored from only the first n outcomes of each prefix (sampled rollouts
+        come first, pooled traces after): estimates for 1, 2, 4, ... rollouts are nested."""
+        return TraceCredit(self.uid, self.steps, [o[:n] for o in self.outcomes], self.exact, self.k)
+
+    @property
+    def p(self) -> np.ndarray:
+        """Plain success rate per prefix (the exact reward where the prefix is finished)."""
+        return np.array([e if e is not None else s / n
+                         for s, n, e in zip(self.successes, self.rollouts, self.exact)], dtype=float)
+
+    @property
+    def q(self) -> np.ndarray:
+        """Q_BoK per prefix 0..L (a finished prefix keeps its reward: BoK of a certain 0 or 1)."""
+        return bok(self.p, self.k)
+
+    @property
+    def q_se(self) -> np.ndarray:
+        return bok_se(self.p, self.rollouts, self.k)
+
+    @property
+    def advantages(self) -> np.ndarray:
+        """A_i = Q_i - Q_{i-1} for steps i = 1..L (length L)."""
+        return np.diff(self.q)
+
+    @property
+    def advantage_se(self) -> np.ndarray:
+        """Standard error of each advantage, treating the two prefixes' rollouts as independent."""
+        se = self.q_se
+        return np.sqrt(se[1:] ** 2 + se[:-1] ** 2)
+
+    def first_pit(self, definition: str = "min") -> int | None:
+        return first_pit(self.q, self.successes, self.rollouts, definition)
+
+
+def first_pit(q: np.ndarray, successes: list[int], rollouts: list[int], definition: str = "min") -> int | None:
+    """The critical step (0-based over steps 1..L), or None.
+
+    'min': the first step at which Q reaches its lowest value over the trace (the paper); None if
+    Q never falls below Q_0. 'no_success': the first step from which no rollout succeeds
+    (Self-Explore, Hwang et al. 2024), counting a finished wrong prefix as no success.
+    """
+    if definition not in FIRST_PIT_DEFINITIONS:
+        raise ValueError(f"definition must be one of {FIRST_PIT_DEFINITIONS}, got {definition!r}")
+    q = np.asarray(q, dtype=float)
+    if len(q) < 2:
+        return None
+    if definition == "min":
+        steps_q = q[1:]
+        lowest = steps_q.min()
+        if lowest >= q[0]:
+            return None
+        return int(np.flatnonzero(steps_q == lowest)[0])
+    for i in range(1, len(q)):
+        if (rollouts[i] > 0 and successes[i] == 0) or (rollouts[i] == 0 and q[i] == 0):
+            return i - 1
+    return None
+
+
+def step_prefixes(steps: list[str]) -> list[str]:
+    """Prefix texts 0..L: '' then the first i steps, each line ended so the model starts a new step."""
+    return ["".join(s + "\n" for s in steps[:i]) for i in range(len(steps) + 1)]
+
+
+def _finished(prefix: str) -> bool:
+    return any("answer" in line.split() for line in prefix.split("\n"))
+
+
+def estimate_q(sampler: Sampler, task, problems: list[Problem], traces: list[str], n_rollouts: int,
+               temperature: float = 1.0, seed: int = 0, max_new_tokens: int = 96, k: int = BOK_K,
+               pool: dict[str, list[str]] | None = None) -> list[TraceCredit]:
+    """Monte-Carlo Q for every step prefix of each (problem, trace), from `n_rollouts` each.
+
+    All unfinished prefixes of all traces go to the sampler in one call (it batches them). With
+    `pool` (uid -> other traces sampled from the same policy for that problem, positive and
+    negative: the paper's Fig. 10 variant), every pooled trace that begins with a prefix counts
+    as one more rollout from it, at no sampling cost.
+    """
+    if len(problems) != len(traces):
+        raise ValueError(f"{len(problems)} problems but {len(traces)} traces")
+    spec = SamplingSpec(n=n_rollouts, temperature=temperature, max_new_tokens=max_new_tokens, seed=seed)
+    jobs = []  # (trace index, prefix index, prompt, prefix)
+    credits = []
+    for t, (problem, trace) in enumerate(zip(problems, traces)):
+        steps = task.split_steps(trace)
+        prefixes = step_prefixes(steps)
+        exact = [float(task.is_correct(problem, x)) if _finished(x) else None for x in prefixes]
+        credits.append(TraceCredit(problem.uid, steps, [[] for _ in prefixes], exact, k))
+        jobs += [(t, i, task.prompt(problem), x) for i, x in enumerate(prefixes) if exact[i] is None]
+    outs = sampler.sample([j[2] for j in jobs], spec, prefixes=[j[3] for j in jobs]) if jobs else []
+    for (t, i, _, prefix), conts in zip(jobs, outs):
+        problem = problems[t]
+        credits[t].outcomes[i] = [task.is_correct(problem, prefix + c) for c in conts]
+    if pool:
+        for problem, credit in zip(problems, credits):
+            _add_pooled(task, problem, credit, pool.get(problem.uid, []))
+    return credits
+
+
+def _add_pooled(task, problem: Problem, credit: TraceCredit, others: list[str]) -> None:
+    """Count each pooled trace as a rollout from every unfinished prefix it starts with."""
+    for other in others:
+        other_steps = task.split_steps(other)
+        reward = task.is_correct(problem, other)
+        for i in range(len(credit.steps) + 1):
+            if credit.exact[i] is not None or other_steps[:i] != credit.steps[:i]:
+                continue
+            credit.outcomes[i].append(reward)

@@ -1,0 +1,122 @@
+import numpy as np
+import pytest
+
+from synthrl.credit import BOK_K, bok, bok_se, estimate_q, first_pit
+from synthrl.credit_validation import auc, validate
+from synthrl.tasks.arith import ArithWorld, first_wrong_step
+from synthrl.widgets import flip_first_operation
+
+
+class OracleSampler:
+    """Continues a prefix the way a perfect solver would while every step so far is right, and
+    with a wrong answer once a step is wrong: Q is 1 before the first wrong step, 0 from it."""
+
+    def __init__(self, world, problems):
+        self.world = world
+        self.by_prompt = {world.prompt(p): p for p in problems}
+        self.calls = []
+
+    def sample(self, prompts, spec, prefixes=None):
+        outs = []
+        for prompt, prefix in zip(prompts, prefixes):
+            self.calls.append(prefix)
+            p = self.by_prompt[prompt]
+            labels = self.world.label_steps(p, prefix)
+            if "wrong" in labels:
+                outs.append(["answer 999"] * spec.n)
+            else:
+                done = len(self.world.split_steps(prefix))
+                outs.append(["\n".join(p.solution.split("\n")[done:])] * spec.n)
+        return outs
+
+
+@pytest.fixture(scope="module")
+def world():
+    return ArithWorld()
+
+
+@pytest.fixture(scope="module")
+def negatives(world):
+    problems = [p for p in world.make_problems("train", 40, seed=2)
+                if flip_first_operation(p.solution) != p.solution][:20]
+    # a wrong operation early on, and a wrong final answer: negatives the verifier rejects
+    return problems, [flip_first_operation(p.solution).rsplit("\n", 1)[0] + "\nanswer 999" for p in problems]
+
+
+def test_bok_matches_its_formula():
+    p = np.array([0.0, 0.2, 0.5, 1.0])
+    assert np.allclose(bok(p, 5), 1 - (1 - p) ** 5)
+    assert bok(0.2, 1) == pytest.approx(0.2)
+
+
+def test_bok_standard_error_matches_simulation():
+    rng = np.random.default_rng(0)
+    p, n = 0.2, 16
+    estimates = bok(rng.binomial(n, p, size=200_000) / n, BOK_K)
+    assert bok_se(p, n) == pytest.approx(estimates.std(), rel=0.15)  # delta method, first order
+    assert bok_se(0.3, 0) == 0.0
+
+
+def test_first_pits_land_where_hand_made_traces_put_them():
+    q = [0.5, 0.6, 0.1, 0.0, 0.0]
+    assert first_pit(q, [2, 3, 1, 0, 0], [4, 4, 4, 4, 4], "min") == 2  # steps are 0-based
+    assert first_pit(q, [2, 3, 1, 0, 0], [4, 4, 4, 4, 4], "no_success") == 2
+    assert first_pit([0.5, 0.2, 0.3, 0.2], [2, 1, 1, 1], [4] * 4, "min") == 0  # first of tied minima
+    assert first_pit([0.5, 0.2, 0.3, 0.2], [2, 1, 1, 1], [4] * 4, "no_success") is None
+    assert first_pit([0.2, 0.4, 1.0], [1, 2, 4], [4, 4, 4], "min") is None  # Q never falls
+    with pytest.raises(ValueError):
+        first_pit(q, [0] * 5, [4] * 5, "lowest")
+
+
+def test_prefix_that_states_a_wrong_answer_has_q_zero_without_rollouts(world, negatives):
+    problems, _ = negatives
+    p = problems[0]
+    trace = p.solution.split("\n")[0] + "\nanswer 999\nthen more text"
+    sampler = OracleSampler(world, problems)
+    (credit,) = estimate_q(sampler, world, [p], [trace], n_rollouts=3)
+    assert credit.q[2] == 0.0 and credit.q[3] == 0.0 and credit.rollouts[2] == 0
+    assert all("answer 999" not in prefix for prefix in sampler.calls)
+
+
+def test_oracle_rollouts_put_the_first_pit_on_the_first_wrong_step(world, negatives):
+    problems, traces = negatives
+    credits = estimate_q(OracleSampler(world, problems), world, problems, traces, n_rollouts=2)
+    for p, t, c in zip(problems, traces, credits):
+        pit = first_wrong_step(world.label_steps(p, t))
+        assert c.first_pit("min") == pit == c.first_pit("no_success")
+        assert c.q[0] == 1.0 and c.advantages[pit] == -1.0
+        assert np.allclose(c.q_se, 0.0)  # every rollout agrees: no sampling error
+    table = validate(world, problems, credits, rollout_counts=(1, 2))
+    assert (table["first_pit_agreement"] == 1.0).all() and (table["drop_auc"] == 1.0).all()
+
+
+def test_pooled_traces_count_as_rollouts_from_their_shared_prefixes(world, negatives):
+    problems, traces = negatives
+    p, t = problems[0], traces[0]
+    credit_plain = estimate_q(OracleSampler(world, problems), world, [p], [t], n_rollouts=1)[0]
+    pooled = estimate_q(OracleSampler(world, problems), world, [p], [t], n_rollouts=1,
+                        pool={p.uid: [p.solution, t]})[0]
+    pit = first_wrong_step(world.label_steps(p, t))
+    for i, (extra, exact) in enumerate(zip(np.subtract(pooled.rollouts, credit_plain.rollouts), pooled.exact)):
+        # the negative itself shares every prefix; the positive shares those before the flipped step
+        assert extra == (0 if exact is not None else 1 + (i <= pit))
+    assert pooled.successes[0] == credit_plain.successes[0] + 1  # the positive succeeded
+    assert pooled.truncated(1).rollouts == credit_plain.rollouts
+
+
+def test_rollouts_with_the_same_seed_repeat(world, negatives):
+    from synthrl.models import build_model, build_tokenizer
+    from synthrl.presets import ModelConfig
+    from synthrl.sampling import HFSampler
+
+    problems, traces = negatives
+    tok = build_tokenizer(world.vocabulary())
+    sampler = HFSampler(build_model(ModelConfig(hidden_size=32, n_layers=1, n_heads=2, intermediate_size=64),
+                                    tok, seed=0), tok, batch_size=16)
+    run = lambda seed: [c.outcomes for c in estimate_q(sampler, world, problems[:3], traces[:3], 2,
+                                                        seed=seed, max_new_tokens=12)]
+    assert run(5) == run(5)
+
+
+def test_auc():
+    assert auc([3, 4], [1, 2]) == 1.0 and auc([1], [1]) == 0.5 and auc([1, 2], [3, 4]) == 0.0
