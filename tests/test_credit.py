@@ -101,7 +101,8 @@ def test_pooled_traces_count_as_rollouts_from_their_shared_prefixes(world, negat
         # the negative itself shares every prefix; the positive shares those before the flipped step
         assert extra == (0 if exact is not None else 1 + (i <= pit))
     assert pooled.successes[0] == credit_plain.successes[0] + 1  # the positive succeeded
-    assert pooled.truncated(1).rollouts == credit_plain.rollouts
+    assert pooled.truncated(1).outcomes == credit_plain.outcomes  # truncation keeps the pooled traces
+    assert pooled.truncated(1).rollouts == pooled.rollouts
 
 
 def test_rollouts_with_the_same_seed_repeat(world, negatives):

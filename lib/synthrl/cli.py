@@ -9,7 +9,7 @@ import time
 from synthrl import quiet_libraries
 from synthrl.presets import PRESETS
 
-STUDIES = ("quickstart",)
+STUDIES = ("quickstart", "q_values")
 
 
 def _study(name: str):

@@ -44,19 +44,23 @@ class TraceCredit:
     outcomes: list[list[bool]]  # per prefix 0..L: each rollout's reward; empty where finished
     exact: list[float | None] = field(default_factory=list)  # reward of a finished prefix, else None
     k: int = BOK_K
+    pooled: list[list[bool]] | None = None  # per prefix: rewards of pooled traces sharing it
+
+    def _all(self) -> list[list[bool]]:
+        return [o + q for o, q in zip(self.outcomes, self.pooled)] if self.pooled else self.outcomes
 
     @property
     def successes(self) -> list[int]:
-        return [sum(o) for o in self.outcomes]
+        return [sum(o) for o in self._all()]
 
     @property
     def rollouts(self) -> list[int]:
-        return [len(o) for o in self.outcomes]
+        return [len(o) for o in self._all()]
 
     def truncated(self, n: int) -> "TraceCredit":
-        """The same trace scored from only the first n outcomes of each prefix (sampled rollouts
-        come first, pooled traces after): estimates for 1, 2, 4, ... rollouts are nested."""
-        return TraceCredit(self.uid, self.steps, [o[:n] for o in self.outcomes], self.exact, self.k)
+        """The same trace scored from only the first n sampled rollouts of each prefix (pooled
+        traces kept): estimates for 1, 2, 4, ... rollouts are nested subsets of one run."""
+        return TraceCredit(self.uid, self.steps, [o[:n] for o in self.outcomes], self.exact, self.k, self.pooled)
 
     @property
     def p(self) -> np.ndarray:
@@ -127,9 +131,7 @@ def estimate_q(sampler: Sampler, task, problems: list[Problem], traces: list[str
     """Monte-Carlo Q for every step prefix of each (problem, trace), from `n_rollouts` each.
 
     All unfinished prefixes of all traces go to the sampler in one call (it batches them). With
-    `pool` (uid -> other traces sampled from the same policy for that problem, positive and
-    negative: the paper's Fig. 10 variant), every pooled trace that begins with a prefix counts
-    as one more rollout from it, at no sampling cost.
+    `pool`, see `with_pool`.
     """
     if len(problems) != len(traces):
         raise ValueError(f"{len(problems)} problems but {len(traces)} traces")
@@ -146,18 +148,22 @@ def estimate_q(sampler: Sampler, task, problems: list[Problem], traces: list[str
     for (t, i, _, prefix), conts in zip(jobs, outs):
         problem = problems[t]
         credits[t].outcomes[i] = [task.is_correct(problem, prefix + c) for c in conts]
-    if pool:
-        for problem, credit in zip(problems, credits):
-            _add_pooled(task, problem, credit, pool.get(problem.uid, []))
-    return credits
+    return with_pool(task, problems, credits, pool) if pool else credits
 
 
-def _add_pooled(task, problem: Problem, credit: TraceCredit, others: list[str]) -> None:
-    """Count each pooled trace as a rollout from every unfinished prefix it starts with."""
-    for other in others:
-        other_steps = task.split_steps(other)
-        reward = task.is_correct(problem, other)
-        for i in range(len(credit.steps) + 1):
-            if credit.exact[i] is not None or other_steps[:i] != credit.steps[:i]:
-                continue
-            credit.outcomes[i].append(reward)
+def with_pool(task, problems: list[Problem], credits: list[TraceCredit],
+              pool: dict[str, list[str]]) -> list[TraceCredit]:
+    """The paper's Fig. 10 variant: each trace in `pool` (uid -> traces sampled from the same
+    policy for that problem, positive and negative) counts as one more rollout from every
+    unfinished prefix it begins with, at no sampling cost."""
+    out = []
+    for problem, credit in zip(problems, credits):
+        pooled: list[list[bool]] = [[] for _ in credit.outcomes]
+        for other in pool.get(problem.uid, []):
+            other_steps = task.split_steps(other)
+            reward = task.is_correct(problem, other)
+            for i in range(len(credit.steps) + 1):
+                if credit.exact[i] is None and other_steps[:i] == credit.steps[:i]:
+                    pooled[i].append(reward)
+        out.append(TraceCredit(credit.uid, credit.steps, credit.outcomes, credit.exact, credit.k, pooled))
+    return out

@@ -41,6 +41,45 @@ def training_curves(results: pd.DataFrame) -> plt.Figure:
     return fig
 
 
+def q_per_step(results: pd.DataFrame) -> plt.Figure:
+    """Fig. 7 style: mean Q (BoK, K = 5) of pi_sft's negative traces, by step index and by offset
+    from the exact first wrong step, with rollouts from each policy."""
+    fig, axes = plt.subplots(1, 2, figsize=(8, 3.2), sharey=True)
+    for ax, metric, xlabel in ((axes[0], "q_value", "prefix: steps taken (0 = the bare problem)"),
+                               (axes[1], "q_value_from_first_wrong", "steps from the exact first wrong step")):
+        for method, group in results[results.metric == metric].groupby("method"):
+            ax.plot(group["step"], group["value"], marker="o", label=f"rollouts from {method}",
+                    color=METHOD_COLORS.get(method))
+        ax.set_xlabel(xlabel)
+    axes[1].axvline(0, color="#d62728", lw=0.8, ls="--")
+    axes[0].set_ylabel("mean Q_BoK of the prefix")
+    axes[0].legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def credit_validation(results: pd.DataFrame) -> plt.Figure:
+    """How often the estimated first pit is the exact first wrong step, and how well Q drops
+    separate wrong steps from right ones (AUC), against rollouts per prefix."""
+    fig, axes = plt.subplots(1, 2, figsize=(8, 3.2))
+    for ax, metric, ylabel in ((axes[0], "first_pit_agreement", "first pit = first wrong step"),
+                               (axes[1], "drop_auc", "AUC of the Q drop (wrong vs right steps)")):
+        rows = results[results.metric == metric]
+        for (method, definition), group in rows.groupby(["method", "definition"]):
+            if metric == "drop_auc" and definition != "min":
+                continue  # the AUC does not depend on the pit definition
+            label = method if metric == "drop_auc" else f"{method}, {definition}"
+            ax.plot(group["n_rollouts"], group["value"], marker="o", label=label,
+                    ls="-" if method.endswith("rollouts") else "--")
+        ax.set_xscale("log", base=2)
+        ax.set_xlabel("rollouts per prefix")
+        ax.set_ylabel(ylabel)
+        ax.set_ylim(0, 1.02)
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
 def save(fig: plt.Figure, preset: str, name: str) -> Path:
     """Write a figure to data/figures/<preset>/<name>.png (atomically) and close it."""
     import os
@@ -59,6 +98,7 @@ def save(fig: plt.Figure, preset: str, name: str) -> Path:
 
 STUDY_FIGURES = {
     "quickstart": {"quickstart_test_error": quickstart_test_error, "quickstart_training": training_curves},
+    "q_values": {"fig7_q_per_step": q_per_step, "q_validation": credit_validation},
 }
 
 

@@ -188,6 +188,25 @@ def evaluate_pass_at_k(preset: Preset, checkpoint: str, problems: list[Problem],
     return json.loads((cached_dir("pass_at_k", key, build) / "metrics.json").read_text())
 
 
+def credits(preset: Preset, checkpoint: str, problems: list[Problem], traces: list[str]) -> list:
+    """Monte-Carlo credit for every step prefix of each trace, rollouts from `checkpoint` (cached)."""
+    from synthrl.credit import TraceCredit, estimate_q
+
+    cfg = preset.credit
+    task = make_task(preset)
+
+    def build(folder: Path) -> None:
+        sampler = make_sampler(checkpoint, batch_size=preset.sampling.batch_size, progress=True)
+        found = estimate_q(sampler, task, problems, traces, cfg.n_rollouts, cfg.temperature, preset.seed,
+                           preset.sampling.max_new_tokens, cfg.k)
+        write_jsonl(folder / "credits.jsonl", [vars(c) for c in found])
+
+    key = cache_key("credit", checkpoint_id(checkpoint), [p.uid for p in problems], traces, to_dict(cfg),
+                    preset.seed, preset.sampling.max_new_tokens)
+    rows = read_jsonl(cached_dir("credit", key, build) / "credits.jsonl", required=("uid", "steps", "outcomes"))
+    return [TraceCredit(**r) for r in rows]
+
+
 def train_log(checkpoint: str) -> dict:
     path = Path(checkpoint) / "train_log.json"
     return json.loads(path.read_text()) if path.exists() else {"losses": [], "tokens": 0, "wall_s": 0.0}

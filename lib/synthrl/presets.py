@@ -75,6 +75,20 @@ class SampleConfig:
 
 
 @dataclass(frozen=True)
+class CreditConfig:
+    """Monte-Carlo credit assignment: rollouts from every step prefix of negative traces."""
+
+    n_traces: int = 120  # our choice: negative traces of pi_sft scored (one per problem)
+    n_rollouts: int = 16  # our choice: rollouts per prefix (validation reports 1, 2, 4, ... of them)
+    temperature: float = 1.0  # our choice: rollouts sample pi_sft as it was trained
+    k: int = 5  # paper: Q under BoK(pi_sft) with K = 5
+
+    def __post_init__(self) -> None:
+        if self.n_traces < 1 or self.n_rollouts < 1 or self.k < 1:
+            raise ValueError("n_traces, n_rollouts and k must be >= 1")
+
+
+@dataclass(frozen=True)
 class Preset:
     name: str
     task: str = "arith"  # "arith" (generated), "gsm8k" or "math" (hub or local JSONL)
@@ -87,6 +101,7 @@ class Preset:
     sft: TrainConfig = field(default_factory=TrainConfig)
     rft: TrainConfig = field(default_factory=TrainConfig)
     sampling: SampleConfig = field(default_factory=SampleConfig)
+    credit: CreditConfig = field(default_factory=CreditConfig)
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -109,6 +124,7 @@ PRESETS: dict[str, Preset] = {
         sft=TrainConfig(epochs=2.0, batch_size=32),
         rft=TrainConfig(epochs=2.0, batch_size=32),
         sampling=SampleConfig(n=2, max_new_tokens=48, batch_size=64),
+        credit=CreditConfig(n_traces=6, n_rollouts=4),
     ),
     # A laptop with 2 cores: the quickstart in about 5 minutes.
     "cpu": Preset(name="cpu"),

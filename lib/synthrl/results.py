@@ -47,9 +47,10 @@ def provenance(config_hash: str, wall_s: float) -> dict:
 
 
 def table(rows: list[dict], prov: dict) -> pd.DataFrame:
-    """Rows (each with at least study..value) plus the same provenance, in the standard columns."""
+    """Rows (each with at least study..value) plus the same provenance: the standard columns
+    first, then any a study adds (e.g. n_rollouts)."""
     df = pd.DataFrame([{**{c: None for c in COLUMNS}, **prov, **r} for r in rows])
-    return df[COLUMNS]
+    return df[COLUMNS + [c for c in df.columns if c not in COLUMNS]]  # a study's own columns last
 
 
 def results_path(study: str, preset: str) -> Path:

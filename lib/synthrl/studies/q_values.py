@@ -1,0 +1,92 @@
+"""Per-step credit on pi_sft's own negatives (paper Figs. 7 and 10, and a validation the paper
+could not run): Monte-Carlo Q of every step prefix, checked against the arith world's exact
+step labels as the number of rollouts grows."""
+from __future__ import annotations
+
+import random
+import time
+
+import numpy as np
+import pandas as pd
+
+from synthrl import pipeline
+from synthrl.cache import cache_key
+from synthrl.credit import FIRST_PIT_DEFINITIONS, TraceCredit, with_pool
+from synthrl.credit_validation import validate
+from synthrl.presets import Preset, get_preset, to_dict
+from synthrl.results import provenance, table
+from synthrl.tasks.arith import first_wrong_step
+from synthrl.tasks.base import Problem
+
+STUDY = "q_values"
+
+
+def negative_traces(world, d_syn: list[Problem], sampled: list[dict], n: int, seed: int):
+    """Up to n incorrect samples of pi_sft, one per problem, each with an exactly labelled wrong
+    step (a seeded random choice)."""
+    by_uid = {p.uid: p for p in d_syn}
+    rows = [r for r in sampled if not r["correct"]]
+    random.Random(seed).shuffle(rows)
+    problems, traces, seen = [], [], set()
+    for r in rows:
+        p = by_uid[r["uid"]]
+        if r["uid"] in seen or first_wrong_step(world.label_steps(p, r["completion"])) is None:
+            continue
+        seen.add(r["uid"])
+        problems.append(p)
+        traces.append(r["completion"])
+        if len(traces) == n:
+            break
+    return problems, traces
+
+
+def q_rows(world, problems: list[Problem], credits: list[TraceCredit]) -> list[dict]:
+    """Mean Q by step index (0 = the bare problem) and by offset from the exact first wrong step."""
+    by_step: dict[int, list[float]] = {}
+    by_offset: dict[int, list[float]] = {}
+    for p, c in zip(problems, credits):
+        pit = first_wrong_step(world.label_steps(p, "\n".join(c.steps)))
+        for i, q in enumerate(c.q):
+            by_step.setdefault(i, []).append(q)
+            if pit is not None:  # prefix i ends with step i-1 (0-based): offset from the pit
+                by_offset.setdefault(i - 1 - pit, []).append(q)
+    rows = [{"metric": "q_value", "step": i, "value": float(np.mean(v)), "n_traces": len(v)}
+            for i, v in sorted(by_step.items())]
+    rows += [{"metric": "q_value_from_first_wrong", "step": d, "value": float(np.mean(v)), "n_traces": len(v)}
+             for d, v in sorted(by_offset.items()) if -3 <= d <= 2]
+    return rows
+
+
+def run(preset: Preset | str = "cpu") -> pd.DataFrame:
+    preset = get_preset(preset) if isinstance(preset, str) else preset
+    start = time.perf_counter()
+    world = pipeline.make_task(preset)
+    d_syn = pipeline.d_syn(preset)
+    base = pipeline.pi_base(preset)
+    sft = pipeline.pi_sft(preset, base, d_syn)
+    sampled = pipeline.samples(preset, sft, d_syn)
+    rft = pipeline.pi_rft(preset, base, pipeline.d_plus(sampled, preset.sampling.positives_per_problem))
+    problems, traces = negative_traces(world, d_syn, sampled, preset.credit.n_traces, preset.seed)
+    if not traces:
+        raise RuntimeError("pi_sft produced no negative trace with a labelled wrong step to score")
+
+    common = {"study": STUDY, "preset": preset.name, "task": preset.task, "seed": preset.seed,
+              "n_problems": len(d_syn)}
+    rows = []
+    sft_credit = pipeline.credits(preset, sft, problems, traces)
+    for policy, ckpt in (("SFT", sft), ("RFT", rft)):
+        found = sft_credit if policy == "SFT" else pipeline.credits(preset, ckpt, problems, traces)
+        rows += [{**common, "method": policy, **r} for r in q_rows(world, problems, found)]
+    # Fig. 10 variant: pi_sft's own samples of each problem count as extra rollouts
+    pool: dict[str, list[str]] = {}
+    for r in sampled:
+        pool.setdefault(r["uid"], []).append(r["completion"])
+    counts = tuple(n for n in (1, 2, 4, 8, 16, 32, 64) if n <= preset.credit.n_rollouts)
+    for estimator, found in (("rollouts", sft_credit), ("rollouts + pi_sft samples", with_pool(
+            world, problems, sft_credit, pool))):
+        for definition in FIRST_PIT_DEFINITIONS:
+            for r in validate(world, problems, found, counts, definition).to_dict("records"):
+                for metric in ("first_pit_agreement", "drop_auc"):
+                    rows.append({**common, "method": f"SFT {estimator}", "metric": metric, "value": r[metric],
+                                 "n_rollouts": r["n_rollouts"], "definition": definition, "n_traces": r["traces"]})
+    return table(rows, provenance(cache_key(to_dict(preset)), time.perf_counter() - start))
