@@ -63,7 +63,7 @@ def credit_validation(results: pd.DataFrame) -> plt.Figure:
     separate wrong steps from right ones (AUC), against rollouts per prefix."""
     fig, axes = plt.subplots(1, 2, figsize=(8, 3.2))
     for ax, metric, ylabel in ((axes[0], "first_pit_agreement", "first pit = first wrong step"),
-                               (axes[1], "drop_auc", "AUC of the Q drop (wrong vs right steps)")):
+                               (axes[1], "drop_auc", "AUC of Q drop: wrong vs right")):
         rows = results[results.metric == metric]
         for (method, definition), group in rows.groupby(["method", "definition"]):
             if metric == "drop_auc" and definition != "min":

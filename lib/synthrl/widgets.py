@@ -65,6 +65,48 @@ def world_explorer(config: ArithConfig | None = None):
     return w.VBox([w.HBox(list(controls.values())[:3]), w.HBox(list(controls.values())[3:]), out])
 
 
+def credit_trace_html(world: ArithWorld, problem: Problem, credit) -> str:
+    """A negative trace with each step coloured by the Q of the prefix it ends (red 0 .. green 1),
+    its advantage with a standard error, its exact label, and both first pits marked."""
+    labels = world.label_steps(problem, "\n".join(credit.steps))
+    exact_pit = first_wrong_step(labels)
+    q, adv, se = credit.q, credit.advantages, credit.advantage_se
+    pits = {d: credit.first_pit(d) for d in ("min", "no_success")}
+    rows = [f"<div style='font-family:monospace'>{html.escape(problem.question)}</div>",
+            f"<div style='font-family:monospace'>Q_0 (bare problem) = {q[0]:.2f}</div>"]
+    for i, step in enumerate(credit.steps):
+        red, green = int(230 * (1 - q[i + 1]) + 25), int(200 * q[i + 1] + 25)
+        marks = [name for name, at in (("estimated first pit (min)", pits["min"]),
+                                       ("estimated first pit (no success)", pits["no_success"]),
+                                       ("exact first wrong step", exact_pit)) if at == i]
+        rows.append(
+            f"<div style='font-family:monospace;background:rgba({red},{green},60,0.25);padding:2px 6px'>"
+            f"{html.escape(step)} &nbsp; <b>Q={q[i + 1]:.2f}</b> A={adv[i]:+.2f}&plusmn;{se[i]:.2f} "
+            f"<i>[{labels[i] if i < len(labels) else '?'}]</i> {' &larr; ' + ', '.join(marks) if marks else ''}</div>")
+    return "".join(rows) + f"<div>answer {html.escape(problem.answer)}; rollouts per prefix: {credit.rollouts}</div>"
+
+
+def trace_inspector(world: ArithWorld, problems: list[Problem], credits: dict):
+    """Pick a negative trace and a rollout policy; see its steps coloured by Q."""
+    import ipywidgets as w
+    from IPython.display import HTML, display
+
+    pick = w.Dropdown(options=[(f"{i}: {p.question[:60]}...", i) for i, p in enumerate(problems)],
+                      description="trace", layout=w.Layout(width="90%"))
+    policy = w.ToggleButtons(options=list(credits), description="rollouts")
+    out = w.Output()
+
+    def show(_=None):
+        out.clear_output()
+        with out:
+            display(HTML(credit_trace_html(world, problems[pick.value], credits[policy.value][pick.value])))
+
+    pick.observe(show, names="value")
+    policy.observe(show, names="value")
+    show()
+    return w.VBox([pick, policy, out])
+
+
 def flip_first_operation(solution: str) -> str:
     """The solution with the first '+' and '-' swapped (a critical-step error for the demos)."""
     lines = solution.split("\n")

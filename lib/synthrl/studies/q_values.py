@@ -57,9 +57,9 @@ def q_rows(world, problems: list[Problem], credits: list[TraceCredit]) -> list[d
     return rows
 
 
-def run(preset: Preset | str = "cpu") -> pd.DataFrame:
-    preset = get_preset(preset) if isinstance(preset, str) else preset
-    start = time.perf_counter()
+def scored_traces(preset: Preset) -> dict:
+    """The study's inputs, all cached stages: pi_sft's negatives, their credit under pi_sft and
+    RFT rollouts, and pi_sft's samples per problem (the pool of the Fig. 10 variant)."""
     world = pipeline.make_task(preset)
     d_syn = pipeline.d_syn(preset)
     base = pipeline.pi_base(preset)
@@ -69,19 +69,27 @@ def run(preset: Preset | str = "cpu") -> pd.DataFrame:
     problems, traces = negative_traces(world, d_syn, sampled, preset.credit.n_traces, preset.seed)
     if not traces:
         raise RuntimeError("pi_sft produced no negative trace with a labelled wrong step to score")
-
-    common = {"study": STUDY, "preset": preset.name, "task": preset.task, "seed": preset.seed,
-              "n_problems": len(d_syn)}
-    rows = []
-    sft_credit = pipeline.credits(preset, sft, problems, traces)
-    for policy, ckpt in (("SFT", sft), ("RFT", rft)):
-        found = sft_credit if policy == "SFT" else pipeline.credits(preset, ckpt, problems, traces)
-        rows += [{**common, "method": policy, **r} for r in q_rows(world, problems, found)]
-    # Fig. 10 variant: pi_sft's own samples of each problem count as extra rollouts
     pool: dict[str, list[str]] = {}
     for r in sampled:
         pool.setdefault(r["uid"], []).append(r["completion"])
+    return {"world": world, "n_problems": len(d_syn), "problems": problems, "traces": traces, "pool": pool,
+            "credits": {"SFT": pipeline.credits(preset, sft, problems, traces),
+                        "RFT": pipeline.credits(preset, rft, problems, traces)}}
+
+
+def run(preset: Preset | str = "cpu") -> pd.DataFrame:
+    preset = get_preset(preset) if isinstance(preset, str) else preset
+    start = time.perf_counter()
+    scored = scored_traces(preset)
+    world, problems, pool = scored["world"], scored["problems"], scored["pool"]
+    common = {"study": STUDY, "preset": preset.name, "task": preset.task, "seed": preset.seed,
+              "n_problems": scored["n_problems"]}
+    rows = []
+    for policy, found in scored["credits"].items():
+        rows += [{**common, "method": policy, **r} for r in q_rows(world, problems, found)]
+    sft_credit = scored["credits"]["SFT"]
     counts = tuple(n for n in (1, 2, 4, 8, 16, 32, 64) if n <= preset.credit.n_rollouts)
+    # Fig. 10 variant: pi_sft's own samples of each problem count as extra rollouts
     for estimator, found in (("rollouts", sft_credit), ("rollouts + pi_sft samples", with_pool(
             world, problems, sft_credit, pool))):
         for definition in FIRST_PIT_DEFINITIONS:
