@@ -3,7 +3,6 @@ world (no hub), or a pretrained model with LoRA / QLoRA adapters. Every model is
 Hugging Face checkpoint on disk (safetensors), so transformers and vLLM both load it."""
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 
 import torch
@@ -12,7 +11,6 @@ from transformers import AutoModelForCausalLM, AutoTokenizer, LlamaConfig, Llama
 
 from synthrl.presets import ModelConfig
 
-log = logging.getLogger(__name__)
 SPECIAL_TOKENS = ("<pad>", "<eos>", "<unk>")
 
 

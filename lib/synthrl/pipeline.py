@@ -8,7 +8,6 @@ stage whose output is already cached is not run again, so an interrupted run res
 from __future__ import annotations
 
 import json
-import logging
 from pathlib import Path
 
 from synthrl.cache import cache_key, cached_dir, checkpoint_id
@@ -17,8 +16,6 @@ from synthrl.evaluate import greedy_outputs, test_error
 from synthrl.presets import Preset, to_dict
 from synthrl.sampling import SamplingSpec, make_sampler
 from synthrl.tasks.base import Problem
-
-log = logging.getLogger(__name__)
 
 
 def make_task(preset: Preset):

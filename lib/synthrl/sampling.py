@@ -3,15 +3,12 @@ installed). A sampler returns, for each prompt, n continuations as text; with `p
 prompt is continued from the given partial solution (the continuation excludes the prefix)."""
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
 import torch
 from tqdm.auto import tqdm
-
-log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)

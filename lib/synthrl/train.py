@@ -2,7 +2,6 @@
 and RFT on D+ (prompt-completion data: loss on the solution only, TRL's completion_only_loss)."""
 from __future__ import annotations
 
-import logging
 import tempfile
 from dataclasses import dataclass
 
@@ -11,8 +10,6 @@ from datasets import Dataset
 from transformers import PrinterCallback, TrainerCallback
 
 from synthrl.presets import ModelConfig, TrainConfig
-
-log = logging.getLogger(__name__)
 
 
 @dataclass
