@@ -53,6 +53,40 @@ def measure(preset_name: str) -> dict:
     }
 
 
+def measure_rollouts(preset_name: str, n_traces: int = 24) -> dict:
+    """Rollouts from every step prefix of pi_sft's negatives, our shared-prefix sampler against
+    the naive one (every rollout re-encodes its prompt and prefix), same traces, same seed.
+    Uses the cached pi_sft of the preset (trained first if missing, as `make demo` does)."""
+    import numpy as np
+
+    from synthrl import pipeline
+    from synthrl.credit import estimate_q
+    from synthrl.models import load_checkpoint
+    from synthrl.studies.q_values import negative_traces
+
+    preset = get_preset(preset_name)
+    world = make_task(preset)
+    d_syn = pipeline.d_syn(preset)
+    sft = pipeline.pi_sft(preset, pipeline.pi_base(preset), d_syn)
+    problems, traces = negative_traces(world, d_syn, pipeline.samples(preset, sft, d_syn), n_traces, seed=1)
+    model, tokenizer = load_checkpoint(sft)
+    n = preset.credit.n_rollouts
+    timings, credits = {}, {}
+    for share in (False, True, True):  # the shared run twice: its seeds must repeat
+        sampler = HFSampler(model, tokenizer, batch_size=preset.sampling.batch_size, share_prefix=share)
+        start = time.perf_counter()
+        found = estimate_q(sampler, world, problems, traces, n, seed=0, max_new_tokens=preset.sampling.max_new_tokens)
+        timings[share] = time.perf_counter() - start
+        if share in credits:
+            repeat = [c.outcomes for c in found] == [c.outcomes for c in credits[share]]
+        credits[share] = found
+    q = {share: np.concatenate([c.q[:-1] for c in credits[share]]) for share in credits}
+    return {"traces": len(traces), "rollouts": sum(sum(c.rollouts) for c in credits[True]), "n": n,
+            "naive_s": timings[False], "shared_s": timings[True], "speedup": timings[False] / timings[True],
+            "mean_q_naive": float(q[False].mean()), "mean_q_shared": float(q[True].mean()),
+            "same_seed_repeats": repeat}
+
+
 def run_bench(preset_name: str) -> int:
     r = measure(preset_name)
     print(f"machine: {r['device']}, {r['threads']} torch threads")
@@ -62,4 +96,11 @@ def run_bench(preset_name: str) -> int:
     print(f"sampling, one prompt at a time:        {r['naive_sample_tokens_per_s']:,.0f} tokens/s")
     print(f"batched sampler speed-up vs one-at-a-time generate: {r['speedup']:.2f}x "
           f"(outputs identical: {r['same_outputs']})")
+    r = measure_rollouts(preset_name)
+    print(f"rollouts: {r['traces']} negative traces of pi_sft, {r['n']} per step prefix, {r['rollouts']} in all")
+    print(f"  naive (each rollout re-encodes its prefix): {r['naive_s']:.1f} s; "
+          f"shared prefix cache: {r['shared_s']:.1f} s")
+    print(f"  mean Q over prefixes: naive {r['mean_q_naive']:.3f}, shared {r['mean_q_shared']:.3f} "
+          f"(same distribution, different random draws); same seed repeats: {r['same_seed_repeats']}")
+    print(f"rollout speed-up vs naive: {r['speedup']:.2f}x")
     return 0

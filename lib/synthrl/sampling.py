@@ -41,25 +41,48 @@ def _join(prompts: list[str], prefixes: list[str] | None) -> list[str]:
 class HFSampler:
     """transformers `generate`, batched with left padding; prompts sorted by length so that a
     batch holds similar lengths (less padding). Seeds are set per batch: the same inputs, seed
-    and batch size give the same samples."""
+    and batch size give the same samples.
+
+    With n > 1 and `share_prefix` (the default), each prompt (+ prefix) is encoded once and its
+    key/value cache repeated for its n samples: rollouts from one prefix share that work, which
+    is most of a short rollout's cost. `share_prefix=False` re-encodes it for every sample (the
+    naive way, kept for the benchmark); both sample the same distribution.
+    """
 
     def __init__(self, model, tokenizer, batch_size: int = 64, device: str | None = None,
-                 progress: bool = False):
+                 progress: bool = False, share_prefix: bool = True):
         self.model = model.eval()
         self.tokenizer = tokenizer
         self.batch_size = batch_size
         self.device = device or next(model.parameters()).device
         self.progress = progress
+        self.share_prefix = share_prefix
+
+    def _encode(self, texts: list[str]):
+        self.tokenizer.padding_side = "left"
+        return self.tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False).to(self.device)
 
     @torch.no_grad()
-    def _generate(self, texts: list[str], spec: SamplingSpec, batch_seed: int) -> list[str]:
+    def _generate(self, texts: list[str], spec: SamplingSpec, batch_seed: int, repeats: int = 1) -> list[str]:
+        """One generate call; with repeats > 1 each text is encoded once and sampled `repeats`
+        times from its repeated cache (outputs grouped by text)."""
         tok = self.tokenizer
-        tok.padding_side = "left"
-        enc = tok(texts, return_tensors="pt", padding=True, add_special_tokens=False).to(self.device)
+        enc = self._encode(texts)
+        ids, mask = enc["input_ids"], enc["attention_mask"]
+        kwargs = {}
+        if repeats > 1:
+            # Prefill all but the last token at the positions generate() will use (left padding),
+            # then repeat the cache: generate() only runs the last token and the new ones.
+            positions = (mask.cumsum(-1) - 1).clamp(min=0)
+            cache = self.model(input_ids=ids[:, :-1], attention_mask=mask[:, :-1],
+                               position_ids=positions[:, :-1], use_cache=True).past_key_values
+            cache.batch_repeat_interleave(repeats)
+            ids, mask = ids.repeat_interleave(repeats, 0), mask.repeat_interleave(repeats, 0)
+            kwargs["past_key_values"] = cache
         torch.manual_seed(batch_seed)
         greedy = spec.temperature == 0
         out = self.model.generate(
-            **enc,
+            input_ids=ids, attention_mask=mask, **kwargs,
             do_sample=not greedy,
             temperature=None if greedy else spec.temperature,
             top_p=None, top_k=None,
@@ -67,23 +90,32 @@ class HFSampler:
             eos_token_id=tok.eos_token_id,
             pad_token_id=tok.pad_token_id,
         )
-        new = out[:, enc["input_ids"].shape[1]:]
-        return [t.strip() for t in tok.batch_decode(new, skip_special_tokens=True)]
+        return [t.strip() for t in tok.batch_decode(out[:, ids.shape[1]:], skip_special_tokens=True)]
 
     def sample(self, prompts: list[str], spec: SamplingSpec,
                prefixes: list[str] | None = None) -> list[list[str]]:
         texts = _join(prompts, prefixes)
-        # every (prompt, sample) pair is one sequence; sort by length to batch similar lengths
-        jobs = [(i, j) for i in range(len(texts)) for j in range(spec.n)]
         lengths = [len(self.tokenizer(t, add_special_tokens=False)["input_ids"]) for t in texts]
-        jobs.sort(key=lambda ij: (lengths[ij[0]], ij))
         results: list[list[str]] = [[""] * spec.n for _ in texts]
-        starts = range(0, len(jobs), self.batch_size)
+        shared = self.share_prefix and spec.n > 1
+        # a job is one text with all its samples (shared) or one (text, sample) pair (naive),
+        # sorted by length so that a batch holds similar lengths
+        jobs = ([(i, None) for i in range(len(texts))] if shared
+                else [(i, j) for i in range(len(texts)) for j in range(spec.n)])
+        jobs.sort(key=lambda ij: (lengths[ij[0]], ij[0], ij[1] or 0))
+        per_batch = max(1, self.batch_size // spec.n) if shared else self.batch_size
+        starts = range(0, len(jobs), per_batch)
         for b, start in enumerate(tqdm(starts, desc="sampling", disable=not self.progress)):
-            batch = jobs[start:start + self.batch_size]
-            outs = self._generate([texts[i] for i, _ in batch], spec, spec.seed * 1_000_003 + b)
-            for (i, j), text in zip(batch, outs):
-                results[i][j] = text
+            batch = jobs[start:start + per_batch]
+            seed = spec.seed * 1_000_003 + b
+            if shared:
+                outs = self._generate([texts[i] for i, _ in batch], spec, seed, repeats=spec.n)
+                for k, (i, _) in enumerate(batch):
+                    results[i] = outs[k * spec.n:(k + 1) * spec.n]
+            else:
+                outs = self._generate([texts[i] for i, _ in batch], spec, seed)
+                for (i, j), text in zip(batch, outs):
+                    results[i][j] = text
         return results
 
 
