@@ -84,6 +84,7 @@ def measure_rollouts(preset_name: str, n_traces: int = 24) -> dict:
     return {"traces": len(traces), "rollouts": sum(sum(c.rollouts) for c in credits[True]), "n": n,
             "naive_s": timings[False], "shared_s": timings[True], "speedup": timings[False] / timings[True],
             "mean_q_naive": float(q[False].mean()), "mean_q_shared": float(q[True].mean()),
+            "identical_outcomes": [c.outcomes for c in credits[False]] == [c.outcomes for c in credits[True]],
             "same_seed_repeats": repeat}
 
 
@@ -100,7 +101,7 @@ def run_bench(preset_name: str) -> int:
     print(f"rollouts: {r['traces']} negative traces of pi_sft, {r['n']} per step prefix, {r['rollouts']} in all")
     print(f"  naive (each rollout re-encodes its prefix): {r['naive_s']:.1f} s; "
           f"shared prefix cache: {r['shared_s']:.1f} s")
-    print(f"  mean Q over prefixes: naive {r['mean_q_naive']:.3f}, shared {r['mean_q_shared']:.3f} "
-          f"(same distribution, different random draws); same seed repeats: {r['same_seed_repeats']}")
+    print(f"  mean Q over prefixes: naive {r['mean_q_naive']:.3f}, shared {r['mean_q_shared']:.3f}; "
+          f"identical rollouts: {r['identical_outcomes']}; shared run repeats with its seed: {r['same_seed_repeats']}")
     print(f"rollout speed-up vs naive: {r['speedup']:.2f}x")
     return 0
