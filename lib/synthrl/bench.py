@@ -72,19 +72,21 @@ def measure_rollouts(preset_name: str, n_traces: int = 24) -> dict:
     model, tokenizer = load_checkpoint(sft)
     n = preset.credit.n_rollouts
     timings, credits = {}, {}
-    for share in (False, True, True):  # the shared run twice: its seeds must repeat
-        sampler = HFSampler(model, tokenizer, batch_size=preset.sampling.batch_size, share_prefix=share)
+    # (share_prefix, group_by_depth): naive, each change alone, ours; ours twice (its seeds must repeat)
+    for way in ((False, False), (True, False), (False, True), (True, True), (True, True)):
+        sampler = HFSampler(model, tokenizer, batch_size=preset.sampling.batch_size, share_prefix=way[0],
+                            group_by_depth=way[1])
         start = time.perf_counter()
         found = estimate_q(sampler, world, problems, traces, n, seed=0, max_new_tokens=preset.sampling.max_new_tokens)
-        timings[share] = time.perf_counter() - start
-        if share in credits:
-            repeat = [c.outcomes for c in found] == [c.outcomes for c in credits[share]]
-        credits[share] = found
-    q = {share: np.concatenate([c.q[:-1] for c in credits[share]]) for share in credits}
-    return {"traces": len(traces), "rollouts": sum(sum(c.rollouts) for c in credits[True]), "n": n,
-            "naive_s": timings[False], "shared_s": timings[True], "speedup": timings[False] / timings[True],
-            "mean_q_naive": float(q[False].mean()), "mean_q_shared": float(q[True].mean()),
-            "identical_outcomes": [c.outcomes for c in credits[False]] == [c.outcomes for c in credits[True]],
+        timings[way] = time.perf_counter() - start
+        if way in credits:
+            repeat = [c.outcomes for c in found] == [c.outcomes for c in credits[way]]
+        credits[way] = found
+    naive, ours = (False, False), (True, True)
+    q = {way: np.concatenate([c.q[:-1] for c in credits[way]]) for way in (naive, ours)}
+    return {"traces": len(traces), "rollouts": sum(sum(c.rollouts) for c in credits[ours]), "n": n,
+            "timings": timings, "speedup": timings[naive] / timings[ours],
+            "mean_q_naive": float(q[naive].mean()), "mean_q_shared": float(q[ours].mean()),
             "same_seed_repeats": repeat}
 
 
@@ -99,9 +101,12 @@ def run_bench(preset_name: str) -> int:
           f"(outputs identical: {r['same_outputs']})")
     r = measure_rollouts(preset_name)
     print(f"rollouts: {r['traces']} negative traces of pi_sft, {r['n']} per step prefix, {r['rollouts']} in all")
-    print(f"  naive (each rollout re-encodes its prefix): {r['naive_s']:.1f} s; "
-          f"shared prefix cache: {r['shared_s']:.1f} s")
-    print(f"  mean Q over prefixes: naive {r['mean_q_naive']:.3f}, shared {r['mean_q_shared']:.3f}; "
-          f"identical rollouts: {r['identical_outcomes']}; shared run repeats with its seed: {r['same_seed_repeats']}")
+    names = {(False, False): "naive: each rollout re-encodes its prefix, batches by length",
+             (True, False): "shared prefix cache only", (False, True): "batches by prefix depth only",
+             (True, True): "ours: shared prefix cache + batches by depth"}
+    for way, name in names.items():
+        print(f"  {name}: {r['timings'][way]:.1f} s")
+    print(f"  mean Q over prefixes: naive {r['mean_q_naive']:.3f}, ours {r['mean_q_shared']:.3f} (same "
+          f"distribution, other random draws); ours repeats with its seed: {r['same_seed_repeats']}")
     print(f"rollout speed-up vs naive: {r['speedup']:.2f}x")
     return 0

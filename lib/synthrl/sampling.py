@@ -44,19 +44,22 @@ class HFSampler:
     and batch size give the same samples.
 
     With n > 1 and `share_prefix` (the default), each prompt (+ prefix) is encoded once and its
-    key/value cache repeated for its n samples: rollouts from one prefix share that work, which
-    is most of a short rollout's cost. `share_prefix=False` re-encodes it for every sample (the
-    naive way, kept for the benchmark); both sample the same distribution.
+    key/value cache repeated for its n samples: rollouts from one prefix share that work.
+    `share_prefix=False` re-encodes it for every sample (the naive way, kept for the benchmark);
+    both sample the same distribution. With prefixes and `group_by_depth` (the default), rollouts
+    from prefixes of equal depth (lines) are batched together: they need about as many tokens to
+    finish, and `generate` runs a batch until its longest sequence ends.
     """
 
     def __init__(self, model, tokenizer, batch_size: int = 64, device: str | None = None,
-                 progress: bool = False, share_prefix: bool = True):
+                 progress: bool = False, share_prefix: bool = True, group_by_depth: bool = True):
         self.model = model.eval()
         self.tokenizer = tokenizer
         self.batch_size = batch_size
         self.device = device or next(model.parameters()).device
         self.progress = progress
         self.share_prefix = share_prefix
+        self.group_by_depth = group_by_depth
 
     def _encode(self, texts: list[str]):
         self.tokenizer.padding_side = "left"
@@ -96,10 +99,12 @@ class HFSampler:
                prefixes: list[str] | None = None) -> list[list[str]]:
         texts = _join(prompts, prefixes)
         lengths = [len(self.tokenizer(t, add_special_tokens=False)["input_ids"]) for t in texts]
+        if prefixes is not None and self.group_by_depth:
+            lengths = [(x.count("\n"), n) for x, n in zip(prefixes, lengths)]  # depth first, then length
         results: list[list[str]] = [[""] * spec.n for _ in texts]
         shared = self.share_prefix and spec.n > 1
         # a job is one text with all its samples (shared) or one (text, sample) pair (naive),
-        # sorted by length so that a batch holds similar lengths
+        # sorted by (depth and) length so that a batch holds similar sequences
         jobs = ([(i, None) for i in range(len(texts))] if shared
                 else [(i, j) for i in range(len(texts)) for j in range(spec.n)])
         jobs.sort(key=lambda ij: (lengths[ij[0]], ij[0], ij[1] or 0))
