@@ -17,6 +17,7 @@ import numpy as np
 
 from synthrl.sampling import Sampler, SamplingSpec
 from synthrl.tasks.base import Problem
+from synthrl.verify import extract_answer
 
 BOK_K = 5  # paper: rollouts under BoK(pi_sft) with K = 5
 FIRST_PIT_DEFINITIONS = ("min", "no_success")
@@ -122,7 +123,8 @@ def step_prefixes(steps: list[str]) -> list[str]:
 
 
 def _finished(prefix: str) -> bool:
-    return any("answer" in line.split() for line in prefix.split("\n"))
+    """A prefix that states an answer (as the verifier reads one) has ended its solution."""
+    return extract_answer(prefix) is not None
 
 
 def estimate_q(sampler: Sampler, task, problems: list[Problem], traces: list[str], n_rollouts: int,
