@@ -1,0 +1,148 @@
+"""The kit's preference trainer: DPO (Rafailov et al. 2023), DPOP (Pal et al. 2024, "Smaug") and
+per-step DPO (the paper), with pi_sft as the frozen reference.
+
+We write this ourselves because TRL's DPOTrainer does not compute the paper's objective: it
+appends an end-of-sequence token to every rejected response, while per-step DPO scores a
+*prefix* (a negative cut right after its first pit, which must not look finished), and TRL has no
+DPOP. A pair is {"prompt", "chosen", "rejected", "rejected_is_prefix"}; chosen responses (and
+whole rejected ones) end with EOS, a rejected prefix does not.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+
+@dataclass(frozen=True)
+class PreferenceConfig:
+    loss: str = "dpo"  # "dpo" or "dpop"; per-step DPO is "dpo" on per-step pairs
+    beta: float = 0.1  # DPO default (Rafailov et al.); the paper does not say
+    dpop_lambda: float = 50.0  # our choice; Pal et al. 2024 tune lambda per task
+    lr: float = 1e-4  # our choice for from-scratch models
+    batch_size: int = 16
+    epochs: float = 1.0
+    max_steps: int = -1  # > 0 overrides epochs
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.loss not in ("dpo", "dpop"):
+            raise ValueError(f"loss must be 'dpo' or 'dpop', got {self.loss!r}")
+        if self.beta <= 0 or self.dpop_lambda < 0 or self.lr <= 0 or self.batch_size < 1:
+            raise ValueError("need beta > 0, dpop_lambda >= 0, lr > 0, batch_size >= 1")
+
+
+def encode(tokenizer, prompt: str, response: str, add_eos: bool) -> tuple[list[int], int]:
+    """Token ids of prompt + response (+ EOS) and the number of prompt tokens."""
+    p = tokenizer(prompt, add_special_tokens=False)["input_ids"]
+    r = tokenizer(response, add_special_tokens=False)["input_ids"]
+    return p + r + ([tokenizer.eos_token_id] if add_eos else []), len(p)
+
+
+def encode_pair(tokenizer, pair: dict) -> dict:
+    chosen, n_prompt = encode(tokenizer, pair["prompt"], pair["chosen"], add_eos=True)
+    rejected, _ = encode(tokenizer, pair["prompt"], pair["rejected"], add_eos=not pair.get("rejected_is_prefix"))
+    return {"chosen": chosen, "rejected": rejected, "n_prompt": n_prompt}
+
+
+def _batch(sequences: list[list[int]], n_prompts: list[int], pad_id: int):
+    """Right-padded ids, attention mask and a mask of the response tokens (what is scored)."""
+    width = max(map(len, sequences))
+    ids = torch.full((len(sequences), width), pad_id)
+    attention = torch.zeros((len(sequences), width), dtype=torch.long)
+    response = torch.zeros((len(sequences), width), dtype=torch.bool)
+    for i, (seq, n) in enumerate(zip(sequences, n_prompts)):
+        ids[i, :len(seq)] = torch.tensor(seq)
+        attention[i, :len(seq)] = 1
+        response[i, n:len(seq)] = True
+    return ids, attention, response
+
+
+def sequence_logps(model, ids: torch.Tensor, attention: torch.Tensor, response: torch.Tensor) -> torch.Tensor:
+    """Sum of log pi(token | earlier tokens) over each sequence's response tokens: (batch,)."""
+    logits = model(input_ids=ids, attention_mask=attention).logits[:, :-1]  # (B, T-1, V)
+    logp = torch.gather(F.log_softmax(logits.float(), dim=-1), 2, ids[:, 1:, None]).squeeze(2)
+    return (logp * response[:, 1:]).sum(-1)
+
+
+def pair_logps(model, encoded: list[dict], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """log pi(chosen | x) and log pi(rejected | x) for a batch of encoded pairs."""
+    n = [e["n_prompt"] for e in encoded]
+    seqs = [e["chosen"] for e in encoded] + [e["rejected"] for e in encoded]
+    device = next(model.parameters()).device
+    ids, attention, response = (t.to(device) for t in _batch(seqs, n + n, pad_id))
+    logps = sequence_logps(model, ids, attention, response)
+    return logps[: len(encoded)], logps[len(encoded):]
+
+
+def preference_loss(policy_chosen, policy_rejected, ref_chosen, ref_rejected, cfg: PreferenceConfig):
+    """Per-pair loss. DPO: -log sigmoid(beta * (chosen log-ratio - rejected log-ratio)). DPOP adds
+    a penalty inside the sigmoid when the chosen log-ratio falls below 0 (Pal et al. 2024):
+    - lambda * max(0, log pi_ref(chosen) - log pi(chosen))."""
+    chosen_ratio = policy_chosen - ref_chosen
+    margin = chosen_ratio - (policy_rejected - ref_rejected)
+    if cfg.loss == "dpop":
+        margin = margin - cfg.dpop_lambda * torch.clamp(-chosen_ratio, min=0)
+    return -F.logsigmoid(cfg.beta * margin)
+
+
+@dataclass
+class PreferenceResult:
+    model: object
+    losses: list[tuple[int, float]]  # (step, mean loss of the batch)
+    wall_s: float
+
+
+@torch.no_grad()
+def reference_logps(reference, encoded: list[dict], pad_id: int, batch_size: int = 64):
+    """pi_sft's log-probabilities of every pair, computed once before training."""
+    reference.eval()
+    chosen, rejected = [], []
+    for start in range(0, len(encoded), batch_size):
+        c, r = pair_logps(reference, encoded[start:start + batch_size], pad_id)
+        chosen.append(c.cpu())
+        rejected.append(r.cpu())
+    return torch.cat(chosen), torch.cat(rejected)
+
+
+def train_preference(model, reference, tokenizer, pairs: list[dict], cfg: PreferenceConfig) -> PreferenceResult:
+    """Train `model` (a copy of pi_sft) on preference pairs against the frozen `reference`."""
+    if not pairs:
+        raise ValueError("no preference pairs to train on")
+    encoded = [encode_pair(tokenizer, p) for p in pairs]
+    ref_chosen, ref_rejected = reference_logps(reference, encoded, tokenizer.pad_token_id)
+    generator = torch.Generator().manual_seed(cfg.seed)
+    steps_per_epoch = -(-len(encoded) // cfg.batch_size)
+    total = cfg.max_steps if cfg.max_steps > 0 else max(1, round(cfg.epochs * steps_per_epoch))
+    optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr)
+    model.train()
+    losses, step, start = [], 0, time.perf_counter()
+    while step < total:
+        for batch in torch.randperm(len(encoded), generator=generator).split(cfg.batch_size):
+            chosen, rejected = pair_logps(model, [encoded[i] for i in batch], tokenizer.pad_token_id)
+            device = chosen.device
+            loss = preference_loss(chosen, rejected, ref_chosen[batch].to(device), ref_rejected[batch].to(device),
+                                   cfg).mean()
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            step += 1
+            losses.append((step, loss.item()))
+            if step >= total:
+                break
+    model.eval()
+    return PreferenceResult(model, losses, time.perf_counter() - start)
+
+
+def per_step_pair(prompt: str, positive: str, negative_steps: list[str], first_pit: int) -> dict:
+    """The paper's per-step pair: chosen = a correct solution; rejected = the negative's steps up
+    to and including its first pit, a prefix (no end-of-sequence token)."""
+    return {"prompt": prompt, "chosen": positive, "rejected": "\n".join(negative_steps[:first_pit + 1]),
+            "rejected_is_prefix": True}
+
+
+def naive_pair(prompt: str, positive: str, negative: str) -> dict:
+    """Standard DPO's pair of whole responses (both end with EOS)."""
+    return {"prompt": prompt, "chosen": positive, "rejected": negative, "rejected_is_prefix": False}
