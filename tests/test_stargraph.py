@@ -83,3 +83,20 @@ def test_verifier_and_exact_labels():
 def test_config_validation():
     with pytest.raises(ValueError, match="n_nodes must be at least"):
         StarGraphConfig(d=5, l=20, n_nodes=50)
+
+
+def test_tokenizer_one_token_per_number_and_separator():
+    from synthrl.models import build_stargraph_tokenizer
+
+    tok = build_stargraph_tokenizer(50)
+    line, _, _ = HAND_LINES[0]
+    g = parse_line(line)
+    ids = tok(line, add_special_tokens=False)["input_ids"]
+    assert tok.unk_token_id not in ids
+    # 2 numbers per edge, '|' between edges, '/', start, goal, '=', then the path: no commas
+    assert len(ids) == 3 * len(g.edges) - 1 + 4 + len(g.path)
+    prompt = tok(g.prefix(), add_special_tokens=False)["input_ids"]
+    assert ids[:len(prompt)] == prompt  # the prompt's tokens are a prefix of the whole line's
+    task = StarGraphTask()
+    p = task.problem(g)
+    assert task.is_correct(p, tok.decode(ids[len(prompt):]))  # "7 12 33 4 19" reads as the path

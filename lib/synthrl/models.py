@@ -6,12 +6,22 @@ from __future__ import annotations
 from pathlib import Path
 
 import torch
-from tokenizers import Tokenizer, models, pre_tokenizers
+from tokenizers import Regex, Tokenizer, models, pre_tokenizers
 from transformers import AutoModelForCausalLM, AutoTokenizer, LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
 
 from synthrl.presets import ModelConfig
 
 SPECIAL_TOKENS = ("<pad>", "<eos>", "<unk>")
+
+
+def _word_level(words: list[str], splits: list) -> PreTrainedTokenizerFast:
+    vocab: dict[str, int] = {}
+    for w in (*SPECIAL_TOKENS, *words):
+        vocab.setdefault(w, len(vocab))
+    tok = Tokenizer(models.WordLevel(vocab=vocab, unk_token="<unk>"))
+    tok.pre_tokenizer = pre_tokenizers.Sequence(splits)
+    return PreTrainedTokenizerFast(tokenizer_object=tok, pad_token="<pad>", eos_token="<eos>",
+                                   unk_token="<unk>", clean_up_tokenization_spaces=False)
 
 
 def build_tokenizer(words: list[str]) -> PreTrainedTokenizerFast:
@@ -20,14 +30,15 @@ def build_tokenizer(words: list[str]) -> PreTrainedTokenizerFast:
     Text splits on spaces (dropped) and newlines (kept as a token); decoding joins tokens with
     single spaces, so a decoded solution reads "Bob has 7 + 3 = 10 apples . \\n answer 10".
     """
-    vocab: dict[str, int] = {}
-    for w in (*SPECIAL_TOKENS, "\n", *words):
-        vocab.setdefault(w, len(vocab))
-    tok = Tokenizer(models.WordLevel(vocab=vocab, unk_token="<unk>"))
-    tok.pre_tokenizer = pre_tokenizers.Sequence(
-        [pre_tokenizers.Split(" ", "removed"), pre_tokenizers.Split("\n", "isolated")])
-    return PreTrainedTokenizerFast(tokenizer_object=tok, pad_token="<pad>", eos_token="<eos>",
-                                   unk_token="<unk>", clean_up_tokenization_spaces=False)
+    return _word_level(["\n", *words], [pre_tokenizers.Split(" ", "removed"), pre_tokenizers.Split("\n", "isolated")])
+
+
+def build_stargraph_tokenizer(n_nodes: int) -> PreTrainedTokenizerFast:
+    """Bachmann & Nagarajan's tokenization of star-graph lines: one token per node label and per
+    separator ('|', '/', '='), commas dropped. A decoded path reads "3 14 7 9"."""
+    splits = [pre_tokenizers.Split(" ", "removed"), pre_tokenizers.Split(",", "removed"),
+              pre_tokenizers.Split(Regex(r"[|/=]"), "isolated")]
+    return _word_level([*(str(i) for i in range(n_nodes)), "|", "/", "="], splits)
 
 
 def build_model(cfg: ModelConfig, tokenizer, seed: int = 0) -> LlamaForCausalLM:
