@@ -20,12 +20,24 @@ def test_committed_without_outputs_and_with_a_parameters_cell(path):
     assert any("parameters" in c.get("metadata", {}).get("tags", []) for c in code)
 
 
+CELL_TIMEOUT_S = 300  # a smoke cell takes seconds; a stuck kernel must not hold CI for 90 minutes
+
+
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
 def test_notebook_runs_in_smoke_preset(path, tmp_path):
     papermill = pytest.importorskip("papermill")
+    from nbclient.exceptions import CellTimeoutError, DeadKernelError
+
     out = tmp_path / path.name
-    papermill.execute_notebook(str(path), str(out), parameters={"preset": "smoke"}, kernel_name="python3",
-                               cwd=str(ROOT / "notebooks"), progress_bar=False)
+    run = lambda: papermill.execute_notebook(  # noqa: E731
+        str(path), str(out), parameters={"preset": "smoke"}, kernel_name="python3", cwd=str(ROOT / "notebooks"),
+        progress_bar=False, execution_timeout=CELL_TIMEOUT_S, start_timeout=120)
+    try:
+        run()
+    except (CellTimeoutError, DeadKernelError, TimeoutError):
+        # Once seen on this machine: a kernel that started and then never answered. That is the
+        # Jupyter machinery, not the notebook; one retry. An error in a cell still fails at once.
+        run()
     cells = json.loads(out.read_text())["cells"]
     errors = [o for c in cells for o in c.get("outputs", []) if o.get("output_type") == "error"]
     assert not errors

@@ -1,0 +1,58 @@
+"""Scaling fits recover what they were built from."""
+import numpy as np
+import pytest
+
+from synthrl.scaling import bootstrap_efficiency, data_efficiency, fit_power_law
+
+SIZES = np.array([250, 500, 1000, 2000, 4000])  # 5 sizes spanning 16x, as the study needs
+
+
+def noisy_curve(a, alpha, sizes, seeds, noise, rng):
+    n = np.repeat(sizes, seeds)
+    return n, a * n ** (-alpha) * np.exp(rng.normal(0, noise, size=len(n)))
+
+
+def test_a_known_power_law_is_recovered_with_its_exponent():
+    n, err = noisy_curve(2.0, 0.15, SIZES, 3, 0.02, np.random.default_rng(0))
+    fit = fit_power_law(n, err)
+    assert fit.alpha == pytest.approx(0.15, abs=0.02)
+    assert fit.a == pytest.approx(2.0, rel=0.15)
+
+
+def test_the_exponent_interval_is_calibrated():
+    """Over many noisy draws the 95% interval holds the true exponent about 95% of the time."""
+    hits = 0
+    for seed in range(400):
+        n, err = noisy_curve(2.0, 0.15, SIZES, 3, 0.02, np.random.default_rng(seed))
+        low, high = fit_power_law(n, err).alpha_ci
+        hits += low < 0.15 < high
+    assert 0.92 <= hits / 400 <= 0.98
+
+def test_an_exact_power_law_is_fitted_exactly():
+    exact = fit_power_law(SIZES, 2.0 * SIZES ** -0.05)
+    assert exact.alpha == pytest.approx(0.05) and exact.r2 == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize("k", [2.0, 8.0])
+def test_k_fold_estimate_of_a_shifted_curve_is_that_factor(k):
+    sft_err = 0.9 * SIZES ** -0.1
+    method_err = 0.9 * (k * SIZES) ** -0.1  # the method at n does what SFT does at k * n
+    assert data_efficiency(SIZES, sft_err, SIZES, method_err) == pytest.approx(k, rel=1e-9)
+
+
+def test_bootstrap_interval_contains_the_true_factor():
+    rng = np.random.default_rng(1)
+    n, sft_err = noisy_curve(0.9, 0.15, SIZES, 3, 0.03, rng)
+    m, method_err = noisy_curve(0.9 * 2.0 ** -0.15, 0.15, SIZES, 3, 0.03, rng)  # k = 2
+    k, lo, hi = bootstrap_efficiency(n, sft_err, m, method_err, n_boot=300, seed=0)
+    assert lo < 2.0 < hi and lo < k < hi
+
+
+def test_bad_inputs_say_what_is_wrong():
+    with pytest.raises(ValueError, match="two or more distinct sizes"):
+        fit_power_law([100, 100], [0.5, 0.4])
+    with pytest.raises(ValueError, match="positive"):
+        fit_power_law([100, 200], [0.5, 0.0])
+    flat = fit_power_law([100, 200, 400], [0.3, 0.4, 0.5])
+    with pytest.raises(ValueError, match="does not fall"):
+        flat.size_for(0.2)
