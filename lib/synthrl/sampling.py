@@ -101,26 +101,19 @@ class HFSampler:
         lengths = [len(self.tokenizer(t, add_special_tokens=False)["input_ids"]) for t in texts]
         if prefixes is not None and self.group_by_depth:
             lengths = [(x.count("\n"), n) for x, n in zip(prefixes, lengths)]  # depth first, then length
-        results: list[list[str]] = [[""] * spec.n for _ in texts]
-        shared = self.share_prefix and spec.n > 1
-        # a job is one text with all its samples (shared) or one (text, sample) pair (naive),
-        # sorted by (depth and) length so that a batch holds similar sequences
-        jobs = ([(i, None) for i in range(len(texts))] if shared
-                else [(i, j) for i in range(len(texts)) for j in range(spec.n)])
-        jobs.sort(key=lambda ij: (lengths[ij[0]], ij[0], ij[1] or 0))
-        per_batch = max(1, self.batch_size // spec.n) if shared else self.batch_size
+        # A job is one text in a batch, giving `repeats` samples: all n from one shared cache, or
+        # one (naive: the text is n jobs). Jobs are sorted by (depth and) length so that a batch
+        # holds similar sequences.
+        repeats = spec.n if self.share_prefix and spec.n > 1 else 1
+        jobs = sorted((i for i in range(len(texts)) for _ in range(spec.n // repeats)), key=lambda i: (lengths[i], i))
+        results: list[list[str]] = [[] for _ in texts]
+        per_batch = max(1, self.batch_size // repeats)
         starts = range(0, len(jobs), per_batch)
         for b, start in enumerate(tqdm(starts, desc="sampling", disable=not self.progress)):
             batch = jobs[start:start + per_batch]
-            seed = spec.seed * 1_000_003 + b
-            if shared:
-                outs = self._generate([texts[i] for i, _ in batch], spec, seed, repeats=spec.n)
-                for k, (i, _) in enumerate(batch):
-                    results[i] = outs[k * spec.n:(k + 1) * spec.n]
-            else:
-                outs = self._generate([texts[i] for i, _ in batch], spec, seed)
-                for (i, j), text in zip(batch, outs):
-                    results[i][j] = text
+            outs = self._generate([texts[i] for i in batch], spec, spec.seed * 1_000_003 + b, repeats=repeats)
+            for k, i in enumerate(batch):
+                results[i] += outs[k * repeats:(k + 1) * repeats]
         return results
 
 
