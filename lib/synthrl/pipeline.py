@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import NamedTuple
 
 from synthrl.cache import cache_key, cached_dir, checkpoint_id
 from synthrl.datafiles import read_jsonl, write_jsonl
@@ -150,6 +151,25 @@ def pi_rft(preset: Preset, base: str, plus_rows: list[dict], seed: int | None = 
     """RFT: pi_base finetuned on D+ (the paper trains RFT from pi_base, not from pi_sft)."""
     rows = [{"prompt": r["prompt"], "completion": r["completion"]} for r in plus_rows]
     return finetune(preset, "pi_rft", base, rows, preset.seed if seed is None else seed)
+
+
+class PositiveRun(NamedTuple):
+    d_syn: list[Problem]
+    base: str
+    sft: str
+    sampled: list[dict]  # pi_sft's verified samples on D_syn's problems
+    d_plus: list[dict]
+    rft: str
+
+
+def positive_run(preset: Preset) -> PositiveRun:
+    """The chain every study starts from: D_syn -> pi_base -> SFT -> samples -> D+ -> RFT."""
+    problems = d_syn(preset)
+    base = pi_base(preset)
+    sft = pi_sft(preset, base, problems)
+    sampled = samples(preset, sft, problems)
+    plus = d_plus(sampled, preset.sampling.positives_per_problem)
+    return PositiveRun(problems, base, sft, sampled, plus, pi_rft(preset, base, plus))
 
 
 def evaluate_checkpoint(preset: Preset, checkpoint: str, problems: list[Problem]) -> dict:

@@ -61,11 +61,7 @@ def scored_traces(preset: Preset) -> dict:
     """The study's inputs, all cached stages: pi_sft's negatives, their credit under pi_sft and
     RFT rollouts, and pi_sft's samples per problem (the pool of the Fig. 10 variant)."""
     world = pipeline.make_task(preset)
-    d_syn = pipeline.d_syn(preset)
-    base = pipeline.pi_base(preset)
-    sft = pipeline.pi_sft(preset, base, d_syn)
-    sampled = pipeline.samples(preset, sft, d_syn)
-    rft = pipeline.pi_rft(preset, base, pipeline.d_plus(sampled, preset.sampling.positives_per_problem))
+    d_syn, _, sft, sampled, _, rft = pipeline.positive_run(preset)
     problems, traces = negative_traces(world, d_syn, sampled, preset.credit.n_traces, preset.seed)
     if not traces:
         raise RuntimeError("pi_sft produced no negative trace with a labelled wrong step to score")

@@ -17,13 +17,8 @@ def run(preset: Preset | str = "cpu") -> pd.DataFrame:
     """Tidy results: test error per model, D+ yield, training losses, with provenance."""
     preset = get_preset(preset) if isinstance(preset, str) else preset
     start = time.perf_counter()
-    d_syn = pipeline.d_syn(preset)
+    d_syn, base, sft, sampled, plus, rft = pipeline.positive_run(preset)
     test = pipeline.test_problems(preset)
-    base = pipeline.pi_base(preset)
-    sft = pipeline.pi_sft(preset, base, d_syn)
-    sampled = pipeline.samples(preset, sft, d_syn)
-    plus = pipeline.d_plus(sampled, preset.sampling.positives_per_problem)
-    rft = pipeline.pi_rft(preset, base, plus)
 
     def row(method: str, metric: str, value: float, step: int | None = None) -> dict:
         # n_problems is the D_syn budget a method drew on: RFT's D+ comes from D_syn's problems
