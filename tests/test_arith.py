@@ -127,3 +127,17 @@ def test_labels_judge_the_computation_not_the_name(world):
     assert world.label_steps(p, renamed) == ["right"]
     # true arithmetic that computes no quantity of the problem (every amount is below M = 20)
     assert world.label_steps(p, "Zed has 30 + 1 = 31 .") == ["wrong"]
+
+
+def test_plain_solutions_are_correct_and_the_corpus_holds_the_asked_fraction(world, train):
+    for p in train[:50]:
+        plain = world.plain_solution(p)
+        assert world.is_correct(p, plain) and set(world.label_steps(p, plain)) == {"right"}
+        assert plain == world.plain_solution(p)  # one style, one order: deterministic
+    none = world.pretrain_corpus(400, seed=0)
+    half = world.pretrain_corpus(400, seed=0, solved_fraction=0.5)
+    solved = [d for d in half if "\n" in d]
+    assert not any("\n" in d for d in none) and 60 <= len(solved) <= 140  # about half of 200 stories
+    assert all("answer" in d.split("\n")[-1] for d in solved)
+    with pytest.raises(ValueError):
+        world.pretrain_corpus(10, seed=0, solved_fraction=1.5)

@@ -28,6 +28,28 @@ def test_bad_gsm8k_line_names_file_and_line(tmp_path):
         HubMathTask("gsm8k", bad).load("train")
 
 
-def test_math_is_not_wired_yet_and_says_so():
+def test_unknown_task_says_so():
     with pytest.raises(NotImplementedError, match="no loader yet"):
-        HubMathTask("math")
+        HubMathTask("aime")
+
+
+MATH_FIXTURE = FIXTURE.with_name("math_tiny.jsonl")
+
+
+def test_loads_math_format_and_checks_boxed_answers():
+    task = HubMathTask("math", MATH_FIXTURE)
+    problems = task.load("train")
+    assert [p.answer for p in problems] == ["\\frac{5}{6}", "4", "6"]
+    assert all(task.is_correct(p, p.solution) for p in problems)
+    frac = problems[0]
+    assert task.is_correct(frac, "so the sum is $\\boxed{\\dfrac{5}{6}}$.")  # \\dfrac normalises to \\frac
+    assert not task.is_correct(frac, "$\\boxed{\\frac{6}{5}}$")
+    assert not task.is_correct(frac, "the answer is 5/6")  # no box, no answer
+    assert task.split_steps(problems[1].solution) == ["Subtracting 3 gives $2x = 8$.", "Dividing by 2 gives $x = \\boxed{4}$."]
+
+
+def test_math_row_without_a_box_names_file_and_line(tmp_path):
+    bad = tmp_path / "math.jsonl"
+    bad.write_text(MATH_FIXTURE.read_text().splitlines()[0] + '\n{"problem": "p", "solution": "no box"}\n')
+    with pytest.raises(DataFormatError, match=r"math\.jsonl:2: solution has no"):
+        HubMathTask("math", bad).load("train")

@@ -27,3 +27,14 @@ def test_readme_quickstart_numbers_match_committed_results():
     shown = [float(x) for x in re.findall(r"\| ([01]\.\d{3})(?= \|)", section)]
     assert shown == [round(value[m], 3) for m in [("pi_base", "test_error"), ("SFT", "test_error"),
                                                   ("SFT", "pass@4"), ("RFT", "test_error"), ("RFT", "pass@4")]]
+
+
+def test_readme_positive_scaling_claims_match_committed_results():
+    path = ROOT / "data" / "results" / "positive_scaling__cpu.csv"
+    if not path.exists():
+        pytest.skip("no committed cpu positive-scaling results yet")
+    from synthrl.studies.positive_scaling import claims
+
+    section = README.split("<!-- positive-scaling-results")[1].split("<!-- /positive-scaling-results")[0]
+    for row in claims(pd.read_csv(path)).itertuples():
+        assert f"| {row.setting} | {row.claim} | {row.paper} | {row.ours} | {row.verdict} |" in section

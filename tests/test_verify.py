@@ -48,3 +48,14 @@ def test_normalize_integer():
     assert normalize_integer("-0") == "0"
     assert normalize_integer("12a") is None
     assert normalize_integer("1" * 13) is None
+
+
+def test_boxed_answer_is_bounded_and_matches_braces():
+    from synthrl.verify import MAX_BOXED_CHARS, boxed_answer, normalize_latex
+
+    assert boxed_answer("so $\\boxed{\\frac{1}{2}}$ and then \\boxed{3}") == "3"  # the last box decides
+    assert boxed_answer("\\boxed{\\frac{a}{b^{2}}}") == "\\frac{a}{b^{2}}"
+    assert boxed_answer("\\boxed{1") is None and boxed_answer("\\boxed{}") is None and boxed_answer(None) is None
+    assert boxed_answer("\\boxed{" + "1" * (MAX_BOXED_CHARS + 5) + "}") is None
+    assert boxed_answer("\\boxed{" + "{" * 100_000) is None  # unbalanced: scans at most MAX_BOXED_CHARS
+    assert normalize_latex("\\left( 1, 2 \\right)") == "(1,2)" and normalize_latex("\\text{cm}") == "cm"

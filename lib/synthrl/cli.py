@@ -9,7 +9,7 @@ import time
 from synthrl import quiet_libraries
 from synthrl.presets import PRESETS
 
-STUDIES = ("quickstart", "q_values")
+STUDIES = ("quickstart", "positive_scaling", "q_values")
 
 
 def _study(name: str):

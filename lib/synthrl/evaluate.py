@@ -32,3 +32,25 @@ def mean_pass_at_k(task: Task, problems: list[Problem], samples: list[list[str]]
     """pass@k averaged over problems, from n >= k samples each."""
     scores = [pass_at_k(len(s), sum(task.is_correct(p, y) for y in s), k) for p, s in zip(problems, samples)]
     return sum(scores) / len(scores)
+
+
+def completion_nll(model, tokenizer, rows: list[dict], batch_size: int = 64) -> list[float]:
+    """Mean negative log-likelihood per token of each row's completion given its prompt (no
+    end-of-sequence token: the solution text only). Fig. 3 scores D_syn and D+ this way under
+    pi_base."""
+    import torch
+
+    from synthrl.preference import batch_ids, encode, sequence_logps
+
+    out = []
+    device = next(model.parameters()).device
+    model.eval()
+    with torch.no_grad():
+        for i in range(0, len(rows), batch_size):
+            encoded = [encode(tokenizer, r["prompt"], r["completion"], add_eos=False) for r in rows[i:i + batch_size]]
+            ids, attention, response = (t.to(device) for t in batch_ids(
+                [e[0] for e in encoded], [e[1] for e in encoded], tokenizer.pad_token_id))
+            logps = sequence_logps(model, ids, attention, response)
+            n_tokens = response.sum(-1).clamp(min=1)
+            out += (-logps / n_tokens).tolist()
+    return out

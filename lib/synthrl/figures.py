@@ -8,7 +8,8 @@ import pandas as pd
 
 from synthrl.results import data_dir
 
-METHOD_COLORS = {"pi_base": "#999999", "SFT": "#1f77b4", "RFT": "#2ca02c"}
+METHOD_COLORS = {"pi_base": "#999999", "SFT": "#1f77b4", "RFT": "#2ca02c", "RFT-1": "#98df8a",
+                 "D_syn": "#1f77b4", "D+": "#2ca02c"}
 
 
 def quickstart_test_error(results: pd.DataFrame) -> plt.Figure:
@@ -80,6 +81,89 @@ def credit_validation(results: pd.DataFrame) -> plt.Figure:
     return fig
 
 
+def _settings_axes(results: pd.DataFrame, width: float = 4.0):
+    settings = list(results.setting.dropna().unique())
+    fig, axes = plt.subplots(1, len(settings), figsize=(width * len(settings), 3.4), squeeze=False)
+    return fig, list(zip(settings, axes[0]))
+
+
+def _error_curve(ax, means: pd.DataFrame, fit_rows: pd.DataFrame, method: str, x: str) -> None:
+    """Mean test error over seeds (+- one standard error) and the fitted power law."""
+    import numpy as np
+
+    m = means[means.method == method].sort_values(x)
+    if m.empty:
+        return
+    label = method
+    f = fit_rows[fit_rows.method == method]
+    if not f.empty and "alpha" in f and pd.notna(f["alpha"].iloc[0]):
+        a, alpha = f["a"].iloc[0], f["alpha"].iloc[0]
+        xs = np.geomspace(m[x].min(), m[x].max(), 50)
+        ax.plot(xs, a * xs ** (-alpha), color=METHOD_COLORS[method], lw=1, ls="--")
+        label = f"{method} (alpha = {alpha:.2f})"
+    ax.errorbar(m[x], m["mean"], yerr=m["sem"], marker="o", ls="none", capsize=2,
+                color=METHOD_COLORS[method], label=label)
+
+
+def positive_scaling(results: pd.DataFrame) -> plt.Figure:
+    """Figs. 2a/2b: test error against |D_syn| (log-log) for SFT and RFT, mean over seeds with
+    fitted power laws, one panel per setting; RFT's k-fold efficiency in the title."""
+    from synthrl.studies.positive_scaling import efficiency, fits, mean_errors
+
+    means, fitted = mean_errors(results), fits(results)
+    fig, panels = _settings_axes(results)
+    for setting, ax in panels:
+        for method in ("SFT", "RFT"):
+            _error_curve(ax, means[means.setting == setting], fitted[fitted.setting == setting], method, "n_problems")
+        title = setting
+        try:
+            k, lo, hi = efficiency(results, setting, "RFT", n_boot=300)
+            title += f": RFT = SFT on {k:.2f}x data [{lo:.2f}, {hi:.2f}]"
+        except ValueError:
+            title += ": no efficiency estimate"
+        ax.set(xscale="log", yscale="log", xlabel="|D_syn| (problems)", ylabel="test error (greedy)")
+        ax.set_title(title, fontsize=8)
+        ax.legend(fontsize=7)
+    fig.suptitle(f"positive-data scaling, preset {results['preset'].iloc[0]}", fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def nll_under_base(results: pd.DataFrame) -> plt.Figure:
+    """Fig. 3: per-token NLL under pi_base of D_syn's solutions and of D+ (pi_sft's positives)."""
+    nll = results[results.metric == "nll_per_token"]
+    fig, panels = _settings_axes(nll)
+    for setting, ax in panels:
+        for method in ("D_syn", "D+"):
+            v = nll[(nll.setting == setting) & (nll.method == method)]["value"]
+            ax.hist(v, bins=30, alpha=0.55, color=METHOD_COLORS[method], density=True,
+                    label=f"{method} (mean {v.mean():.2f})")
+        n = int(nll[nll.setting == setting]["n_problems"].iloc[0])
+        ax.set(xlabel="NLL per token under pi_base (nats)", ylabel="density")
+        ax.set_title(f"{setting}, |D_syn| = {n}", fontsize=8)
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def one_positive(results: pd.DataFrame) -> plt.Figure:
+    """Fig. 9: RFT on one self-generated positive per problem against SFT, both at their number
+    of training samples."""
+    from synthrl.studies.positive_scaling import fits, mean_errors
+
+    means, fitted = mean_errors(results), fits(results)
+    fig, panels = _settings_axes(results)
+    for setting, ax in panels:
+        m, f = means[means.setting == setting], fitted[fitted.setting == setting]
+        _error_curve(ax, m, f, "SFT", "n_samples")
+        _error_curve(ax, m, f, "RFT-1", "n_samples")
+        ax.set(xscale="log", yscale="log", xlabel="training samples", ylabel="test error (greedy)")
+        ax.set_title(f"{setting}: one positive per problem vs SFT", fontsize=8)
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
 def save(fig: plt.Figure, preset: str, name: str) -> Path:
     """Write a figure to data/figures/<preset>/<name>.png (atomically) and close it."""
     import os
@@ -99,6 +183,8 @@ def save(fig: plt.Figure, preset: str, name: str) -> Path:
 STUDY_FIGURES = {
     "quickstart": {"quickstart_test_error": quickstart_test_error, "quickstart_training": training_curves},
     "q_values": {"fig7_q_per_step": q_per_step, "q_validation": credit_validation},
+    "positive_scaling": {"fig2_positive_scaling": positive_scaling, "fig3_nll_under_base": nll_under_base,
+                         "fig9_one_positive": one_positive},
 }
 
 

@@ -76,12 +76,13 @@ def pi_base(preset: Preset) -> str:
         task = make_task(preset)
         tokenizer = _tokenizer(preset)
         model = build_model(preset.model, tokenizer, seed=preset.seed)
-        rows = [{"text": t} for t in task.pretrain_corpus(preset.n_pretrain_docs, preset.seed)]
+        rows = [{"text": t} for t in task.pretrain_corpus(preset.n_pretrain_docs, preset.seed, preset.pretrain_solved)]
         _save_train_result(sft(model, tokenizer, rows, preset.pretrain, preset.model, preset.seed),
                            tokenizer, folder)
 
     key = cache_key("pi_base", preset.task, to_dict(preset.world), to_dict(preset.model),
-                    to_dict(preset.pretrain), preset.n_pretrain_docs, preset.seed)
+                    to_dict(preset.pretrain), preset.n_pretrain_docs, preset.seed,
+                    *([preset.pretrain_solved] if preset.pretrain_solved else []))  # 0 keeps earlier keys
     return str(cached_dir("pi_base", key, build))
 
 
@@ -110,7 +111,8 @@ def pi_sft(preset: Preset, base: str, problems: list[Problem], seed: int | None 
     return finetune(preset, "pi_sft", base, sft_rows(preset, problems), preset.seed if seed is None else seed)
 
 
-def samples(preset: Preset, checkpoint: str, problems: list[Problem], seed: int | None = None) -> list[dict]:
+def samples(preset: Preset, checkpoint: str, problems: list[Problem], seed: int | None = None,
+            progress: bool = True) -> list[dict]:
     """n samples per problem from a policy, each verified: {uid, prompt, completion, correct}."""
     spec = SamplingSpec(n=preset.sampling.n, temperature=preset.sampling.temperature,
                         max_new_tokens=preset.sampling.max_new_tokens,
@@ -118,7 +120,7 @@ def samples(preset: Preset, checkpoint: str, problems: list[Problem], seed: int 
     task = make_task(preset)
 
     def build(folder: Path) -> None:
-        sampler = make_sampler(checkpoint, batch_size=preset.sampling.batch_size, progress=True)
+        sampler = make_sampler(checkpoint, batch_size=preset.sampling.batch_size, progress=progress)
         prompts = [task.prompt(p) for p in problems]
         outs = sampler.sample(prompts, spec)
         rows = [{"uid": p.uid, "prompt": x, "completion": y, "correct": task.is_correct(p, y)}
@@ -227,3 +229,16 @@ def credits(preset: Preset, checkpoint: str, problems: list[Problem], traces: li
 def train_log(checkpoint: str) -> dict:
     path = Path(checkpoint) / "train_log.json"
     return json.loads(path.read_text()) if path.exists() else {"losses": [], "tokens": 0, "wall_s": 0.0}
+
+
+def nll_under(preset: Preset, checkpoint: str, rows: list[dict]) -> list[float]:
+    """Per-token NLL of each row's completion under `checkpoint` (Fig. 3: D_syn vs D+ under pi_base)."""
+    from synthrl.evaluate import completion_nll
+    from synthrl.models import load_checkpoint
+
+    def build(folder: Path) -> None:
+        model, tokenizer = load_checkpoint(checkpoint, preset.model)
+        (folder / "nll.json").write_text(json.dumps(completion_nll(model, tokenizer, rows)))
+
+    key = cache_key("nll", checkpoint_id(checkpoint), rows)
+    return json.loads((cached_dir("nll", key, build) / "nll.json").read_text())

@@ -47,7 +47,7 @@ def encode_pair(tokenizer, pair: dict) -> dict:
     return {"chosen": chosen, "rejected": rejected, "n_prompt": n_prompt}
 
 
-def _batch(sequences: list[list[int]], n_prompts: list[int], pad_id: int):
+def batch_ids(sequences: list[list[int]], n_prompts: list[int], pad_id: int):
     """Right-padded ids, attention mask and a mask of the response tokens (what is scored)."""
     width = max(map(len, sequences))
     ids = torch.full((len(sequences), width), pad_id)
@@ -72,7 +72,7 @@ def pair_logps(model, encoded: list[dict], pad_id: int) -> tuple[torch.Tensor, t
     n = [e["n_prompt"] for e in encoded]
     seqs = [e["chosen"] for e in encoded] + [e["rejected"] for e in encoded]
     device = next(model.parameters()).device
-    ids, attention, response = (t.to(device) for t in _batch(seqs, n + n, pad_id))
+    ids, attention, response = (t.to(device) for t in batch_ids(seqs, n + n, pad_id))
     logps = sequence_logps(model, ids, attention, response)
     return logps[: len(encoded)], logps[len(encoded):]
 

@@ -62,7 +62,7 @@ class SampleConfig:
     """Sampling pi_sft for D+ (and D- later)."""
 
     n: int = 4  # samples per problem; our choice (Yuan et al.'s RFT uses up to 100)
-    temperature: float = 1.0  # our choice; RFT (Yuan et al. 2023) samples at 0.7-1.0
+    temperature: float = 0.7  # RFT (Yuan et al. 2023) samples at 0.7, as the paper preset does
     max_new_tokens: int = 96  # our choice: 1.5x the longest teacher solution of the cpu world
     batch_size: int = 128  # sequences generated together
     positives_per_problem: int = 4  # D+ keeps up to this many distinct correct samples per problem (our choice)
@@ -89,6 +89,44 @@ class CreditConfig:
 
 
 @dataclass(frozen=True)
+class Setting:
+    """One difficulty setting of a study: a task, and for arith its world (None = the preset's)."""
+
+    name: str  # e.g. "gsm8k-like"
+    task: str = "arith"
+    world: ArithConfig | None = None
+
+
+# The MATH stand-in: longer chains and facts out of story order, same names, items and numbers as
+# the cpu world, so one pi_base (pretrained on the cpu world) serves both settings, as one base
+# model serves GSM8K and MATH in the paper. Our choice.
+HARD_WORLD = ArithConfig(min_steps=3, max_steps=4, n_distractors=1, shuffle_facts=True)
+
+
+@dataclass(frozen=True)
+class ScalingConfig:
+    """The positive-data scaling study (Figs. 2a/2b, 3, 9): SFT and RFT at several |D_syn|."""
+
+    sizes: tuple[int, ...] = (64, 128, 256, 512, 1024)  # our choice: 16x, nested per seed
+    seeds: tuple[int, ...] = (0, 1, 2)  # paper: a power law needs several seeds per size
+    settings: tuple[Setting, ...] = (Setting("gsm8k-like"), Setting("math-like", world=HARD_WORLD))
+    # Our choice: every run trains `epochs` passes over its data, but at least `min_steps`
+    # optimizer steps, so the smallest sets are not simply under-trained. 4 epochs and 120 steps
+    # took 22 min on 2 cores; 3 and 100 keep the cpu study under 20.
+    epochs: float = 3.0
+    min_steps: int = 100
+    one_positive: bool = True  # also RFT on one positive per problem (Fig. 9)
+    nll_samples: int = 400  # Fig. 3: solutions of each kind scored under pi_base (largest size, first seed)
+    workers: int = 2  # processes; measured on 2 cores: 2 one-thread workers train 1.42x faster than one
+
+    def __post_init__(self) -> None:
+        if len(self.sizes) < 2 or min(self.sizes) < 1 or not self.seeds or not self.settings:
+            raise ValueError("need two or more positive sizes, one or more seeds and settings")
+        if self.epochs <= 0 or self.min_steps < 1 or self.workers < 1:
+            raise ValueError("need epochs > 0, min_steps >= 1 and workers >= 1")
+
+
+@dataclass(frozen=True)
 class Preset:
     name: str
     task: str = "arith"  # "arith" (generated), "gsm8k" or "math" (hub or local JSONL)
@@ -97,11 +135,17 @@ class Preset:
     n_train: int = 2000  # |D_syn|: problems with one teacher solution each
     n_test: int = 300
     n_pretrain_docs: int = 6000  # pi_base's corpus (arith only)
+    # Fraction of pi_base's problem statements that come with a worked solution in the plain style
+    # (arith only). 0: pi_base never saw a solution. Our choice: 1.0, since the paper's base models
+    # (DeepSeek-Math-7B, LLaMA-2-7B) have read worked solutions, and Fig. 3 is about that prior. With 0,
+    # RFT did not come out ahead in the positive-scaling study (see notebooks/02_positive_scaling).
+    pretrain_solved: float = 1.0
     pretrain: TrainConfig = field(default_factory=lambda: TrainConfig(epochs=2.0))  # our choice
     sft: TrainConfig = field(default_factory=TrainConfig)
     rft: TrainConfig = field(default_factory=TrainConfig)
     sampling: SampleConfig = field(default_factory=SampleConfig)
     credit: CreditConfig = field(default_factory=CreditConfig)
+    scaling: ScalingConfig = field(default_factory=ScalingConfig)
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -125,6 +169,9 @@ PRESETS: dict[str, Preset] = {
         rft=TrainConfig(epochs=2.0, batch_size=32),
         sampling=SampleConfig(n=2, max_new_tokens=48, batch_size=64),
         credit=CreditConfig(n_traces=6, n_rollouts=4),
+        scaling=ScalingConfig(sizes=(16, 32, 64), seeds=(0, 1), epochs=1.0, min_steps=4, nll_samples=16,
+                              workers=1, settings=(Setting("gsm8k-like"), Setting("math-like", world=ArithConfig(
+                                  min_steps=2, max_steps=3, max_value=10, n_names=8, shuffle_facts=True)))),
     ),
     # A laptop with 2 cores: the quickstart in about 5 minutes.
     "cpu": Preset(name="cpu"),
@@ -140,6 +187,9 @@ PRESETS: dict[str, Preset] = {
         sft=TrainConfig(epochs=3.0, batch_size=128, lr=6e-4),
         rft=TrainConfig(epochs=3.0, batch_size=128, lr=6e-4),
         sampling=SampleConfig(n=8, max_new_tokens=160, batch_size=512),
+        scaling=ScalingConfig(sizes=(1250, 2500, 5000, 10000, 20000), workers=1, settings=(
+            Setting("gsm8k-like"), Setting("math-like", world=ArithConfig(
+                min_steps=5, max_steps=8, n_distractors=2, max_value=50, n_names=20, shuffle_facts=True)))),
     ),
     # The paper: GSM8K with DeepSeek-Math-7B under QLoRA on one 24 GB+ GPU (hub access needed).
     "paper": Preset(
@@ -152,6 +202,10 @@ PRESETS: dict[str, Preset] = {
         rft=TrainConfig(epochs=3.0, batch_size=64, lr=1e-5),
         sampling=SampleConfig(n=8, temperature=0.7, max_new_tokens=512, batch_size=256,
                               positives_per_problem=4),  # 8 samples per problem as for D- in the paper
+        # Subsets of the real training sets (GSM8K 7,473, MATH 7,500 problems) stand in for the
+        # paper's GPT-4 problems, which were not released: 16x in five doublings.
+        scaling=ScalingConfig(sizes=(467, 934, 1868, 3736, 7472), workers=1,
+                              settings=(Setting("gsm8k", task="gsm8k"), Setting("math", task="math"))),
     ),
 }
 

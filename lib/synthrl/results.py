@@ -26,10 +26,14 @@ def data_dir() -> Path:
 
 
 def git_commit() -> str:
+    """The checkout's short commit, with "+dirty" when the package's code has uncommitted changes."""
+    def git(*args: str) -> str:
+        return subprocess.run(["git", *args], capture_output=True, text=True, cwd=Path(__file__).parent,
+                              timeout=5).stdout.strip()
+
     try:
-        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
-                             cwd=Path(__file__).parent, timeout=5)
-        return out.stdout.strip() or "unknown"
+        commit = git("rev-parse", "--short", "HEAD")
+        return (commit + ("+dirty" if git("status", "--porcelain", "--", ".") else "")) if commit else "unknown"
     except (OSError, subprocess.SubprocessError):
         return "unknown"
 

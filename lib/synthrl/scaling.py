@@ -48,31 +48,39 @@ def fit_power_law(n, err, confidence: float = 0.95) -> PowerLawFit:
 
 
 def data_efficiency(sft_n, sft_err, method_n, method_err) -> float:
-    """k: the geometric mean over the method's sizes of n_SFT(mean method error at n) / n, with
-    n_SFT from the power law fitted to SFT's errors."""
+    """k: the geometric mean over the method's runs of n_SFT(mean method error at n) / n, with
+    n_SFT from the power law fitted to SFT's errors (runs at one size share their mean error)."""
     sft = fit_power_law(sft_n, sft_err)
     method_n, method_err = np.asarray(method_n, dtype=float), np.asarray(method_err, dtype=float)
-    sizes = np.unique(method_n)
+    sizes, counts = np.unique(method_n, return_counts=True)
     mean_err = np.array([method_err[method_n == s].mean() for s in sizes])
-    return float(np.exp(np.mean(np.log(sft.size_for(mean_err) / sizes))))
+    with np.errstate(divide="ignore", over="ignore"):
+        ratios = sft.size_for(mean_err) / sizes
+    if not np.all(np.isfinite(ratios) & (ratios > 0)):  # a near-flat SFT curve: no finite size matches
+        raise ValueError(f"SFT's curve is too flat (alpha = {sft.alpha:.3g}) to match the method's errors")
+    return float(np.exp(np.average(np.log(ratios), weights=counts)))
 
 
 def bootstrap_efficiency(sft_n, sft_err, method_n, method_err, n_boot: int = 1000, seed: int = 0,
-                         confidence: float = 0.95) -> tuple[float, float, float]:
+                         confidence: float = 0.95, method_groups=None) -> tuple[float, float, float]:
     """k with a percentile bootstrap interval over seeds: at every size, each method's runs are
-    resampled with replacement."""
+    resampled with replacement. `method_groups` (default: the method's sizes) says which runs are
+    exchangeable, e.g. the D_syn size when each run's own sample count is its size (Fig. 9)."""
     rng = np.random.default_rng(seed)
     sft_n, sft_err = np.asarray(sft_n, dtype=float), np.asarray(sft_err, dtype=float)
     method_n, method_err = np.asarray(method_n, dtype=float), np.asarray(method_err, dtype=float)
+    method_groups = method_n if method_groups is None else np.asarray(method_groups)
 
-    def resample(n, err):
-        idx = np.concatenate([rng.choice(np.flatnonzero(n == s), size=(n == s).sum()) for s in np.unique(n)])
+    def resample(n, err, groups):
+        idx = np.concatenate([rng.choice(np.flatnonzero(groups == g), size=(groups == g).sum())
+                              for g in np.unique(groups)])
         return n[idx], err[idx]
 
     estimates = []
     for _ in range(n_boot):
         try:
-            estimates.append(data_efficiency(*resample(sft_n, sft_err), *resample(method_n, method_err)))
+            estimates.append(data_efficiency(*resample(sft_n, sft_err, sft_n),
+                                             *resample(method_n, method_err, method_groups)))
         except ValueError:  # a resample whose SFT curve does not fall: no k for it
             continue
     if not estimates:

@@ -55,3 +55,34 @@ def answers_match(predicted: str | None, reference: str) -> bool:
     if predicted is None:
         return False
     return predicted == normalize_integer(str(reference))
+
+
+MAX_BOXED_CHARS = 200  # our choice: MATH's longest reference answers are well under 100 characters
+_BOXED = "\\boxed{"
+
+
+def boxed_answer(text: str) -> str | None:
+    """The content of the last \\boxed{...} (braces matched, at most MAX_BOXED_CHARS), or None."""
+    if not isinstance(text, str):
+        return None
+    text = text[:MAX_TEXT_CHARS]
+    start = text.rfind(_BOXED)
+    if start < 0:
+        return None
+    depth, i = 1, start + len(_BOXED)
+    for j in range(i, min(len(text), i + MAX_BOXED_CHARS + 1)):
+        depth += {"{": 1, "}": -1}.get(text[j], 0)
+        if depth == 0:
+            return text[i:j].strip() or None
+    return None  # unbalanced or too long: no answer
+
+
+def normalize_latex(answer: str) -> str:
+    """A light normalisation of a LaTeX answer for string comparison: no spaces, no $, \\left and
+    \\right, \\dfrac and \\tfrac as \\frac, no trailing period, no \\text{} wrapper on units."""
+    a = answer.strip().rstrip(".")
+    for old, new in (("\\left", ""), ("\\right", ""), ("\\dfrac", "\\frac"), ("\\tfrac", "\\frac"),
+                     ("\\!", ""), ("\\,", ""), ("$", ""), (" ", "")):
+        a = a.replace(old, new)
+    m = re.fullmatch(r"\\text\{([^{}]*)\}", a)
+    return m.group(1) if m else a

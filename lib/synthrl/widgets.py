@@ -116,3 +116,65 @@ def flip_first_operation(solution: str) -> str:
                 lines[i] = line.replace(a, b, 1)
                 return "\n".join(lines)
     return solution
+
+
+def scaling_explorer(preset, results=None):
+    """Positive-data scaling, interactively. 'run' re-runs a small experiment with the chosen
+    sizes, positives per problem, temperature, seeds and setting (cached cells are free; a
+    progress bar counts cells); 're-plot' redraws the loaded results for the chosen setting."""
+    import ipywidgets as w
+    import matplotlib.pyplot as plt
+    from IPython.display import display
+
+    from synthrl import figures
+    from synthrl.studies import positive_scaling
+
+    cfg = preset.scaling
+    ladder = sorted({*cfg.sizes, *(max(1, s // 2) for s in cfg.sizes)})
+    controls = {
+        "sizes": w.SelectMultiple(options=ladder, value=tuple(sorted(cfg.sizes)[:3]), description="|D_syn|", rows=5),
+        "positives_per_problem": w.IntSlider(value=preset.sampling.positives_per_problem, min=1, max=8,
+                                             description="positives/problem"),
+        "temperature": w.FloatSlider(value=preset.sampling.temperature, min=0.3, max=1.5, step=0.1,
+                                     description="temperature"),
+        "n_seeds": w.IntSlider(value=1, min=1, max=max(3, len(cfg.seeds)), description="seeds"),
+        "setting": w.Dropdown(options=[s.name for s in cfg.settings], description="setting"),
+    }
+    run_button, replot_button = w.Button(description="run", button_style="primary"), w.Button(description="re-plot")
+    out = w.Output()
+    state = {"results": results}
+
+    def show(df):
+        figure = figures.positive_scaling(df)
+        display(figure)
+        plt.close(figure)
+        display(positive_scaling.claims(df, n_boot=300))
+
+    def run(_=None):
+        out.clear_output()
+        with out:
+            if len(controls["sizes"].value) < 2:
+                print("choose two or more sizes (ctrl/shift-click)")
+                return
+            df = positive_scaling.run(preset, progress=True, sizes=controls["sizes"].value,
+                                      seeds=range(controls["n_seeds"].value), settings=[controls["setting"].value],
+                                      positives_per_problem=controls["positives_per_problem"].value,
+                                      temperature=controls["temperature"].value)
+            state["results"] = df
+            show(df)
+
+    def replot(_=None):
+        out.clear_output()
+        with out:
+            df = state["results"]
+            if df is None:
+                print("no results loaded yet: press run")
+                return
+            show(df[df.setting == controls["setting"].value])
+
+    run_button.on_click(run)
+    replot_button.on_click(replot)
+    panel = w.VBox([w.HBox([controls["sizes"], w.VBox([controls[k] for k in list(controls)[1:]])]),
+                    w.HBox([run_button, replot_button]), out])
+    panel.explorer_state = state  # the latest results, for a caller (or a test) to read
+    return panel

@@ -223,6 +223,14 @@ class ArithWorld:
 
     def teacher_solution(self, problem: Problem, rng: random.Random) -> str:
         """A correct step-by-step solution in a randomly drawn style (the capable model)."""
+        return self._solution(problem, rng, varied=True)
+
+    def plain_solution(self, problem: Problem) -> str:
+        """The same solution in the plainest style: steps in story order, operands as defined,
+        the first phrasing. Our stand-in for the worked solutions a base model read in pretraining."""
+        return self._solution(problem, random.Random(0), varied=False)
+
+    def _solution(self, problem: Problem, rng: random.Random, varied: bool) -> str:
         meta = problem.meta
         values = {n: q["value"] for n, q in meta["quantities"].items()}
         done = {n for n, q in meta["quantities"].items() if q["op"] == "base"}
@@ -230,15 +238,15 @@ class ArithWorld:
         lines = []
         while todo:
             ready = [n for n in todo if set(meta["quantities"][n]["args"]) <= done]
-            name = rng.choice(ready)  # independent steps come in any order
+            name = rng.choice(ready) if varied else ready[0]  # independent steps come in any order
             todo.remove(name)
             done.add(name)
             x, o, y = _formula(meta["quantities"][name], values)
-            if o in "+*" and rng.random() < 0.5:
+            if varied and o in "+*" and rng.random() < 0.5:
                 x, y = y, x
-            style = rng.randrange(self.config.teacher_styles)
+            style = rng.randrange(self.config.teacher_styles) if varied else 0
             lines.append(STEP_TEMPLATES[style].format(e=name, x=x, o=o, y=y, z=values[name], item=meta["item"]))
-        style = rng.randrange(min(self.config.teacher_styles, len(ANSWER_TEMPLATES)))
+        style = rng.randrange(min(self.config.teacher_styles, len(ANSWER_TEMPLATES))) if varied else 0
         lines.append(ANSWER_TEMPLATES[style].format(z=problem.answer))
         return "\n".join(lines)
 
@@ -283,19 +291,26 @@ class ArithWorld:
                                                self.teacher_solution(p, rng), p.meta)
         return list(problems.values())
 
-    def pretrain_corpus(self, n_docs: int, seed: int) -> list[str]:
-        """pi_base's corpus: the world's arithmetic and its problem statements, no solutions.
+    def pretrain_corpus(self, n_docs: int, seed: int, solved_fraction: float = 0.0) -> list[str]:
+        """pi_base's corpus: the world's arithmetic and its problem statements; a fraction
+        `solved_fraction` of the statements come with a worked solution in the plain style.
 
         Our design: the base model knows the facts ("7 + 3 = 10") and the language of the
-        problems, but has never seen a solution, so the format and the reasoning come from SFT.
+        problems. With solved_fraction = 0 it has never seen a solution, so the format and the
+        reasoning come from SFT alone; with solved_fraction > 0 it has a prior over solutions,
+        as a math-pretrained model does, and the teacher's varied phrasings are partly foreign to it.
         """
+        if not 0.0 <= solved_fraction <= 1.0:
+            raise ValueError(f"solved_fraction is a fraction, got {solved_fraction}")
         rng = random.Random(f"arith/pretrain/{seed}")
         m = self.config.max_value
         docs = []
         stories = self.make_problems("train", n_docs // 2 + 1, seed + 7919)
         for i in range(n_docs):
             if i % 2:
-                docs.append(self._story(stories[i // 2], rng))
+                story = stories[i // 2]
+                solved = rng.random() < solved_fraction
+                docs.append(f"{self.prompt(story)}{self.plain_solution(story)}" if solved else self._story(story, rng))
                 continue
             facts = []
             for _ in range(12):

@@ -4,7 +4,11 @@ JSONL file in the same format ({"question", "answer"} with the answer ending "##
 GSM8K's reference solutions carry calculator annotations ("<<48/2=24>>") and end with
 "#### 72"; we strip the annotations and end the solution with "The answer is 72", the answer
 line our verifier reads, so every task is checked by the same bounded code.
-MATH (\\boxed{} answers, checked with math-verify) is not wired yet.
+
+MATH (Hendrycks et al. 2021; {"problem", "solution"} rows, the answer in the solution's last
+\\boxed{}) is checked by `synthrl.verify.boxed_answer` and a light LaTeX normalisation: an exact
+match of normalised strings. math-verify (symbolic equivalence) would accept more right answers
+("0.5" for "\\frac{1}{2}"); we keep to bounded string code, so MATH error rates here are upper bounds.
 """
 from __future__ import annotations
 
@@ -15,9 +19,11 @@ from pathlib import Path
 
 from synthrl.datafiles import DataFormatError, read_jsonl
 from synthrl.tasks.base import Problem, split_lines
-from synthrl.verify import answers_match, extract_answer, normalize_integer
+from synthrl.verify import answers_match, boxed_answer, extract_answer, normalize_integer, normalize_latex
 
-HUB_IDS = {"gsm8k": ("openai/gsm8k", "main")}
+MATH_SUBJECTS = ("algebra", "counting_and_probability", "geometry", "intermediate_algebra", "number_theory",
+                 "prealgebra", "precalculus")
+HUB_IDS = {"gsm8k": ("openai/gsm8k", ("main",)), "math": ("EleutherAI/hendrycks_math", MATH_SUBJECTS)}
 _CALCULATOR = re.compile(r"<<[^<>]{0,200}>>")
 
 
@@ -33,8 +39,21 @@ def gsm8k_problem(row: dict, where: str) -> Problem:
     return Problem(uid=str(uid), question=str(row["question"]).strip(), answer=answer, solution=solution)
 
 
+def math_problem(row: dict, where: str) -> Problem:
+    """A MATH row ({"problem", "solution"}) as a Problem; the answer is the solution's last \\boxed{}."""
+    answer = boxed_answer(str(row["solution"]))
+    if answer is None:
+        raise DataFormatError(f"{where}: solution has no \\boxed{{...}} answer")
+    uid = row.get("uid") or "math-" + hashlib.sha1(str(row["problem"]).encode()).hexdigest()[:12]
+    return Problem(uid=str(uid), question=str(row["problem"]).strip(), answer=answer,
+                   solution=str(row["solution"]).strip())
+
+
+_ROWS = {"gsm8k": (gsm8k_problem, ("question", "answer")), "math": (math_problem, ("problem", "solution"))}
+
+
 class HubMathTask:
-    """GSM8K: problems, the prompt, the verifier and the step splitter (no exact step labels)."""
+    """GSM8K or MATH: problems, the prompt, the verifier and the step splitter (no exact step labels)."""
 
     def __init__(self, name: str = "gsm8k", path: str | Path | None = None):
         if name not in HUB_IDS:
@@ -43,14 +62,14 @@ class HubMathTask:
         self.path = Path(path) if path is not None else None
 
     def load(self, split: str) -> list[Problem]:
+        make, required = _ROWS[self.name]
         if self.path is not None:
-            return [gsm8k_problem(r, f"{self.path}:{i}")
-                    for i, r in enumerate(read_jsonl(self.path, required=("question", "answer")), start=1)]
+            return [make(r, f"{self.path}:{i}") for i, r in enumerate(read_jsonl(self.path, required=required), start=1)]
         from datasets import load_dataset  # needs hub access (or a local datasets cache)
 
-        hub_id, config = HUB_IDS[self.name]
-        rows = load_dataset(hub_id, config, split=split)
-        return [gsm8k_problem(r, f"{hub_id}[{split}][{i}]") for i, r in enumerate(rows)]
+        hub_id, configs = HUB_IDS[self.name]
+        return [make(r, f"{hub_id}/{config}[{split}][{i}]")
+                for config in configs for i, r in enumerate(load_dataset(hub_id, config, split=split))]
 
     def make_problems(self, split: str, n: int, seed: int) -> list[Problem]:
         problems = self.load(split)
@@ -61,10 +80,13 @@ class HubMathTask:
         return f"Question: {problem.question}\nAnswer:\n"
 
     def is_correct(self, problem: Problem, text: str) -> bool:
+        if self.name == "math":
+            found = boxed_answer(text)
+            return found is not None and normalize_latex(found) == normalize_latex(problem.answer)
         return answers_match(extract_answer(text), problem.answer)
 
     def split_steps(self, text: str) -> list[str]:
         return split_lines(text)
 
     def vocabulary(self) -> list[str]:
-        raise TypeError("GSM8K uses the pretrained model's own tokenizer, not a world vocabulary")
+        raise TypeError(f"{self.name} uses the pretrained model's own tokenizer, not a world vocabulary")
