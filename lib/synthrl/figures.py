@@ -117,7 +117,7 @@ def positive_scaling(results: pd.DataFrame) -> plt.Figure:
             _error_curve(ax, means[means.setting == setting], fitted[fitted.setting == setting], method, "n_problems")
         title = setting
         try:
-            k, lo, hi = efficiency(results, setting, "RFT", n_boot=300)
+            k, lo, hi = efficiency(results, setting, "RFT")  # the claims table's interval
             title += f": RFT = SFT on {k:.2f}x data [{lo:.2f}, {hi:.2f}]"
         except ValueError:
             title += ": no efficiency estimate"

@@ -66,7 +66,8 @@ def _save_train_result(result, tokenizer, folder: Path) -> None:
 
 def pi_base(preset: Preset) -> str:
     """pi_base: a pretrained model's id, or for arith a small Llama pretrained from scratch on the
-    world's arithmetic and problem statements (no solutions)."""
+    world's arithmetic and problem statements, a fraction `pretrain_solved` of them with a worked
+    solution in one plain style (the teacher writing D_syn uses five)."""
     if preset.model.pretrained is not None:
         return preset.model.pretrained
     from synthrl.models import build_model

@@ -208,7 +208,7 @@ def claims(results: pd.DataFrame, n_boot: int = 1000) -> pd.DataFrame:
 
         if (setting, "SFT") in f.index and not f.loc[(setting, "SFT"), "note"]:
             s = f.loc[(setting, "SFT")]
-            add("Fig. 2: SFT test error falls as a power law in |D_syn|", "alpha about 0.05-0.15",
+            add("Fig. 2: SFT test error falls as a power law in the size of D_syn", "alpha about 0.05-0.15",
                 f"alpha = {s.alpha:.3f} [{s.alpha_lo:.3f}, {s.alpha_hi:.3f}], R^2 = {s.r2:.2f}",
                 _interval_verdict(s.alpha_lo, s.alpha_hi, 0.0))
         for method, claim, paper, target in (
