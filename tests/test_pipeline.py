@@ -12,13 +12,8 @@ SMOKE = get_preset("smoke")
 
 
 @pytest.fixture(scope="module")
-def smoke_results(tmp_path_factory):
-    mp = pytest.MonkeyPatch()
-    mp.setenv("SYNTHRL_HOME", str(tmp_path_factory.mktemp("runs")))
-    try:
-        yield quickstart.run(SMOKE), run_home()
-    finally:
-        mp.undo()
+def smoke_results(module_run_home):
+    return quickstart.run(SMOKE), run_home()
 
 
 def test_tidy_results_with_provenance(smoke_results):

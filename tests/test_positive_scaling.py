@@ -13,13 +13,8 @@ SMOKE = get_preset("smoke")
 
 
 @pytest.fixture(scope="module")
-def smoke_results(tmp_path_factory):
-    mp = pytest.MonkeyPatch()
-    mp.setenv("SYNTHRL_HOME", str(tmp_path_factory.mktemp("runs")))
-    try:
-        yield ps.run(SMOKE, seeds=(0, 1), sizes=(16, 32))
-    finally:
-        mp.undo()
+def smoke_results(module_run_home):
+    return ps.run(SMOKE, seeds=(0, 1), sizes=(16, 32))
 
 
 def test_every_cell_has_sft_rft_and_rft1(smoke_results):
