@@ -133,8 +133,9 @@ def scaling_explorer(preset, results=None):
     ladder = sorted({*cfg.sizes, *(max(1, s // 2) for s in cfg.sizes)})
     controls = {
         "sizes": w.SelectMultiple(options=ladder, value=tuple(sorted(cfg.sizes)[:3]), description="|D_syn|", rows=5),
-        "positives_per_problem": w.IntSlider(value=preset.sampling.positives_per_problem, min=1, max=8,
-                                             description="positives/problem"),
+        "positives_per_problem": w.IntSlider(  # D+ can keep at most the n samples drawn per problem
+            value=min(preset.sampling.positives_per_problem, preset.sampling.n), min=1, max=preset.sampling.n,
+            description="positives/problem"),
         "temperature": w.FloatSlider(value=preset.sampling.temperature, min=0.3, max=1.5, step=0.1,
                                      description="temperature"),
         "n_seeds": w.IntSlider(value=1, min=1, max=max(3, len(cfg.seeds)), description="seeds"),

@@ -61,8 +61,8 @@ def cell(preset: Preset, setting: Setting, seed: int, size: int, base: str, scor
         ckpt = sft if method == "SFT" else _finetune(sp, "pi_rft", base, data, seed)
         err = pipeline.evaluate_checkpoint(sp, ckpt, test)["test_error"]
         rows.append({**common, "method": method, "metric": "test_error", "value": err, "n_samples": len(data)})
-        rows.append({**common, "method": method, "metric": "train_wall_s",
-                     "value": pipeline.train_log(ckpt)["wall_s"], "n_samples": len(data)})
+        rows.append({**common, "method": method, "metric": "train_wall_s",  # no data: pi_base, nothing trained
+                     "value": pipeline.train_log(ckpt)["wall_s"] if data else 0.0, "n_samples": len(data)})
     rows.append({**common, "method": "SFT", "metric": "sample_accuracy",
                  "value": sum(r["correct"] for r in sampled) / len(sampled)})
     rows.append({**common, "method": "RFT", "metric": "d_plus_problems", "value": len({r["uid"] for r in plus})})
