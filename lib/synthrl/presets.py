@@ -138,7 +138,7 @@ class Preset:
     # Fraction of pi_base's problem statements that come with a worked solution in the plain style
     # (arith only). 0: pi_base never saw a solution. Our choice: 1.0, since the paper's base models
     # (DeepSeek-Math-7B, LLaMA-2-7B) have read worked solutions, and Fig. 3 is about that prior. With 0,
-    # RFT did not come out ahead in the positive-scaling study (see notebooks/02_positive_scaling).
+    # pi_base put no mass on solutions at all (about 6.3 nats per solution token, worse than uniform).
     pretrain_solved: float = 1.0
     pretrain: TrainConfig = field(default_factory=lambda: TrainConfig(epochs=2.0))  # our choice
     sft: TrainConfig = field(default_factory=TrainConfig)
