@@ -15,7 +15,9 @@ from __future__ import annotations
 import hashlib
 import random
 import re
+from collections.abc import Callable
 from pathlib import Path
+from typing import NamedTuple
 
 from synthrl.datafiles import DataFormatError, read_jsonl
 from synthrl.tasks.base import Problem, split_lines
@@ -23,7 +25,6 @@ from synthrl.verify import answers_match, boxed_answer, extract_answer, normaliz
 
 MATH_SUBJECTS = ("algebra", "counting_and_probability", "geometry", "intermediate_algebra", "number_theory",
                  "prealgebra", "precalculus")
-HUB_IDS = {"gsm8k": ("openai/gsm8k", ("main",)), "math": ("EleutherAI/hendrycks_math", MATH_SUBJECTS)}
 _CALCULATOR = re.compile(r"<<[^<>]{0,200}>>")
 
 
@@ -49,27 +50,51 @@ def math_problem(row: dict, where: str) -> Problem:
                    solution=str(row["solution"]).strip())
 
 
-_ROWS = {"gsm8k": (gsm8k_problem, ("question", "answer")), "math": (math_problem, ("problem", "solution"))}
+def _integer_correct(problem: Problem, text: str) -> bool:
+    return answers_match(extract_answer(text), problem.answer)
+
+
+def _boxed_correct(problem: Problem, text: str) -> bool:
+    found = boxed_answer(text)
+    return found is not None and normalize_latex(found) == normalize_latex(problem.answer)
+
+
+class Source(NamedTuple):
+    """Where a dataset lives and how its rows and answers are read."""
+
+    hub_id: str
+    configs: tuple[str, ...]
+    required: tuple[str, ...]  # fields every row must have
+    make: Callable[[dict, str], Problem]  # row, where -> Problem
+    is_correct: Callable[[Problem, str], bool]
+
+
+SOURCES = {
+    "gsm8k": Source("openai/gsm8k", ("main",), ("question", "answer"), gsm8k_problem, _integer_correct),
+    "math": Source("EleutherAI/hendrycks_math", MATH_SUBJECTS, ("problem", "solution"), math_problem,
+                   _boxed_correct),
+}
 
 
 class HubMathTask:
     """GSM8K or MATH: problems, the prompt, the verifier and the step splitter (no exact step labels)."""
 
     def __init__(self, name: str = "gsm8k", path: str | Path | None = None):
-        if name not in HUB_IDS:
-            raise NotImplementedError(f"task {name!r} has no loader yet; available: {sorted(HUB_IDS)}")
+        if name not in SOURCES:
+            raise NotImplementedError(f"task {name!r} has no loader yet; available: {sorted(SOURCES)}")
         self.name = name
+        self.source = SOURCES[name]
         self.path = Path(path) if path is not None else None
 
     def load(self, split: str) -> list[Problem]:
-        make, required = _ROWS[self.name]
+        src = self.source
         if self.path is not None:
-            return [make(r, f"{self.path}:{i}") for i, r in enumerate(read_jsonl(self.path, required=required), start=1)]
+            return [src.make(r, f"{self.path}:{i}")
+                    for i, r in enumerate(read_jsonl(self.path, required=src.required), start=1)]
         from datasets import load_dataset  # needs hub access (or a local datasets cache)
 
-        hub_id, configs = HUB_IDS[self.name]
-        return [make(r, f"{hub_id}/{config}[{split}][{i}]")
-                for config in configs for i, r in enumerate(load_dataset(hub_id, config, split=split))]
+        return [src.make(r, f"{src.hub_id}/{config}[{split}][{i}]")
+                for config in src.configs for i, r in enumerate(load_dataset(src.hub_id, config, split=split))]
 
     def make_problems(self, split: str, n: int, seed: int) -> list[Problem]:
         problems = self.load(split)
@@ -80,10 +105,7 @@ class HubMathTask:
         return f"Question: {problem.question}\nAnswer:\n"
 
     def is_correct(self, problem: Problem, text: str) -> bool:
-        if self.name == "math":
-            found = boxed_answer(text)
-            return found is not None and normalize_latex(found) == normalize_latex(problem.answer)
-        return answers_match(extract_answer(text), problem.answer)
+        return self.source.is_correct(problem, text)
 
     def split_steps(self, text: str) -> list[str]:
         return split_lines(text)
