@@ -38,3 +38,14 @@ def test_readme_positive_scaling_claims_match_committed_results():
     section = README.split("<!-- positive-scaling-results")[1].split("<!-- /positive-scaling-results")[0]
     for row in claims(pd.read_csv(path)).itertuples():
         assert f"| {row.setting} | {row.claim} | {row.paper} | {row.ours} | {row.verdict} |" in section
+
+
+def test_readme_star_graph_claims_match_committed_results():
+    path = ROOT / "data" / "results" / "star_graph__cpu.csv"
+    if not path.exists():
+        pytest.skip("no committed cpu star-graph results yet")
+    from synthrl.studies.star_graph import claims
+
+    section = README.split("<!-- star-graph-results")[1].split("<!-- /star-graph-results")[0]
+    for row in claims(pd.read_csv(path)).itertuples():
+        assert f"| {row.claim} | {row.paper} | {row.ours} | {row.verdict} |" in section

@@ -9,7 +9,7 @@ import pandas as pd
 from synthrl.results import data_dir
 
 METHOD_COLORS = {"pi_base": "#999999", "SFT": "#1f77b4", "RFT": "#2ca02c", "RFT-1": "#98df8a",
-                 "D_syn": "#1f77b4", "D+": "#2ca02c"}
+                 "D_syn": "#1f77b4", "D+": "#2ca02c", "per-step DPO": "#d62728"}
 
 
 def quickstart_test_error(results: pd.DataFrame) -> plt.Figure:
@@ -164,6 +164,98 @@ def one_positive(results: pd.DataFrame) -> plt.Figure:
     return fig
 
 
+def _star_series(results: pd.DataFrame, metric: str, start=None) -> pd.DataFrame:
+    """One metric of the star-graph study against iteration: SFT's (start None) or one per-step
+    DPO run's."""
+    rows = results[results.metric == metric]
+    if start is None:
+        rows = rows[rows.method == "SFT"]
+    else:
+        rows = rows[(rows.method == "per-step DPO") & (rows.start == start)]
+    return rows.sort_values("step")
+
+
+def _dpo_starts(results: pd.DataFrame, kind: str) -> list[int]:
+    dpo = results[(results.method == "per-step DPO") & (results.start_kind == kind)]
+    return sorted(int(s) for s in dpo.start.dropna().unique())
+
+
+def star_shortcut(results: pd.DataFrame) -> plt.Figure:
+    """The Clever Hans shortcut under SFT: teacher-forced accuracy of the critical token (the node
+    after the start) against the other path tokens, on training and test graphs, with 1/d."""
+    fig, ax = plt.subplots(figsize=(5, 3.4))
+    for metric, label, color in (("other_acc", "other path tokens", "#2ca02c"),
+                                 ("critical_acc", "critical token", "#d62728")):
+        for split, ls in (("train", "--"), ("test", "-")):
+            s = _star_series(results, f"{metric}_{split}")
+            ax.plot(s.step, s.value, ls=ls, marker=".", color=color, label=f"{label}, {split} graphs")
+    d = int(results["task"].iloc[0].split("(")[1].split(",")[0])
+    ax.axhline(1 / d, color="#999999", lw=0.8, ls=":", label="1/d")
+    ax.set(xlabel="SFT iteration", ylabel="teacher-forced accuracy", ylim=(0, 1.02))
+    ax.set_title(f"SFT on {results['task'].iloc[0]}, {int(results['n_problems'].iloc[0])} training graphs",
+                 fontsize=9)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def star_fig8a(results: pd.DataFrame) -> plt.Figure:
+    """Fig. 8a: SFT's loss and per-step DPO's loss (from the middle under-trained start), and the
+    Q-value of the critical token (rollouts from the start node) for both."""
+    starts = _dpo_starts(results, "under-trained")
+    start = starts[len(starts) // 2] if starts else None
+    fig, (left, right) = plt.subplots(1, 2, figsize=(9, 3.4))
+    s = _star_series(results, "sft_loss")
+    left.plot(s.step, s.value, color=METHOD_COLORS["SFT"], label="SFT loss (per token)")
+    if start is not None:
+        d = _star_series(results, "dpo_loss", start)
+        left.plot(d.step, d.value.rolling(5, min_periods=1).mean(), color=METHOD_COLORS["per-step DPO"],
+                  label=f"per-step DPO loss (from iteration {start})")
+    left.set(xlabel="iteration", ylabel="training loss", yscale="log")
+    left.legend(fontsize=7)
+    for split, ls in (("train", "--"), ("test", "-")):
+        s = _star_series(results, f"q_critical_{split}")
+        right.plot(s.step, s.value, ls=ls, marker=".", color=METHOD_COLORS["SFT"], label=f"SFT, {split} graphs")
+        if start is not None:
+            d = _star_series(results, f"q_critical_{split}", start)
+            right.plot(d.step, d.value, ls=ls, marker=".", color=METHOD_COLORS["per-step DPO"],
+                       label=f"per-step DPO from {start}, {split} graphs")
+    right.set(xlabel="iteration", ylabel="Q of the critical token", ylim=(0, 1.02))
+    right.legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def _star_error(results: pd.DataFrame, kind: str, title: str) -> plt.Figure:
+    fig, ax = plt.subplots(figsize=(5, 3.4))
+    s = _star_series(results, "error_test")
+    ax.plot(s.step, s.value, marker=".", color=METHOD_COLORS["SFT"], label="SFT (and continued SFT)")
+    cmap = plt.get_cmap("Reds")
+    starts = _dpo_starts(results, kind)
+    for i, start in enumerate(starts):
+        d = _star_series(results, "error_test", start)
+        if d.empty:
+            ax.plot([], [], ls="none", label=f"per-step DPO from {start}: no negatives")
+            continue
+        ax.plot(d.step, d.value, marker=".", color=cmap(0.45 + 0.5 * (i + 1) / len(starts)),
+                label=f"per-step DPO from {start}")
+    ax.set(xlabel="iteration (SFT, then per-step DPO)", ylabel="test error (exact path, greedy)", ylim=(0, 1.02))
+    ax.set_title(title, fontsize=9)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def star_fig8b(results: pd.DataFrame) -> plt.Figure:
+    """Fig. 8b: test error of per-step DPO from under-trained SFT checkpoints, and of SFT."""
+    return _star_error(results, "under-trained", "per-step DPO from under-trained SFT checkpoints")
+
+
+def star_fig8c(results: pd.DataFrame) -> plt.Figure:
+    """Fig. 8c: test error of per-step DPO from an over-trained SFT checkpoint, and of SFT."""
+    return _star_error(results, "over-trained", "per-step DPO from an over-trained SFT checkpoint")
+
+
 def save(fig: plt.Figure, preset: str, name: str) -> Path:
     """Write a figure to data/figures/<preset>/<name>.png (atomically) and close it."""
     import os
@@ -185,6 +277,8 @@ STUDY_FIGURES = {
     "q_values": {"fig7_q_per_step": q_per_step, "q_validation": credit_validation},
     "positive_scaling": {"fig2_positive_scaling": positive_scaling, "fig3_nll_under_base": nll_under_base,
                          "fig9_one_positive": one_positive},
+    "star_graph": {"fig8a_star_loss_q": star_fig8a, "fig8b_star_under_trained": star_fig8b,
+                   "fig8c_star_over_trained": star_fig8c, "star_shortcut": star_shortcut},
 }
 
 

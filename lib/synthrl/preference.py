@@ -10,28 +10,13 @@ whole rejected ones) end with EOS, a rejected prefix does not.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 
-
-@dataclass(frozen=True)
-class PreferenceConfig:
-    loss: str = "dpo"  # "dpo" or "dpop"; per-step DPO is "dpo" on per-step pairs
-    beta: float = 0.1  # DPO default (Rafailov et al.); the paper does not say
-    dpop_lambda: float = 50.0  # our choice; Pal et al. 2024 tune lambda per task
-    lr: float = 1e-4  # our choice for from-scratch models
-    batch_size: int = 16
-    epochs: float = 1.0
-    max_steps: int = -1  # > 0 overrides epochs
-    seed: int = 0
-
-    def __post_init__(self) -> None:
-        if self.loss not in ("dpo", "dpop"):
-            raise ValueError(f"loss must be 'dpo' or 'dpop', got {self.loss!r}")
-        if self.beta <= 0 or self.dpop_lambda < 0 or self.lr <= 0 or self.batch_size < 1:
-            raise ValueError("need beta > 0, dpop_lambda >= 0, lr > 0, batch_size >= 1")
+from synthrl.presets import PreferenceConfig
 
 
 def encode(tokenizer, prompt: str, response: str, add_eos: bool) -> tuple[list[int], int]:
@@ -107,8 +92,11 @@ def reference_logps(reference, encoded: list[dict], pad_id: int, batch_size: int
     return torch.cat(chosen), torch.cat(rejected)
 
 
-def train_preference(model, reference, tokenizer, pairs: list[dict], cfg: PreferenceConfig) -> PreferenceResult:
-    """Train `model` (a copy of pi_sft) on preference pairs against the frozen `reference`."""
+def train_preference(model, reference, tokenizer, pairs: list[dict], cfg: PreferenceConfig,
+                     on_step: Callable[[int, object], None] | None = None) -> PreferenceResult:
+    """Train `model` (a copy of pi_sft) on preference pairs against the frozen `reference`.
+    `on_step(step, model)` is called before the first step (step 0) and after every step, with
+    the model in eval mode (a study evaluates there)."""
     if not pairs:
         raise ValueError("no preference pairs to train on")
     encoded = [encode_pair(tokenizer, p) for p in pairs]
@@ -117,8 +105,15 @@ def train_preference(model, reference, tokenizer, pairs: list[dict], cfg: Prefer
     steps_per_epoch = -(-len(encoded) // cfg.batch_size)
     total = cfg.max_steps if cfg.max_steps > 0 else max(1, round(cfg.epochs * steps_per_epoch))
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr)
-    model.train()
     losses, step, start = [], 0, time.perf_counter()
+
+    def report() -> None:
+        if on_step is not None:
+            model.eval()
+            on_step(step, model)
+        model.train()
+
+    report()
     while step < total:
         for batch in torch.randperm(len(encoded), generator=generator).split(cfg.batch_size):
             chosen, rejected = pair_logps(model, [encoded[i] for i in batch], tokenizer.pad_token_id)
@@ -130,16 +125,17 @@ def train_preference(model, reference, tokenizer, pairs: list[dict], cfg: Prefer
             optimizer.step()
             step += 1
             losses.append((step, loss.item()))
+            report()
             if step >= total:
                 break
     model.eval()
     return PreferenceResult(model, losses, time.perf_counter() - start)
 
 
-def per_step_pair(prompt: str, positive: str, negative_steps: list[str], first_pit: int) -> dict:
+def per_step_pair(prompt: str, positive: str, negative_steps: list[str], first_pit: int, sep: str = "\n") -> dict:
     """The paper's per-step pair: chosen = a correct solution; rejected = the negative's steps up
-    to and including its first pit, a prefix (no end-of-sequence token)."""
-    return {"prompt": prompt, "chosen": positive, "rejected": "\n".join(negative_steps[:first_pit + 1]),
+    to and including its first pit (joined by `sep`), a prefix (no end-of-sequence token)."""
+    return {"prompt": prompt, "chosen": positive, "rejected": sep.join(negative_steps[:first_pit + 1]),
             "rejected_is_prefix": True}
 
 

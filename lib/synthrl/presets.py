@@ -9,6 +9,7 @@ import dataclasses
 from dataclasses import dataclass, field
 
 from synthrl.tasks.arith import ArithConfig
+from synthrl.tasks.stargraph import StarGraphConfig
 
 
 @dataclass(frozen=True)
@@ -89,6 +90,26 @@ class CreditConfig:
 
 
 @dataclass(frozen=True)
+class PreferenceConfig:
+    """The preference trainer (`synthrl.preference`): DPO, DPOP and per-step DPO."""
+
+    loss: str = "dpo"  # "dpo" or "dpop"; per-step DPO is "dpo" on per-step pairs
+    beta: float = 0.1  # DPO default (Rafailov et al.); the paper does not say
+    dpop_lambda: float = 50.0  # our choice; Pal et al. 2024 tune lambda per task
+    lr: float = 1e-4  # our choice for from-scratch models
+    batch_size: int = 16
+    epochs: float = 1.0
+    max_steps: int = -1  # > 0 overrides epochs
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.loss not in ("dpo", "dpop"):
+            raise ValueError(f"loss must be 'dpo' or 'dpop', got {self.loss!r}")
+        if self.beta <= 0 or self.dpop_lambda < 0 or self.lr <= 0 or self.batch_size < 1:
+            raise ValueError("need beta > 0, dpop_lambda >= 0, lr > 0, batch_size >= 1")
+
+
+@dataclass(frozen=True)
 class Setting:
     """One difficulty setting of a study: a task, and for arith its world (None = the preset's)."""
 
@@ -127,6 +148,54 @@ class ScalingConfig:
 
 
 @dataclass(frozen=True)
+class StarConfig:
+    """The star-graph study (Fig. 8): SFT from scratch on G(d, l, N) with checkpoints along
+    training, then per-step DPO from chosen checkpoints against continued SFT."""
+
+    # Our choice, measured on 2 cores: with N = 50 (B&N's G(2,5,50)) the cpu model had not learned
+    # even the edge lookup after 3,500 SFT iterations (other path tokens 59% right); with N = 20 the
+    # shortcut was there after 500 (others 99%, the critical token 53%).
+    graph: StarGraphConfig = field(default_factory=lambda: StarGraphConfig(2, 5, 20))
+    # Our choice (B&N: 200k). Measured: with 2,000 graphs SFT memorized the critical token (train
+    # 96%, test 41% at iteration 1,500) before the shortcut was complete; with 20,000 it had the
+    # shortcut by 500 but memorized little by 3,000 (train 56%). 5,000 sits between: the shortcut
+    # first, then memorization, so the late checkpoint is over-trained.
+    n_train: int = 5000
+    n_test: int = 500  # our choice (B&N: 20k)
+    model: ModelConfig = field(default_factory=lambda: ModelConfig(
+        hidden_size=128, n_layers=4, n_heads=4, intermediate_size=384, max_positions=64))  # our choice
+    # SFT at a constant learning rate after warmup (our choice): then SFT's own later checkpoints
+    # are "continued SFT" from any earlier one, the baseline per-step DPO is compared with.
+    sft: TrainConfig = field(default_factory=lambda: TrainConfig(epochs=1.0, batch_size=32, lr=1e-3,
+                                                                 warmup_ratio=0.02, max_steps=3000))
+    checkpoints: tuple[int, ...] = (0, 100, 200, 300, 500, 750, 1000, 1500, 2000, 2500, 3000)  # SFT iterations
+    dpo_from: tuple[int, ...] = (500, 750, 1000)  # under-trained starts (the paper: iteration 60 of its run)
+    dpo_from_over: int | None = 3000  # an over-trained start (Fig. 8c); None: none
+    dpo: PreferenceConfig = field(default_factory=lambda: PreferenceConfig(lr=5e-4, batch_size=32, max_steps=600))
+    dpo_eval_every: int = 50  # evaluate per-step DPO every this many steps
+    negatives_per_graph: int = 4  # samples of the start checkpoint per training graph, at temperature 1
+    q_rollouts: int = 8  # rollouts from the start node: Q of the critical token (our choice)
+    n_eval_train: int = 300  # training graphs scored at each checkpoint (memorization)
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if not self.checkpoints or min(self.checkpoints) < 0 or max(self.checkpoints) > self.sft.max_steps:
+            raise ValueError(f"checkpoints must lie in 0..{self.sft.max_steps} (sft.max_steps)")
+        starts = self.dpo_starts()
+        if not set(starts) <= set(self.checkpoints):
+            raise ValueError(f"per-step DPO starts {starts} must be SFT checkpoints {self.checkpoints}")
+        if self.dpo.max_steps <= 0 or self.dpo_eval_every < 1:
+            raise ValueError("need dpo.max_steps > 0 and dpo_eval_every >= 1")
+
+    def dpo_starts(self) -> dict[int, str]:
+        """Each SFT checkpoint per-step DPO starts from, with its kind."""
+        starts = {s: "under-trained" for s in self.dpo_from}
+        if self.dpo_from_over is not None:
+            starts[self.dpo_from_over] = "over-trained"
+        return starts
+
+
+@dataclass(frozen=True)
 class Preset:
     name: str
     task: str = "arith"  # "arith" (generated), "gsm8k" or "math" (hub or local JSONL)
@@ -146,6 +215,7 @@ class Preset:
     sampling: SampleConfig = field(default_factory=SampleConfig)
     credit: CreditConfig = field(default_factory=CreditConfig)
     scaling: ScalingConfig = field(default_factory=ScalingConfig)
+    star: StarConfig = field(default_factory=StarConfig)
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -156,6 +226,15 @@ class Preset:
         if self.task != "arith" and self.model.pretrained is None:
             raise ValueError(f"task {self.task!r} needs a pretrained model (ModelConfig.pretrained)")
 
+
+# The star graph on one GPU: Bachmann & Nagarajan's G(2,5,50), 200k training graphs and their
+# 6-layer, 384-wide model; steps, batch and DPO starts are our choice (not yet run on a GPU).
+GPU_STAR = StarConfig(
+    graph=StarGraphConfig(2, 5, 50), n_train=200_000, n_test=2000, n_eval_train=2000, q_rollouts=16,
+    model=ModelConfig(hidden_size=384, n_layers=6, n_heads=6, intermediate_size=1536, max_positions=64, bf16=True),
+    sft=TrainConfig(batch_size=256, lr=5e-4, warmup_ratio=0.02, max_steps=10_000),
+    checkpoints=(0, 250, 500, 1000, 2000, 4000, 6000, 8000, 10_000), dpo_from=(250, 500, 1000), dpo_from_over=8000,
+    dpo=PreferenceConfig(lr=1e-4, batch_size=128, max_steps=1000), dpo_eval_every=100)
 
 PRESETS: dict[str, Preset] = {
     # Tests and CI: everything tiny; a notebook in well under a minute.
@@ -172,6 +251,11 @@ PRESETS: dict[str, Preset] = {
         scaling=ScalingConfig(sizes=(16, 32, 64), seeds=(0, 1), epochs=1.0, min_steps=4, nll_samples=16,
                               workers=1, settings=(Setting("gsm8k-like"), Setting("math-like", world=ArithConfig(
                                   min_steps=2, max_steps=3, max_value=10, n_names=8, shuffle_facts=True)))),
+        star=StarConfig(graph=StarGraphConfig(2, 4, 15), n_train=200, n_test=40, n_eval_train=40, q_rollouts=4,
+                        model=ModelConfig(hidden_size=32, n_layers=2, n_heads=2, intermediate_size=64, max_positions=48),
+                        sft=TrainConfig(batch_size=32, lr=3e-3, warmup_ratio=0.05, max_steps=60),
+                        checkpoints=(0, 10, 20, 40, 60), dpo_from=(10, 20), dpo_from_over=60,
+                        dpo=PreferenceConfig(lr=1e-3, batch_size=16, max_steps=10), dpo_eval_every=5),
     ),
     # A laptop with 2 cores: the quickstart in about 5 minutes.
     "cpu": Preset(name="cpu"),
@@ -190,6 +274,7 @@ PRESETS: dict[str, Preset] = {
         scaling=ScalingConfig(sizes=(1250, 2500, 5000, 10000, 20000), workers=1, settings=(
             Setting("gsm8k-like"), Setting("math-like", world=ArithConfig(
                 min_steps=5, max_steps=8, n_distractors=2, max_value=50, n_names=20, shuffle_facts=True)))),
+        star=GPU_STAR,
     ),
     # The paper: GSM8K with DeepSeek-Math-7B under QLoRA on one 24 GB+ GPU (hub access needed).
     "paper": Preset(
@@ -206,6 +291,7 @@ PRESETS: dict[str, Preset] = {
         # paper's GPT-4 problems, which were not released: 16x in five doublings.
         scaling=ScalingConfig(sizes=(467, 934, 1868, 3736, 7472), workers=1,
                               settings=(Setting("gsm8k", task="gsm8k"), Setting("math", task="math"))),
+        star=GPU_STAR,  # the star graph is didactic: trained from scratch, as in the paper
     ),
 }
 

@@ -29,7 +29,8 @@ class _LossLog(TrainerCallback):
             self.losses.append((state.global_step, float(logs["loss"])))
 
 
-def sft_config(cfg: TrainConfig, model_cfg: ModelConfig, seed: int, output_dir: str, max_length: int):
+def sft_config(cfg: TrainConfig, model_cfg: ModelConfig, seed: int, output_dir: str, max_length: int,
+               lr_scheduler: str = "cosine"):
     """TRL's SFTConfig for our runs. TRL defaults bf16 and gradient checkpointing to on; both are
     wrong for a 1M-parameter model on a CPU, so they follow the preset."""
     from trl import SFTConfig
@@ -44,7 +45,7 @@ def sft_config(cfg: TrainConfig, model_cfg: ModelConfig, seed: int, output_dir: 
         max_steps=cfg.max_steps,
         per_device_train_batch_size=cfg.batch_size,
         learning_rate=cfg.lr,
-        lr_scheduler_type="cosine",  # our choice (nanoGPT-style); the paper does not say
+        lr_scheduler_type=lr_scheduler,  # cosine: our choice (nanoGPT-style); the paper does not say
         warmup_steps=cfg.warmup_ratio,  # transformers 5: a float in [0, 1) is a ratio of all steps
         weight_decay=cfg.weight_decay,
         logging_steps=5,
@@ -63,9 +64,10 @@ def sft_config(cfg: TrainConfig, model_cfg: ModelConfig, seed: int, output_dir: 
 
 
 def sft(model, tokenizer, rows: list[dict], cfg: TrainConfig, model_cfg: ModelConfig, seed: int = 0,
-        max_length: int | None = None) -> TrainResult:
+        max_length: int | None = None, lr_scheduler: str = "cosine", callbacks: tuple = ()) -> TrainResult:
     """Next-token NLL training. `rows` are {"prompt", "completion"} (loss on the completion, an
-    end-of-sequence token appended by TRL) or {"text"} (loss on everything)."""
+    end-of-sequence token appended by TRL) or {"text"} (loss on everything). `callbacks` are
+    transformers TrainerCallbacks (e.g. snapshots along training)."""
     import time
 
     from trl import SFTTrainer
@@ -76,10 +78,10 @@ def sft(model, tokenizer, rows: list[dict], cfg: TrainConfig, model_cfg: ModelCo
         raise ValueError("no training rows: D_syn or D+ is empty (did every sample fail?)")
     callback = _LossLog()
     with tempfile.TemporaryDirectory(prefix="synthrl-trainer-") as out:
-        args = sft_config(cfg, model_cfg, seed, out, max_length or model_cfg.max_positions)
+        args = sft_config(cfg, model_cfg, seed, out, max_length or model_cfg.max_positions, lr_scheduler)
         trainer = SFTTrainer(model=model, args=args, train_dataset=Dataset.from_list(rows),
                              processing_class=tokenizer, peft_config=lora_config(model_cfg),
-                             callbacks=[callback])
+                             callbacks=[callback, *callbacks])
         trainer.remove_callback(PrinterCallback)  # losses go to the callback, not to stdout
         tokens = int(sum(sum(x) for x in trainer.train_dataset["attention_mask"])) \
             if "attention_mask" in trainer.train_dataset.column_names \

@@ -179,3 +179,70 @@ def scaling_explorer(preset, results=None):
                     w.HBox([run_button, replot_button]), out])
     panel.explorer_state = state  # the latest results, for a caller (or a test) to read
     return panel
+
+
+def star_explorer(preset, results=None):
+    """The star-graph study, interactively: choose d, l, N and the SFT checkpoint per-step DPO
+    starts from; 'run' runs that experiment at the preset's sizes (cached runs are free) and
+    draws Fig. 8b (or 8c for a start at or past the preset's over-trained checkpoint); 're-plot'
+    redraws the loaded results."""
+    import dataclasses
+
+    import ipywidgets as w
+    import matplotlib.pyplot as plt
+    from IPython.display import display
+
+    from synthrl import figures
+    from synthrl.studies import star_graph
+    from synthrl.tasks.stargraph import StarGraphConfig
+
+    cfg = preset.star
+    g = cfg.graph
+    controls = {
+        "d": w.IntSlider(value=g.d, min=2, max=5, description="d (arms)"),
+        "l": w.IntSlider(value=g.l, min=3, max=8, description="l (path)"),
+        "N": w.IntSlider(value=g.n_nodes, min=10, max=100, step=5, description="N (labels)"),
+        "start": w.Dropdown(options=[s for s in cfg.checkpoints if s > 0],
+                            value=cfg.dpo_from[0] if cfg.dpo_from else cfg.checkpoints[-1], description="DPO from"),
+    }
+    run_button, replot_button = w.Button(description="run", button_style="primary"), w.Button(description="re-plot")
+    out = w.Output()
+    state = {"results": results}
+
+    def show(df):
+        over = (df.start_kind == "over-trained").any() and not (df.start_kind == "under-trained").any()
+        figure = (figures.star_fig8c if over else figures.star_fig8b)(df)
+        display(figure)
+        plt.close(figure)
+        display(star_graph.claims(df))
+
+    def run(_=None):
+        out.clear_output()
+        with out:
+            try:
+                graph = StarGraphConfig(controls["d"].value, controls["l"].value, controls["N"].value)
+            except ValueError as err:
+                print(err)
+                return
+            start = controls["start"].value
+            over = cfg.dpo_from_over is not None and start >= cfg.dpo_from_over
+            starts = {"dpo_from": (), "dpo_from_over": start} if over else {"dpo_from": (start,), "dpo_from_over": None}
+            model = dataclasses.replace(cfg.model, max_positions=max(cfg.model.max_positions, 3 * graph.d * graph.l + 8))
+            df = star_graph.run(preset, progress=True, graph=graph, model=model, **starts)
+            state["results"] = df
+            show(df)
+
+    def replot(_=None):
+        out.clear_output()
+        with out:
+            if state["results"] is None:
+                print("no results loaded yet: press run")
+                return
+            show(state["results"])
+
+    run_button.on_click(run)
+    replot_button.on_click(replot)
+    panel = w.VBox([w.HBox([w.VBox([controls["d"], controls["l"]]), w.VBox([controls["N"], controls["start"]])]),
+                    w.HBox([run_button, replot_button]), out])
+    panel.explorer_state = state
+    return panel

@@ -1,0 +1,319 @@
+"""The star-graph didactic study (paper Fig. 8) on Bachmann & Nagarajan's path-star task.
+
+SFT (teacher forcing, from scratch) learns the "Clever Hans" shortcut: every path node but the one
+after the start follows from the previous node by its single outgoing edge, so only the critical
+token carries signal and SFT memorizes it graph by graph. The paper's claim: per-step DPO, whose
+rejected side is a sampled path cut right after its first wrong node (the wrong adjacent node),
+learns the critical token with a sharp phase transition when it starts from an under-trained SFT
+checkpoint, and not from an over-trained one.
+
+One SFT run at a constant learning rate saves checkpoints along training; its later checkpoints
+are "continued SFT" from any earlier one. From chosen checkpoints, per-step DPO (reference = that
+checkpoint) trains on pairs built from the checkpoint's own samples of the training graphs, and is
+evaluated every few steps with the same metrics as SFT's checkpoints.
+"""
+from __future__ import annotations
+
+import json
+import math
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+from transformers import TrainerCallback
+
+from synthrl.cache import cache_key, cached_dir
+from synthrl.presets import Preset, StarConfig, get_preset, to_dict
+from synthrl.results import provenance, table
+from synthrl.sampling import HFSampler, SamplingSpec
+from synthrl.tasks.base import Problem
+from synthrl.tasks.stargraph import CRITICAL_INDEX, StarGraphTask, predicted_path
+
+STUDY = "star_graph"
+SFT, DPO = "SFT", "per-step DPO"
+EVAL_BATCH = 256  # sequences scored or sampled together (our choice)
+
+
+def task_of(cfg: StarConfig) -> StarGraphTask:
+    return StarGraphTask(cfg.graph)
+
+
+def graphs(cfg: StarConfig) -> tuple[list[Problem], list[Problem]]:
+    """The training graphs and the held-out test graphs (disjoint by construction)."""
+    task = task_of(cfg)
+    return task.make_problems("train", cfg.n_train, cfg.seed), task.make_problems("test", cfg.n_test, 0)
+
+
+def tokenizer_of(cfg: StarConfig):
+    from synthrl.models import build_stargraph_tokenizer
+
+    return build_stargraph_tokenizer(cfg.graph.n_nodes)
+
+
+class _Snapshots(TrainerCallback):
+    """Saves the model (a Hugging Face checkpoint) at chosen global steps, step 0 included."""
+
+    def __init__(self, folder: Path, steps: tuple[int, ...], tokenizer) -> None:
+        self.folder, self.steps, self.tokenizer = folder, set(steps), tokenizer
+
+    def _save(self, step: int, model) -> None:
+        from synthrl.models import save_checkpoint
+
+        if step in self.steps:
+            save_checkpoint(model, self.tokenizer, self.folder / f"step-{step}")
+
+    def on_train_begin(self, args, state, control, model=None, **kwargs):
+        self._save(0, model)
+
+    def on_step_end(self, args, state, control, model=None, **kwargs):
+        self._save(state.global_step, model)
+
+
+def sft_run(cfg: StarConfig) -> Path:
+    """SFT from scratch on the training graphs (loss on the path), checkpoints at
+    `cfg.checkpoints`; cached. The folder holds step-<n>/ checkpoints and train_log.json."""
+    from synthrl.models import build_model
+    from synthrl.train import sft
+
+    def build(folder: Path) -> None:
+        task, tok = task_of(cfg), tokenizer_of(cfg)
+        train, _ = graphs(cfg)
+        model = build_model(cfg.model, tok, seed=cfg.seed)
+        rows = [{"prompt": task.prompt(p), "completion": p.solution} for p in train]
+        result = sft(model, tok, rows, cfg.sft, cfg.model, cfg.seed, lr_scheduler="constant_with_warmup",
+                     callbacks=(_Snapshots(folder, cfg.checkpoints, tok),))
+        (folder / "train_log.json").write_text(json.dumps({"losses": result.losses, "wall_s": result.wall_s}))
+
+    key = cache_key("star_sft", to_dict(cfg.graph), cfg.n_train, to_dict(cfg.model), to_dict(cfg.sft),
+                    sorted(cfg.checkpoints), cfg.seed)
+    return cached_dir("star_sft", key, build)
+
+
+def load_snapshot(folder: Path, step: int):
+    from synthrl.models import default_device, load_checkpoint
+
+    return load_checkpoint(folder / f"step-{step}", device=default_device())
+
+
+@torch.no_grad()
+def teacher_forced(model, tokenizer, task: StarGraphTask, problems: list[Problem]) -> dict:
+    """Per graph, with the true path fed in (teacher forcing): whether the critical token is the
+    argmax, its probability, the accuracy of the other path tokens, and the NLL per token of the
+    path and its end token (SFT's training loss)."""
+    from synthrl.preference import batch_ids, encode
+
+    out = {"critical_acc": [], "p_critical": [], "other_acc": [], "nll": []}
+    for i in range(0, len(problems), EVAL_BATCH):
+        chunk = problems[i:i + EVAL_BATCH]
+        encoded = [encode(tokenizer, task.prompt(p), p.solution, add_eos=True) for p in chunk]
+        ids, attention, _ = batch_ids([e[0] for e in encoded], [e[1] for e in encoded], tokenizer.pad_token_id)
+        device = next(model.parameters()).device
+        ids, attention = ids.to(device), attention.to(device)
+        logp = torch.log_softmax(model(input_ids=ids, attention_mask=attention).logits[:, :-1].float(), -1)
+        target = ids[:, 1:]
+        token_logp = logp.gather(2, target[..., None]).squeeze(2)
+        hit = logp.argmax(-1) == target
+        for b, (seq, n_prompt) in enumerate(encoded):
+            pos = torch.arange(n_prompt - 1, len(seq) - 1, device=ids.device)  # predicting path token j at pos[j]
+            crit = pos[CRITICAL_INDEX]
+            others = torch.cat([pos[:CRITICAL_INDEX], pos[CRITICAL_INDEX + 1:-1]])  # path nodes, not the end
+            out["critical_acc"].append(float(hit[b, crit]))
+            out["p_critical"].append(float(token_logp[b, crit].exp()))
+            out["other_acc"].append(float(hit[b, others].float().mean()))
+            out["nll"].append(float(-token_logp[b, pos].mean()))
+    return out
+
+
+def greedy_correct(sampler: HFSampler, task: StarGraphTask, problems: list[Problem]) -> list[bool]:
+    spec = SamplingSpec(n=1, temperature=0.0, max_new_tokens=task.config.l + 1)
+    outs = sampler.sample([task.prompt(p) for p in problems], spec)
+    return [task.is_correct(p, o[0]) for p, o in zip(problems, outs)]
+
+
+def start_rollouts(sampler: HFSampler, task: StarGraphTask, problems: list[Problem], n: int,
+                   seed: int) -> list[list[list[int]]]:
+    """n sampled paths (temperature 1) per graph, each continued from the start node: the
+    rollouts that estimate the Q-value of the critical token (the policy picks it next)."""
+    spec = SamplingSpec(n=n, temperature=1.0, max_new_tokens=task.config.l, seed=seed)
+    starts = [str(p.meta["start"]) for p in problems]
+    outs = sampler.sample([task.prompt(p) for p in problems], spec, prefixes=starts)
+    return [[[p.meta["start"], *predicted_path(o)] for o in outs_p] for p, outs_p in zip(problems, outs)]
+
+
+def evaluate(model, tokenizer, task: StarGraphTask, train: list[Problem], test: list[Problem], n_rollouts: int,
+             seed: int) -> dict[str, float]:
+    """Every metric of one model, on training graphs (memorization) and test graphs."""
+    sampler = HFSampler(model, tokenizer, batch_size=EVAL_BATCH)
+    metrics: dict[str, float] = {}
+    for split, problems in (("train", train), ("test", test)):
+        scores = teacher_forced(model, tokenizer, task, problems)
+        for name, values in scores.items():
+            metrics[f"{name}_{split}"] = float(np.mean(values))
+        metrics[f"error_{split}"] = 1.0 - float(np.mean(greedy_correct(sampler, task, problems)))
+        paths = start_rollouts(sampler, task, problems, n_rollouts, seed)
+        metrics[f"q_critical_{split}"] = float(np.mean([[x == p.meta["path"] for x in xs]
+                                                        for p, xs in zip(problems, paths)]))
+    return metrics
+
+
+def per_step_pairs(task: StarGraphTask, problems: list[Problem], paths: list[list[list[int]]]) -> list[dict]:
+    """The paper's per-step pairs: chosen = the true path; rejected = a distinct incorrect sample
+    cut right after its first wrong node (a prefix, no end token). A sample that is a strict prefix
+    of the true path has no wrong node (it stopped early) and makes no pair."""
+    from synthrl.preference import per_step_pair
+
+    pairs = []
+    for p, samples in zip(problems, paths):
+        seen = set()
+        for nodes in samples:
+            labels = task.label_steps(p, ",".join(map(str, nodes)))
+            if "wrong" not in labels or tuple(nodes) in seen:
+                continue
+            seen.add(tuple(nodes))
+            pit = labels.index("wrong")
+            pairs.append({**per_step_pair(task.prompt(p), p.solution, [str(x) for x in nodes], pit, sep=","),
+                          "pit": pit})
+    return pairs
+
+
+def dpo_run(cfg: StarConfig, sft_folder: Path, start: int) -> list[dict]:
+    """Per-step DPO from SFT checkpoint `start` (also the frozen reference), on pairs from that
+    checkpoint's own samples of the training graphs; metrics every `dpo_eval_every` steps.
+    Cached; returns rows {step (SFT iterations + DPO steps), metric, value}."""
+    from synthrl.preference import train_preference
+
+    def build(folder: Path) -> None:
+        task = task_of(cfg)
+        train, test = graphs(cfg)
+        scored = train[:cfg.n_eval_train]
+        model, tok = load_snapshot(sft_folder, start)
+        reference, _ = load_snapshot(sft_folder, start)
+        sampler = HFSampler(model, tok, batch_size=EVAL_BATCH)
+        paths = start_rollouts(sampler, task, train, cfg.negatives_per_graph, cfg.seed + 1)
+        pairs = per_step_pairs(task, train, paths)
+        rows = [{"step": start, "metric": "n_pairs", "value": len(pairs)},
+                {"step": start, "metric": "pit_at_critical",
+                 "value": float(np.mean([p["pit"] == CRITICAL_INDEX for p in pairs])) if pairs else float("nan")}]
+
+        def on_step(step: int, m) -> None:
+            if step % cfg.dpo_eval_every == 0 or step == cfg.dpo.max_steps:
+                metrics = evaluate(m, tok, task, scored, test, cfg.q_rollouts, cfg.seed)
+                rows.extend({"step": start + step, "metric": k, "value": v} for k, v in metrics.items())
+
+        if pairs:
+            result = train_preference(model, reference, tok, [{k: p[k] for k in p if k != "pit"} for p in pairs],
+                                      cfg.dpo, on_step=on_step)
+            rows += [{"step": start + s, "metric": "dpo_loss", "value": v} for s, v in result.losses]
+        (folder / "rows.json").write_text(json.dumps(rows))
+
+    key = cache_key("star_dpo", sft_folder.name, start, to_dict(cfg.dpo), cfg.dpo_eval_every,
+                    cfg.negatives_per_graph, cfg.q_rollouts, cfg.n_eval_train, cfg.n_test, cfg.seed)
+    return json.loads((cached_dir("star_dpo", key, build) / "rows.json").read_text())
+
+
+def sft_rows(cfg: StarConfig, sft_folder: Path) -> list[dict]:
+    """SFT's training loss as logged, and every metric at each checkpoint (cached)."""
+    def build(folder: Path) -> None:
+        task = task_of(cfg)
+        train, test = graphs(cfg)
+        rows = [{"step": s, "metric": "sft_loss", "value": v}
+                for s, v in json.loads((sft_folder / "train_log.json").read_text())["losses"]]
+        for step in sorted(cfg.checkpoints):
+            model, tok = load_snapshot(sft_folder, step)
+            metrics = evaluate(model, tok, task, train[:cfg.n_eval_train], test, cfg.q_rollouts, cfg.seed)
+            rows += [{"step": step, "metric": k, "value": v} for k, v in metrics.items()]
+        (folder / "rows.json").write_text(json.dumps(rows))
+
+    key = cache_key("star_sft_eval", sft_folder.name, sorted(cfg.checkpoints), cfg.q_rollouts, cfg.n_eval_train,
+                    cfg.n_test, cfg.seed)
+    return json.loads((cached_dir("star_sft_eval", key, build) / "rows.json").read_text())
+
+
+def run(preset: Preset | str = "cpu", progress: bool = False, **overrides) -> pd.DataFrame:
+    """The study on `preset.star` (fields replaced by `overrides`): a tidy table whose `method` is
+    SFT or per-step DPO, `start` the SFT checkpoint DPO started from, `step` the iteration."""
+    import dataclasses
+
+    preset = get_preset(preset) if isinstance(preset, str) else preset
+    cfg = dataclasses.replace(preset.star, **overrides)
+    started = time.perf_counter()
+    folder = sft_run(cfg)
+    g = cfg.graph
+    common = {"study": STUDY, "preset": preset.name, "task": f"G({g.d},{g.l},{g.n_nodes})",
+              "n_problems": cfg.n_train, "n_test": cfg.n_test, "seed": cfg.seed}
+    rows = [{**common, "method": SFT, **r} for r in sft_rows(cfg, folder)]
+    for start, kind in cfg.dpo_starts().items():
+        if progress:
+            print(f"per-step DPO from SFT iteration {start} ({kind})", flush=True)
+        rows += [{**common, "method": DPO, "start": start, "start_kind": kind, **r} for r in dpo_run(cfg, folder, start)]
+    return table(rows, provenance(cache_key(to_dict(cfg)), time.perf_counter() - started))
+
+
+# Our thresholds for the verdicts (the paper gives none): the shortcut is "shown" when the other
+# path tokens are at least SHORTCUT_OTHER_ACC right while the critical token is at most
+# 1/d + SHORTCUT_MARGIN; a "phase transition" is a test error that ends at most half the start
+# checkpoint's and more than two standard errors below continued SFT at the same iteration.
+SHORTCUT_OTHER_ACC = 0.9
+SHORTCUT_MARGIN = 0.15
+
+
+def _value(results: pd.DataFrame, metric: str, step: int | None = None, start: int | None = None) -> float:
+    rows = results[(results.metric == metric) & (results.method == (SFT if start is None else DPO))]
+    if start is not None:
+        rows = rows[rows.start == start]
+    rows = rows.sort_values("step")
+    if step is None:
+        return float(rows["value"].iloc[-1]) if len(rows) else float("nan")
+    return float(np.interp(step, rows["step"], rows["value"]))  # SFT between checkpoints: linear
+
+
+def transition(results: pd.DataFrame, start: int) -> dict:
+    """Per-step DPO from SFT iteration `start` against continued SFT at the same final iteration."""
+    dpo = results[(results.method == DPO) & (results.start == start) & (results.metric == "error_test")]
+    n_test = int(results["n_test"].dropna().iloc[0])
+    if dpo.empty:
+        return {"start": start, "has_pairs": False}
+    end = int(dpo.step.max())
+    sft_end = results[(results.method == SFT) & (results.metric == "error_test")].step.max()
+    e_dpo, e_sft = _value(results, "error_test", start=start), _value(results, "error_test", min(end, sft_end))
+    e_start = _value(results, "error_test", start)
+    se = math.sqrt((e_dpo * (1 - e_dpo) + e_sft * (1 - e_sft)) / n_test)
+    return {"start": start, "has_pairs": True, "end": end, "error_start": e_start, "error_dpo": e_dpo,
+            "error_sft": e_sft, "se": se,
+            "transition": bool(e_dpo <= e_start / 2 and e_dpo < e_sft - 2 * se)}
+
+
+def claims(results: pd.DataFrame) -> pd.DataFrame:
+    """paper's claim | ours | verdict, every verdict computed from the results."""
+    d = int(results["task"].iloc[0].split("(")[1].split(",")[0])
+    rows = []
+    crit, other = _value(results, "critical_acc_test"), _value(results, "other_acc_test")
+    shortcut = other >= SHORTCUT_OTHER_ACC and crit <= 1 / d + SHORTCUT_MARGIN
+    rows.append({"claim": "SFT learns the Clever Hans shortcut: other path tokens right, the critical token "
+                          "near 1/d (test graphs, final SFT checkpoint, teacher-forced)",
+                 "paper": f"critical about 1/d = {1 / d:.2f}, others about 1",
+                 "ours": f"critical {crit:.3f}, others {other:.3f}",
+                 "verdict": "reproduces" if shortcut else "does not reproduce at this scale"})
+    q_train, q_test = _value(results, "q_critical_train"), _value(results, "q_critical_test")
+    n_test = int(results["n_test"].dropna().iloc[0])
+    se = math.sqrt(max(q_test * (1 - q_test), 1e-12) / n_test)
+    rows.append({"claim": "SFT memorizes the critical token: its Q rises on training graphs, not on test graphs "
+                          "(final SFT checkpoint)",
+                 "paper": "slow rise (memorization)", "ours": f"Q train {q_train:.3f}, test {q_test:.3f}",
+                 "verdict": "reproduces" if q_train > q_test + 2 * se else "not shown"})
+    for kind, expected in (("under-trained", True), ("over-trained", False)):
+        for start in sorted(results[(results.method == DPO) & (results.start_kind == kind)].start.dropna().unique()):
+            t = transition(results, int(start))
+            claim = f"per-step DPO from the {kind} SFT checkpoint at iteration {int(start)}: phase transition"
+            paper = "yes" if expected else "no"
+            if not t["has_pairs"]:
+                rows.append({"claim": claim, "paper": paper, "ours": "no negatives on the training graphs: "
+                             "nothing to train on", "verdict": "reproduces" if not expected else "does not reproduce"})
+                continue
+            ours = (f"test error {t['error_start']:.3f} -> {t['error_dpo']:.3f} at iteration {t['end']} "
+                    f"(continued SFT {t['error_sft']:.3f}, SE {t['se']:.3f})")
+            rows.append({"claim": claim, "paper": paper, "ours": ours,
+                         "verdict": "reproduces" if t["transition"] == expected else "does not reproduce"})
+    return pd.DataFrame(rows)
