@@ -29,23 +29,17 @@ def test_readme_quickstart_numbers_match_committed_results():
                                                   ("SFT", "pass@4"), ("RFT", "test_error"), ("RFT", "pass@4")]]
 
 
-def test_readme_positive_scaling_claims_match_committed_results():
-    path = ROOT / "data" / "results" / "positive_scaling__cpu.csv"
+@pytest.mark.parametrize("study", ["positive_scaling", "star_graph"])
+def test_readme_claims_tables_match_committed_results(study):
+    """Each row of a study's claims table in the README is a row of `claims()` of its committed
+    cpu results (the columns of the table, in order)."""
+    import importlib
+
+    path = ROOT / "data" / "results" / f"{study}__cpu.csv"
     if not path.exists():
-        pytest.skip("no committed cpu positive-scaling results yet")
-    from synthrl.studies.positive_scaling import claims
-
-    section = README.split("<!-- positive-scaling-results")[1].split("<!-- /positive-scaling-results")[0]
-    for row in claims(pd.read_csv(path)).itertuples():
-        assert f"| {row.setting} | {row.claim} | {row.paper} | {row.ours} | {row.verdict} |" in section
-
-
-def test_readme_star_graph_claims_match_committed_results():
-    path = ROOT / "data" / "results" / "star_graph__cpu.csv"
-    if not path.exists():
-        pytest.skip("no committed cpu star-graph results yet")
-    from synthrl.studies.star_graph import claims
-
-    section = README.split("<!-- star-graph-results")[1].split("<!-- /star-graph-results")[0]
-    for row in claims(pd.read_csv(path)).itertuples():
-        assert f"| {row.claim} | {row.paper} | {row.ours} | {row.verdict} |" in section
+        pytest.skip(f"no committed cpu {study} results yet")
+    marker = study.replace("_", "-") + "-results"
+    section = README.split(f"<!-- {marker}")[1].split(f"<!-- /{marker}")[0]
+    table = importlib.import_module(f"synthrl.studies.{study}").claims(pd.read_csv(path))
+    for row in table.astype(str).itertuples(index=False):
+        assert "| " + " | ".join(row) + " |" in section
