@@ -180,7 +180,8 @@ def per_step_pairs(task: StarGraphTask, problems: list[Problem], paths: list[lis
 
 def dpo_run(cfg: StarConfig, sft_folder: Path, start: int) -> list[dict]:
     """Per-step DPO from SFT checkpoint `start` (also the frozen reference), on pairs from that
-    checkpoint's own samples of the training graphs; metrics every `dpo_eval_every` steps.
+    checkpoint's own samples of the training graphs (temperature 1, continued from the start node,
+    which every path begins with); metrics every `dpo_eval_every` steps.
     Cached; returns rows {step (SFT iterations + DPO steps), metric, value}."""
     from synthrl.preference import train_preference
 
