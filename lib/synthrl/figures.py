@@ -189,7 +189,9 @@ def star_shortcut(results: pd.DataFrame) -> plt.Figure:
         for split, ls in (("train", "--"), ("test", "-")):
             s = _star_series(results, f"{metric}_{split}")
             ax.plot(s.step, s.value, ls=ls, marker=".", color=color, label=f"{label}, {split} graphs")
-    d = int(results["task"].iloc[0].split("(")[1].split(",")[0])
+    from synthrl.studies.star_graph import n_arms
+
+    d = n_arms(results)
     ax.axhline(1 / d, color="#999999", lw=0.8, ls=":", label="1/d")
     ax.set(xlabel="SFT iteration", ylabel="teacher-forced accuracy", ylim=(0, 1.02))
     ax.set_title(f"SFT on {results['task'].iloc[0]}, {int(results['n_problems'].iloc[0])} training graphs",

@@ -260,6 +260,11 @@ SHORTCUT_OTHER_ACC = 0.9
 SHORTCUT_MARGIN = 0.15
 
 
+def n_arms(results: pd.DataFrame) -> int:
+    """d of the study's graph, read from its task column ("G(d,l,N)")."""
+    return int(results["task"].iloc[0].split("(")[1].split(",")[0])
+
+
 def _value(results: pd.DataFrame, metric: str, step: int | None = None, start: int | None = None) -> float:
     rows = results[(results.metric == metric) & (results.method == (SFT if start is None else DPO))]
     if start is not None:
@@ -288,7 +293,7 @@ def transition(results: pd.DataFrame, start: int) -> dict:
 
 def claims(results: pd.DataFrame) -> pd.DataFrame:
     """paper's claim | ours | verdict, every verdict computed from the results."""
-    d = int(results["task"].iloc[0].split("(")[1].split(",")[0])
+    d = n_arms(results)
     rows = []
     crit, other = _value(results, "critical_acc_test"), _value(results, "other_acc_test")
     shortcut = other >= SHORTCUT_OTHER_ACC and crit <= 1 / d + SHORTCUT_MARGIN
