@@ -165,14 +165,9 @@ def one_positive(results: pd.DataFrame) -> plt.Figure:
 
 
 def _star_series(results: pd.DataFrame, metric: str, start=None) -> pd.DataFrame:
-    """One metric of the star-graph study against iteration: SFT's (start None) or one per-step
-    DPO run's."""
-    rows = results[results.metric == metric]
-    if start is None:
-        rows = rows[rows.method == "SFT"]
-    else:
-        rows = rows[(rows.method == "per-step DPO") & (rows.start == start)]
-    return rows.sort_values("step")
+    from synthrl.studies.star_graph import series  # imported here, as the other studies' helpers are
+
+    return series(results, metric, start)
 
 
 def _dpo_starts(results: pd.DataFrame, kind: str) -> list[int]:

@@ -265,11 +265,16 @@ def n_arms(results: pd.DataFrame) -> int:
     return int(results["task"].iloc[0].split("(")[1].split(",")[0])
 
 
-def _value(results: pd.DataFrame, metric: str, step: int | None = None, start: int | None = None) -> float:
+def series(results: pd.DataFrame, metric: str, start: int | None = None) -> pd.DataFrame:
+    """One metric against iteration: SFT's (start None) or that of per-step DPO from `start`."""
     rows = results[(results.metric == metric) & (results.method == (SFT if start is None else DPO))]
     if start is not None:
         rows = rows[rows.start == start]
-    rows = rows.sort_values("step")
+    return rows.sort_values("step")
+
+
+def _value(results: pd.DataFrame, metric: str, step: int | None = None, start: int | None = None) -> float:
+    rows = series(results, metric, start)
     if step is None:
         return float(rows["value"].iloc[-1]) if len(rows) else float("nan")
     return float(np.interp(step, rows["step"], rows["value"]))  # SFT between checkpoints: linear
