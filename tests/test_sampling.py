@@ -79,26 +79,30 @@ def test_vllm_backend_matches_interface(tmp_path):
     assert len(out) == 1 and len(out[0]) == 2
 
 
-def test_shared_prefix_cache_decodes_like_reencoding(sampler, prompts):
-    """Greedy decoding from a prefilled, repeated cache gives exactly what re-encoding gives."""
+@pytest.mark.parametrize("cascade", [True, False])
+def test_shared_prefix_decodes_like_reencoding(sampler, prompts, cascade):
+    """Greedy decoding of a shared prefix (cascade, or generate from a repeated cache) gives
+    exactly what re-encoding gives."""
     spec = SamplingSpec(n=1, temperature=0.0, max_new_tokens=10)
     plain = sampler._generate(prompts, spec, batch_seed=0)
-    shared = sampler._generate(prompts, spec, batch_seed=0, repeats=3)
-    assert shared == [y for y in plain for _ in range(3)]
+    shared = HFSampler(sampler.model, sampler.tokenizer, cascade=cascade)
+    assert shared.cascade == cascade
+    assert shared._generate(prompts, spec, batch_seed=0, repeats=3) == [y for y in plain for _ in range(3)]
 
 
 def test_shared_and_naive_rollouts_sample_the_same_distribution(prompts):
-    """Token frequencies of many samples agree between the two ways (same model, same spec)."""
+    """Token frequencies of many samples agree between the three ways (same model, same spec)."""
     import collections
 
     tok = build_tokenizer(ArithWorld().vocabulary())
     model = build_model(TINY, tok, seed=1)
     spec = SamplingSpec(n=200, temperature=1.0, max_new_tokens=3, seed=0)
     counts = {}
-    for share in (True, False):
-        out = HFSampler(model, tok, batch_size=400, share_prefix=share).sample(prompts[:1], spec)[0]
-        counts[share] = collections.Counter(y.split()[0] if y else "" for y in out)
-    top = [w for w, _ in counts[False].most_common(5)]
-    for w in top:  # each frequent first token within a few standard errors (n = 200)
-        p = counts[False][w] / 200
-        assert abs(counts[True][w] / 200 - p) < 4 * (2 * p * (1 - p) / 200) ** 0.5 + 0.02  # 4 SE of a difference
+    for share, cascade in ((True, True), (True, False), (False, False)):
+        out = HFSampler(model, tok, batch_size=400, share_prefix=share, cascade=cascade).sample(prompts[:1], spec)[0]
+        counts[share, cascade] = collections.Counter(y.split()[0] if y else "" for y in out)
+    naive = counts[False, False]
+    for w, _ in naive.most_common(5):  # each frequent first token within a few standard errors (n = 200)
+        p = naive[w] / 200
+        for way in ((True, True), (True, False)):
+            assert abs(counts[way][w] / 200 - p) < 4 * (2 * p * (1 - p) / 200) ** 0.5 + 0.02  # 4 SE of a difference

@@ -16,6 +16,21 @@ from synthrl.train import completion_rows, sft
 BENCH_TRAIN_STEPS = 30  # our choice: long enough to amortise TRL's set-up
 BENCH_PROMPTS = 64
 BENCH_ROUNDS = 3  # our choice: rollout timings are the best of 3 interleaved rounds
+# The ways of rolling out from step prefixes (HFSampler options), from the naive one to ours.
+ROLLOUT_WAYS = {
+    "naive": dict(share_prefix=False, group_by_depth=False),
+    "repeated cache": dict(cascade=False, group_by_depth=False),
+    "repeated cache, by depth": dict(cascade=False),
+    "cascade": dict(group_by_depth=False),
+    "ours": dict(),
+}
+ROLLOUT_WAY_NAMES = {
+    "naive": "naive: each rollout re-encodes its prefix (generate), batches by length",
+    "repeated cache": "generate from each prefix's key/value cache, repeated for its rollouts",
+    "repeated cache, by depth": "the same, batches by prefix depth",
+    "cascade": "cascade decoding: one copy of each prefix, ended groups leave the batch",
+    "ours": "ours: cascade decoding, batches by prefix depth",
+}
 
 
 def _count_tokens(tokenizer, texts: list[str]) -> int:
@@ -72,15 +87,13 @@ def measure_rollouts(preset_name: str, n_traces: int = 24) -> dict:
     problems, traces = negative_traces(world, d_syn, pipeline.samples(preset, sft, d_syn), n_traces, seed=1)
     model, tokenizer = load_checkpoint(sft)
     n = preset.credit.n_rollouts
-    timings: dict[tuple[bool, bool], float] = {}
+    timings: dict[str, float] = {}
     credits, repeat = {}, True
-    # (share_prefix, group_by_depth): naive, each change alone, ours. Rounds interleave the four
-    # ways and each keeps its best time (a shared machine's noise only slows a run down); every
-    # round must repeat the first's rollouts exactly (same seed).
+    # Rounds interleave the ways and each keeps its best time (a shared machine's noise only slows
+    # a run down); every round must repeat the first's rollouts exactly (same seed).
     for _ in range(BENCH_ROUNDS):
-        for way in ((False, False), (True, False), (False, True), (True, True)):
-            sampler = HFSampler(model, tokenizer, batch_size=preset.sampling.batch_size, share_prefix=way[0],
-                                group_by_depth=way[1])
+        for way, options in ROLLOUT_WAYS.items():
+            sampler = HFSampler(model, tokenizer, batch_size=preset.sampling.batch_size, **options)
             start = time.perf_counter()
             found = estimate_q(sampler, world, problems, traces, n, seed=0,
                                max_new_tokens=preset.sampling.max_new_tokens)
@@ -88,11 +101,9 @@ def measure_rollouts(preset_name: str, n_traces: int = 24) -> dict:
             if way in credits:
                 repeat &= [c.outcomes for c in found] == [c.outcomes for c in credits[way]]
             credits[way] = found
-    naive, ours = (False, False), (True, True)
-    q = {way: np.concatenate([c.q[:-1] for c in credits[way]]) for way in (naive, ours)}
-    return {"traces": len(traces), "rollouts": sum(sum(c.rollouts) for c in credits[ours]), "n": n,
-            "timings": timings, "speedup": timings[naive] / timings[ours],
-            "mean_q_naive": float(q[naive].mean()), "mean_q_shared": float(q[ours].mean()),
+    mean_q = {way: float(np.concatenate([c.q[:-1] for c in found]).mean()) for way, found in credits.items()}
+    return {"traces": len(traces), "rollouts": sum(sum(c.rollouts) for c in credits["ours"]), "n": n,
+            "timings": timings, "speedup": timings["naive"] / timings["ours"], "mean_q": mean_q,
             "same_seed_repeats": repeat}
 
 
@@ -107,13 +118,10 @@ def run_bench(preset_name: str) -> int:
           f"(outputs identical: {r['same_outputs']})")
     r = measure_rollouts(preset_name)
     print(f"rollouts: {r['traces']} negative traces of pi_sft, {r['n']} per step prefix, {r['rollouts']} in all")
-    names = {(False, False): "naive: each rollout re-encodes its prefix, batches by length",
-             (True, False): "shared prefix cache only", (False, True): "batches by prefix depth only",
-             (True, True): "ours: shared prefix cache + batches by depth"}
-    for way, name in names.items():
-        print(f"  {name}: {r['timings'][way]:.1f} s")
-    print(f"  (best of {BENCH_ROUNDS} interleaved rounds each) mean Q over prefixes: naive {r['mean_q_naive']:.3f}, "
-          f"ours {r['mean_q_shared']:.3f} (same distribution, other random draws); every round repeats its "
-          f"rollouts with the same seed: {r['same_seed_repeats']}")
+    for way, name in ROLLOUT_WAY_NAMES.items():
+        print(f"  {name}: {r['timings'][way]:.1f} s (mean Q {r['mean_q'][way]:.3f})")
+    print(f"  (best of {BENCH_ROUNDS} interleaved rounds each; the ways sample the same distribution, mean Q over "
+          f"prefixes from other random draws) every round repeats its rollouts with the same seed: "
+          f"{r['same_seed_repeats']}")
     print(f"rollout speed-up vs naive: {r['speedup']:.2f}x")
     return 0

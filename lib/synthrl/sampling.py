@@ -10,6 +10,8 @@ from typing import Protocol
 import torch
 from tqdm.auto import tqdm
 
+import synthrl.cascade
+
 
 @dataclass(frozen=True)
 class SamplingSpec:
@@ -43,16 +45,19 @@ class HFSampler:
     batch holds similar lengths (less padding). Seeds are set per batch: the same inputs, seed
     and batch size give the same samples.
 
-    With n > 1 and `share_prefix` (the default), each prompt (+ prefix) is encoded once and its
-    key/value cache repeated for its n samples: rollouts from one prefix share that work.
-    `share_prefix=False` re-encodes it for every sample (the naive way, kept for the benchmark);
-    both sample the same distribution. With prefixes and `group_by_depth` (the default), rollouts
+    With n > 1 and `share_prefix` (the default), each prompt (+ prefix) is encoded once and its n
+    samples share that work: decoded by `synthrl.cascade` (one copy of the prefix, attended to by
+    all n; finished groups leave the batch) where the model supports it, else by `generate` from
+    a key/value cache repeated n times (`cascade=False` forces that way). `share_prefix=False`
+    re-encodes the text for every sample (the naive way, kept for the benchmark); all three
+    sample the same distribution. With prefixes and `group_by_depth` (the default), rollouts
     from prefixes of equal depth (lines) are batched together: they need about as many tokens to
     finish, and `generate` runs a batch until its longest sequence ends.
     """
 
     def __init__(self, model, tokenizer, batch_size: int = 64, device: str | None = None,
-                 progress: bool = False, share_prefix: bool = True, group_by_depth: bool = True):
+                 progress: bool = False, share_prefix: bool = True, group_by_depth: bool = True,
+                 cascade: bool = True):
         self.model = model.eval()
         self.tokenizer = tokenizer
         self.batch_size = batch_size
@@ -60,6 +65,7 @@ class HFSampler:
         self.progress = progress
         self.share_prefix = share_prefix
         self.group_by_depth = group_by_depth
+        self.cascade = cascade and synthrl.cascade.supports(model)
 
     def _encode(self, texts: list[str]):
         self.tokenizer.padding_side = "left"
@@ -73,6 +79,11 @@ class HFSampler:
         enc = self._encode(texts)
         ids, mask = enc["input_ids"], enc["attention_mask"]
         kwargs = {}
+        if repeats > 1 and self.cascade:
+            torch.manual_seed(batch_seed)
+            new = synthrl.cascade.sample(self.model, ids, mask, repeats, spec.temperature, spec.max_new_tokens,
+                                         tok.eos_token_id, tok.pad_token_id)
+            return [t.strip() for t in tok.batch_decode(new, skip_special_tokens=True)]
         if repeats > 1:
             # Prefill all but the last token at the positions generate() will use (left padding),
             # then repeat the cache: generate() only runs the last token and the new ones.

@@ -1,0 +1,81 @@
+"""Cascade decoding (one copy of each prefix for its n continuations) computes exactly the model's
+own attention: every step's logits equal a plain forward pass over prompt + tokens so far."""
+import pytest
+import torch
+from transformers import LlamaConfig, LlamaForCausalLM
+
+from synthrl import cascade
+from synthrl.models import build_model, build_tokenizer
+from synthrl.presets import ModelConfig
+from synthrl.tasks.arith import ArithWorld
+
+SMALL = ModelConfig(hidden_size=32, n_layers=2, n_heads=2, intermediate_size=64, max_positions=128)
+
+
+@pytest.fixture(scope="module")
+def setup():
+    world = ArithWorld()
+    tok = build_tokenizer(world.vocabulary())
+    tok.padding_side = "left"
+    prompts = [world.prompt(p) for p in world.make_problems("train", 3, seed=0)]
+    texts = [prompts[0], prompts[1] + "Ann has 3", prompts[2][: len(prompts[2]) // 2]]  # unequal lengths
+    enc = tok(texts, return_tensors="pt", padding=True, add_special_tokens=False)
+    return build_model(SMALL, tok, seed=3).eval(), tok, enc
+
+
+def _active_rows(tokens: torch.Tensor, eos: int, n: int, step: int) -> list[int]:
+    """Rows still in the batch at `step` when every finished group leaves at once: those of groups
+    with a row that had not ended before `step`."""
+    ended = (tokens[:, :step] == eos).any(-1).view(-1, n).all(-1)
+    return [r for r in range(tokens.shape[0]) if step == 0 or not ended[r // n]]
+
+
+def test_logits_at_every_step_equal_a_full_forward_pass(setup, monkeypatch):
+    model, tok, enc = setup
+    n, eos = 4, tok.eos_token_id
+    seen = []
+    pick = cascade._pick
+
+    def recording_pick(logits, temperature):  # also ends rows, so that groups leave, the first one early
+        seen.append(logits.clone())
+        end = torch.rand(len(logits)) < 0.1
+        end[:n] |= len(seen) == 2
+        return pick(logits, temperature).masked_fill(end, eos)
+
+    monkeypatch.setattr(cascade, "_pick", recording_pick)
+    torch.manual_seed(0)
+    tokens = cascade.sample(model, enc["input_ids"], enc["attention_mask"], n, 1.0, 12, eos, tok.pad_token_id,
+                            compact_at=0.0)
+    assert len(seen[-1]) < len(seen[0])  # groups did leave the batch
+    assert tokens.shape == (3 * n, 12)
+    for row in range(3 * n):
+        prompt = enc["input_ids"][row // n][enc["attention_mask"][row // n].bool()]
+        new = tokens[row].tolist()
+        new = new[: new.index(eos) + 1] if eos in new else new
+        full = model(input_ids=torch.cat([prompt, torch.tensor(new)])[None]).logits[0]
+        for t in range(len(new)):
+            ours = seen[t][_active_rows(tokens, eos, n, t).index(row)]
+            torch.testing.assert_close(ours, full[len(prompt) - 1 + t], atol=1e-4, rtol=1e-4)
+        assert all(x == tok.pad_token_id for x in tokens[row, len(new):])  # padding after the end
+
+
+def test_greedy_equals_generate_n_times(setup):
+    model, tok, enc = setup
+    ours = cascade.sample(model, enc["input_ids"], enc["attention_mask"], 2, 0.0, 10, tok.eos_token_id,
+                          tok.pad_token_id)
+    ref = model.generate(**enc, do_sample=False, max_new_tokens=10, eos_token_id=tok.eos_token_id,
+                         pad_token_id=tok.pad_token_id, top_k=None, top_p=None, temperature=None)
+    ref = ref[:, enc["input_ids"].shape[1]:]
+    for row in range(6):
+        assert ours[row, : ref.shape[1]].tolist() == ref[row // 2].tolist()
+    assert model.config._attn_implementation != cascade.ATTENTION  # restored after decoding
+
+
+def test_supports_only_what_it_computes(setup):
+    model, _, _ = setup
+    assert cascade.supports(model)
+    gqa = LlamaForCausalLM(LlamaConfig(vocab_size=16, hidden_size=32, intermediate_size=64, num_hidden_layers=1,
+                                       num_attention_heads=4, num_key_value_heads=2))
+    assert not cascade.supports(gqa)
+    with pytest.raises(ValueError, match="key/value heads"):
+        cascade.sample(gqa, torch.ones(1, 3, dtype=torch.long), torch.ones(1, 3, dtype=torch.long), 2, 1.0, 4, 1, 0)
