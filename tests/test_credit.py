@@ -30,6 +30,24 @@ class OracleSampler:
         return outs
 
 
+class ShiftedOracle(OracleSampler):
+    """Like the oracle, but rollouts fail from `offset` steps after the trace's first wrong step
+    (-1: already from the step before it; +1: only once a step more has been taken)."""
+
+    def __init__(self, world, problems, traces, offset):
+        super().__init__(world, problems)
+        self.fail_after = {world.prompt(p): first_wrong_step(world.label_steps(p, t)) + offset
+                           for p, t in zip(problems, traces)}
+
+    def sample(self, prompts, spec, prefixes=None):
+        outs = []
+        for prompt, prefix in zip(prompts, prefixes):
+            p, done = self.by_prompt[prompt], len(self.world.split_steps(prefix))
+            fails = done > self.fail_after[prompt]
+            outs.append(["answer 999" if fails else "\n".join(p.solution.split("\n")[done:])] * spec.n)
+        return outs
+
+
 @pytest.fixture(scope="module")
 def world():
     return ArithWorld()
@@ -88,6 +106,20 @@ def test_oracle_rollouts_put_the_first_pit_on_the_first_wrong_step(world, negati
         assert np.allclose(c.q_se, 0.0)  # every rollout agrees: no sampling error
     table = validate(world, problems, credits, rollout_counts=(1, 2))
     assert (table["first_pit_agreement"] == 1.0).all() and (table["drop_auc"] == 1.0).all()
+
+
+@pytest.mark.parametrize("offset, kind", [(-1, "early"), (1, "late")])
+def test_validation_says_where_a_missed_first_pit_lands(world, negatives, offset, kind):
+    problems, traces = negatives
+    keep = [i for i, (p, t) in enumerate(zip(problems, traces)) if first_wrong_step(world.label_steps(p, t)) >= 1]
+    problems, traces = [problems[i] for i in keep], [traces[i] for i in keep]
+    assert len(problems) >= 3
+    credits = estimate_q(ShiftedOracle(world, problems, traces, offset), world, problems, traces, n_rollouts=2)
+    for definition in ("min", "no_success"):
+        row = validate(world, problems, credits, (2,), definition).iloc[0]
+        assert row[f"first_pit_{kind}"] == 1.0 and row["first_pit_agreement"] == 0.0
+        assert sum(row[f"first_pit_{k}"] for k in ("agreement", "early", "late", "none")) == pytest.approx(1.0)
+        assert row["first_pit_early_irrelevant"] <= row["first_pit_early"]
 
 
 def test_pooled_traces_count_as_rollouts_from_their_shared_prefixes(world, negatives):

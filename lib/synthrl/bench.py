@@ -16,6 +16,7 @@ from synthrl.train import completion_rows, sft
 BENCH_TRAIN_STEPS = 30  # our choice: long enough to amortise TRL's set-up
 BENCH_PROMPTS = 64
 BENCH_ROUNDS = 3  # our choice: rollout timings are the best of 3 interleaved rounds
+BENCH_ROLLOUTS = 16  # rollouts per prefix, fixed so that figures compare across presets and commits
 # The ways of rolling out from step prefixes (HFSampler options), from the naive one to ours.
 ROLLOUT_WAYS = {
     "naive": dict(share_prefix=False, group_by_depth=False),
@@ -86,7 +87,7 @@ def measure_rollouts(preset_name: str, n_traces: int = 24) -> dict:
     sft = pipeline.pi_sft(preset, pipeline.pi_base(preset), d_syn)
     problems, traces = negative_traces(world, d_syn, pipeline.samples(preset, sft, d_syn), n_traces, seed=1)
     model, tokenizer = load_checkpoint(sft)
-    n = preset.credit.n_rollouts
+    n = BENCH_ROLLOUTS
     timings: dict[str, float] = {}
     credits, repeat = {}, True
     # Rounds interleave the ways and each keeps its best time (a shared machine's noise only slows

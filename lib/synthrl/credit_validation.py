@@ -26,13 +26,19 @@ def validate(world: ArithWorld, problems: list[Problem], credits: list[TraceCred
 
     - first_pit_agreement: among traces with a wrong step, how often the estimated first pit is
       the exact first wrong step;
+    - where it is not: first_pit_early (an earlier step, of which first_pit_early_irrelevant at a
+      step labelled irrelevant: true but unneeded, yet the policy rarely recovers after it),
+      first_pit_late (a later step: the policy still succeeds after the first wrong step) and
+      first_pit_none (no pit: no prefix scores below the start, or every prefix has a success);
+      the four rates sum to 1;
     - drop_auc: how well the Q drop at a step (-A_i) separates wrong steps from right ones, over
       the steps up to each trace's first wrong step (later steps inherit its wrong values).
     """
     by_uid = {p.uid: p for p in problems}
     rows = []
     for n in rollout_counts:
-        hits, total, wrong_drops, right_drops = 0, 0, [], []
+        counts = dict.fromkeys(("agreement", "early", "early_irrelevant", "late", "none"), 0)
+        total, wrong_drops, right_drops = 0, [], []
         for credit in credits:
             c = credit.truncated(n)
             labels = world.label_steps(by_uid[c.uid], "\n".join(c.steps))
@@ -40,11 +46,15 @@ def validate(world: ArithWorld, problems: list[Problem], credits: list[TraceCred
             if pit is None:
                 continue
             total += 1
-            hits += c.first_pit(definition) == pit
+            found = c.first_pit(definition)
+            kind = ("none" if found is None else "agreement" if found == pit else "early" if found < pit
+                    else "late")
+            counts[kind] += 1
+            counts["early_irrelevant"] += kind == "early" and labels[found] == "irrelevant"
             drops = -c.advantages
             wrong_drops.append(float(drops[pit]))
             right_drops += [float(drops[i]) for i in range(pit) if labels[i] == "right"]
-        rows.append({"n_rollouts": n, "definition": definition, "traces": total,
-                     "first_pit_agreement": hits / total if total else float("nan"),
+        rates = {f"first_pit_{k}": v / total if total else float("nan") for k, v in counts.items()}
+        rows.append({"n_rollouts": n, "definition": definition, "traces": total, **rates,
                      "drop_auc": auc(wrong_drops, right_drops)})
     return pd.DataFrame(rows)

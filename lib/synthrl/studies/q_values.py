@@ -19,6 +19,8 @@ from synthrl.tasks.arith import first_wrong_step
 from synthrl.tasks.base import Problem
 
 STUDY = "q_values"
+VALIDATION_METRICS = ("first_pit_agreement", "first_pit_early", "first_pit_early_irrelevant", "first_pit_late",
+                      "first_pit_none", "drop_auc")
 
 
 def negative_traces(world, d_syn: list[Problem], sampled: list[dict], n: int, seed: int):
@@ -90,7 +92,7 @@ def run(preset: Preset | str = "cpu") -> pd.DataFrame:
             world, problems, sft_credit, pool))):
         for definition in FIRST_PIT_DEFINITIONS:
             for r in validate(world, problems, found, counts, definition).to_dict("records"):
-                for metric in ("first_pit_agreement", "drop_auc"):
+                for metric in VALIDATION_METRICS:
                     rows.append({**common, "method": f"SFT {estimator}", "metric": metric, "value": r[metric],
                                  "n_rollouts": r["n_rollouts"], "definition": definition, "n_traces": r["traces"]})
     return table(rows, provenance(cache_key(to_dict(preset)), time.perf_counter() - start))
