@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from synthrl.credit import BOK_K, bok, bok_se, estimate_q, first_pit
+from synthrl.credit import BOK_K, FIRST_PIT_DEFINITIONS, bok, bok_se, estimate_q, first_pit
 from synthrl.credit_validation import auc, validate
 from synthrl.tasks.arith import ArithWorld, first_wrong_step
 from synthrl.widgets import flip_first_operation
@@ -82,6 +82,11 @@ def test_first_pits_land_where_hand_made_traces_put_them():
     assert first_pit([0.5, 0.2, 0.3, 0.2], [2, 1, 1, 1], [4] * 4, "min") == 0  # first of tied minima
     assert first_pit([0.5, 0.2, 0.3, 0.2], [2, 1, 1, 1], [4] * 4, "no_success") is None
     assert first_pit([0.2, 0.4, 1.0], [1, 2, 4], [4, 4, 4], "min") is None  # Q never falls
+    # the largest drop: step 1 (0.9 -> 0.2), though Q only reaches its lowest at step 3
+    assert first_pit([0.8, 0.9, 0.2, 0.1, 0.0], [3, 4, 1, 1, 0], [4] * 5, "max_drop") == 1
+    assert first_pit([0.8, 0.9, 0.2, 0.1, 0.0], [3, 4, 1, 1, 0], [4] * 5, "min") == 3
+    assert first_pit([0.5, 0.5, 0.2, 0.5, 0.2], [2, 2, 1, 2, 1], [4] * 5, "max_drop") == 1  # first of tied drops
+    assert first_pit([0.2, 0.4, 1.0], [1, 2, 4], [4, 4, 4], "max_drop") is None
     with pytest.raises(ValueError):
         first_pit(q, [0] * 5, [4] * 5, "lowest")
 
@@ -101,7 +106,7 @@ def test_oracle_rollouts_put_the_first_pit_on_the_first_wrong_step(world, negati
     credits = estimate_q(OracleSampler(world, problems), world, problems, traces, n_rollouts=2)
     for p, t, c in zip(problems, traces, credits):
         pit = first_wrong_step(world.label_steps(p, t))
-        assert c.first_pit("min") == pit == c.first_pit("no_success")
+        assert c.first_pit("min") == pit == c.first_pit("no_success") == c.first_pit("max_drop")
         assert c.q[0] == 1.0 and c.advantages[pit] == -1.0
         assert np.allclose(c.q_se, 0.0)  # every rollout agrees: no sampling error
     table = validate(world, problems, credits, rollout_counts=(1, 2))
@@ -115,7 +120,7 @@ def test_validation_says_where_a_missed_first_pit_lands(world, negatives, offset
     problems, traces = [problems[i] for i in keep], [traces[i] for i in keep]
     assert len(problems) >= 3
     credits = estimate_q(ShiftedOracle(world, problems, traces, offset), world, problems, traces, n_rollouts=2)
-    for definition in ("min", "no_success"):
+    for definition in FIRST_PIT_DEFINITIONS:
         row = validate(world, problems, credits, (2,), definition).iloc[0]
         assert row[f"first_pit_{kind}"] == 1.0 and row["first_pit_agreement"] == 0.0
         assert sum(row[f"first_pit_{k}"] for k in ("agreement", "early", "late", "none")) == pytest.approx(1.0)

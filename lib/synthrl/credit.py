@@ -20,7 +20,7 @@ from synthrl.tasks.base import Problem
 from synthrl.verify import extract_answer
 
 BOK_K = 5  # paper: rollouts under BoK(pi_sft) with K = 5
-FIRST_PIT_DEFINITIONS = ("min", "no_success")
+FIRST_PIT_DEFINITIONS = ("min", "no_success", "max_drop")
 
 
 def bok(p: np.ndarray | float, k: int = BOK_K) -> np.ndarray:
@@ -99,12 +99,19 @@ def first_pit(q: np.ndarray, successes: list[int], rollouts: list[int], definiti
     'min': the first step at which Q reaches its lowest value over the trace (the paper); None if
     Q never falls below Q_0. 'no_success': the first step from which no rollout succeeds
     (Self-Explore, Hwang et al. 2024), counting a finished wrong prefix as no success.
+    'max_drop' (ours, a diagnostic): the first step with the most negative advantage, None if no
+    step lowers Q. With exact Q the paper's two find the first step after which the policy can no
+    longer recover, which is later than the first error where the policy sometimes recovers from
+    it; the largest drop is where most of the value is lost.
     """
     if definition not in FIRST_PIT_DEFINITIONS:
         raise ValueError(f"definition must be one of {FIRST_PIT_DEFINITIONS}, got {definition!r}")
     q = np.asarray(q, dtype=float)
     if len(q) < 2:
         return None
+    if definition == "max_drop":
+        drops = np.diff(q)
+        return int(np.argmin(drops)) if drops.min() < 0 else None
     if definition == "min":
         steps_q = q[1:]
         lowest = steps_q.min()

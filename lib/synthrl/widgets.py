@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import html
 
+from synthrl.credit import FIRST_PIT_DEFINITIONS
 from synthrl.tasks.arith import ArithConfig, ArithWorld, first_wrong_step
 from synthrl.tasks.base import Problem
 
@@ -67,18 +68,18 @@ def world_explorer(config: ArithConfig | None = None):
 
 def credit_trace_html(world: ArithWorld, problem: Problem, credit) -> str:
     """A negative trace with each step coloured by the Q of the prefix it ends (red 0 .. green 1),
-    its advantage with a standard error, its exact label, and both first pits marked."""
+    its advantage with a standard error, its exact label, and the estimated first pits marked."""
     labels = world.label_steps(problem, "\n".join(credit.steps))
     exact_pit = first_wrong_step(labels)
     q, adv, se = credit.q, credit.advantages, credit.advantage_se
-    pits = {d: credit.first_pit(d) for d in ("min", "no_success")}
+    names = {"min": "lowest Q", "no_success": "no success", "max_drop": "largest drop"}
+    pits = {d: credit.first_pit(d) for d in FIRST_PIT_DEFINITIONS}
     rows = [f"<div style='font-family:monospace'>{html.escape(problem.question)}</div>",
             f"<div style='font-family:monospace'>Q_0 (bare problem) = {q[0]:.2f}</div>"]
     for i, step in enumerate(credit.steps):
         red, green = int(230 * (1 - q[i + 1]) + 25), int(200 * q[i + 1] + 25)
-        marks = [name for name, at in (("estimated first pit (min)", pits["min"]),
-                                       ("estimated first pit (no success)", pits["no_success"]),
-                                       ("exact first wrong step", exact_pit)) if at == i]
+        marks = [f"estimated first pit ({names[d]})" for d, at in pits.items() if at == i]
+        marks += ["exact first wrong step"] if exact_pit == i else []
         rows.append(
             f"<div style='font-family:monospace;background:rgba({red},{green},60,0.25);padding:2px 6px'>"
             f"{html.escape(step)} &nbsp; <b>Q={q[i + 1]:.2f}</b> A={adv[i]:+.2f}&plusmn;{se[i]:.2f} "
