@@ -9,7 +9,7 @@ import time
 from synthrl import quiet_libraries
 from synthrl.presets import PRESETS
 
-STUDIES = ("quickstart", "positive_scaling", "q_values", "star_graph")
+STUDIES = ("quickstart", "positive_scaling", "positive_scaling_lr", "q_values", "star_graph")
 
 
 def _study(name: str):

@@ -274,6 +274,7 @@ STUDY_FIGURES = {
     "q_values": {"fig7_q_per_step": q_per_step, "q_validation": credit_validation},
     "positive_scaling": {"fig2_positive_scaling": positive_scaling, "fig3_nll_under_base": nll_under_base,
                          "fig9_one_positive": one_positive},
+    "positive_scaling_lr": {"fig2_positive_scaling_lr": positive_scaling, "fig3_nll_under_base_lr": nll_under_base},
     "star_graph": {"fig8a_star_loss_q": star_fig8a, "fig8b_star_under_trained": star_fig8b,
                    "fig8c_star_over_trained": star_fig8c, "star_shortcut": star_shortcut},
 }

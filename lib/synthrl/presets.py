@@ -111,11 +111,17 @@ class PreferenceConfig:
 
 @dataclass(frozen=True)
 class Setting:
-    """One difficulty setting of a study: a task, and for arith its world (None = the preset's)."""
+    """One setting (arm) of a study: a task, for arith its world (None = the preset's), and the
+    learning rate of SFT and RFT (None = the preset's `sft.lr` and `rft.lr`)."""
 
     name: str  # e.g. "gsm8k-like"
     task: str = "arith"
     world: ArithConfig | None = None
+    sft_lr: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.sft_lr is not None and self.sft_lr <= 0:
+            raise ValueError(f"setting {self.name!r}: sft_lr must be > 0, got {self.sft_lr}")
 
 
 # The MATH stand-in: longer chains and facts out of story order, same names, items and numbers as
@@ -137,6 +143,10 @@ class ScalingConfig:
     epochs: float = 3.0
     min_steps: int = 100
     one_positive: bool = True  # also RFT on one positive per problem (Fig. 9)
+    # The learning-rate ablation (its own study, positive_scaling_lr, so that the main study stays
+    # under 20 min on 2 cores): half the cpu preset's SFT/RFT lr keeps pi_sft nearer pi_base, the
+    # model Fig. 3 scores D+ under. Our choice, after a probe at 5e-4 (notes of issue 3).
+    lr_arms: tuple[Setting, ...] = (Setting("gsm8k-like, lr 5e-4", sft_lr=5e-4),)
     nll_samples: int = 400  # Fig. 3: solutions of each kind scored under pi_base (largest size, first seed)
     workers: int = 2  # processes; measured on 2 cores: 2 one-thread workers train 1.42x faster than one
 

@@ -27,7 +27,9 @@ METHODS = ("SFT", "RFT", "RFT-1")
 
 
 def setting_preset(preset: Preset, setting: Setting) -> Preset:
-    return dataclasses.replace(preset, task=setting.task, world=setting.world or preset.world)
+    lr = {} if setting.sft_lr is None else {"sft": dataclasses.replace(preset.sft, lr=setting.sft_lr),
+                                            "rft": dataclasses.replace(preset.rft, lr=setting.sft_lr)}
+    return dataclasses.replace(preset, task=setting.task, world=setting.world or preset.world, **lr)
 
 
 def train_config(preset: Preset, n_rows: int) -> TrainConfig:
