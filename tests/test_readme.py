@@ -29,7 +29,7 @@ def test_readme_quickstart_numbers_match_committed_results():
                                                   ("SFT", "pass@4"), ("RFT", "test_error"), ("RFT", "pass@4")]]
 
 
-@pytest.mark.parametrize("study", ["positive_scaling", "star_graph"])
+@pytest.mark.parametrize("study", ["positive_scaling", "positive_scaling_lr", "star_graph"])
 def test_readme_claims_tables_match_committed_results(study):
     """Each row of a study's claims table in the README is a row of `claims()` of its committed
     cpu results (the columns of the table, in order)."""

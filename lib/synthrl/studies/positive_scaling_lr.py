@@ -20,6 +20,11 @@ def arms_preset(preset: Preset | str) -> Preset:
     return dataclasses.replace(preset, scaling=dataclasses.replace(preset.scaling, settings=preset.scaling.lr_arms))
 
 
+def claims(results: pd.DataFrame, n_boot: int = 1000) -> pd.DataFrame:
+    """The main study's verdicts, per arm."""
+    return positive_scaling.claims(results, n_boot)
+
+
 def run(preset: Preset | str = "cpu", progress: bool = False, **overrides) -> pd.DataFrame:
     """The tidy results of every cell of the lr arms (see `positive_scaling.run`)."""
     return positive_scaling.run(arms_preset(preset), progress, **overrides).assign(study=STUDY)
