@@ -17,20 +17,16 @@ BENCH_TRAIN_STEPS = 30  # our choice: long enough to amortise TRL's set-up
 BENCH_PROMPTS = 64
 BENCH_ROUNDS = 3  # our choice: rollout timings are the best of 3 interleaved rounds
 BENCH_ROLLOUTS = 16  # rollouts per prefix, fixed so that figures compare across presets and commits
-# The ways of rolling out from step prefixes (HFSampler options), from the naive one to ours.
+# The ways of rolling out from step prefixes: what the bench prints, and HFSampler's options.
 ROLLOUT_WAYS = {
-    "naive": dict(share_prefix=False, group_by_depth=False),
-    "repeated cache": dict(cascade=False, group_by_depth=False),
-    "repeated cache, by depth": dict(cascade=False),
-    "cascade": dict(group_by_depth=False),
-    "ours": dict(),
-}
-ROLLOUT_WAY_NAMES = {
-    "naive": "naive: each rollout re-encodes its prefix (generate), batches by length",
-    "repeated cache": "generate from each prefix's key/value cache, repeated for its rollouts",
-    "repeated cache, by depth": "the same, batches by prefix depth",
-    "cascade": "cascade decoding: one copy of each prefix, ended groups leave the batch",
-    "ours": "ours: cascade decoding, batches by prefix depth",
+    "naive": ("naive: each rollout re-encodes its prefix (generate), batches by length",
+              dict(share_prefix=False, group_by_depth=False)),
+    "repeated cache": ("generate from each prefix's key/value cache, repeated for its rollouts",
+                       dict(cascade=False, group_by_depth=False)),
+    "repeated cache, by depth": ("the same, batches by prefix depth", dict(cascade=False)),
+    "cascade": ("cascade decoding: one copy of each prefix, ended groups leave the batch",
+                dict(group_by_depth=False)),
+    "ours": ("ours: cascade decoding, batches by prefix depth", dict()),
 }
 
 
@@ -93,7 +89,7 @@ def measure_rollouts(preset_name: str, n_traces: int = 24) -> dict:
     # Rounds interleave the ways and each keeps its best time (a shared machine's noise only slows
     # a run down); every round must repeat the first's rollouts exactly (same seed).
     for _ in range(BENCH_ROUNDS):
-        for way, options in ROLLOUT_WAYS.items():
+        for way, (_, options) in ROLLOUT_WAYS.items():
             sampler = HFSampler(model, tokenizer, batch_size=preset.sampling.batch_size, **options)
             start = time.perf_counter()
             found = estimate_q(sampler, world, problems, traces, n, seed=0,
@@ -119,7 +115,7 @@ def run_bench(preset_name: str) -> int:
           f"(outputs identical: {r['same_outputs']})")
     r = measure_rollouts(preset_name)
     print(f"rollouts: {r['traces']} negative traces of pi_sft, {r['n']} per step prefix, {r['rollouts']} in all")
-    for way, name in ROLLOUT_WAY_NAMES.items():
+    for way, (name, _) in ROLLOUT_WAYS.items():
         print(f"  {name}: {r['timings'][way]:.1f} s (mean Q {r['mean_q'][way]:.3f})")
     print(f"  (best of {BENCH_ROUNDS} interleaved rounds each; the ways sample the same distribution, mean Q over "
           f"prefixes from other random draws) every round repeats its rollouts with the same seed: "
