@@ -70,4 +70,6 @@ def load_results(study: str, preset: str) -> pd.DataFrame:
     if not path.exists():
         raise FileNotFoundError(f"no results for {study} on preset {preset!r} at {path}; "
                                 f"run `python -m synthrl run {study} --preset {preset}` first")
-    return pd.read_csv(path)
+    # provenance stays text: a commit like "1308e95" or a hash of digits must not be read as a number
+    return pd.read_csv(path, dtype={c: str for c in ("config_hash", "synthrl_version", "git_commit", "device",
+                                                     "created_at")})
