@@ -106,6 +106,11 @@ def _attention(model, name: str):
         model.set_attn_implementation(previous)
 
 
+def left_padded_positions(attention_mask: torch.Tensor) -> torch.Tensor:
+    """Position ids of left-padded inputs: 0 at each row's first real token (padding gets 0)."""
+    return (attention_mask.cumsum(-1) - 1).clamp(min=0)
+
+
 def _pick(logits: torch.Tensor, temperature: float) -> torch.Tensor:
     """Plain temperature sampling (what `generate` does with top_k/top_p off); 0 = greedy."""
     if temperature == 0:
@@ -123,7 +128,7 @@ def sample(model, input_ids: torch.Tensor, attention_mask: torch.Tensor, n: int,
     if not supports(model):
         raise ValueError("synthrl.cascade supports Llama models with as many key/value heads as heads")
     g = input_ids.shape[0]
-    positions = (attention_mask.cumsum(-1) - 1).clamp(min=0)
+    positions = left_padded_positions(attention_mask)
     out = model(input_ids=input_ids, attention_mask=attention_mask, position_ids=positions, use_cache=True,
                 logits_to_keep=1)
     layers = out.past_key_values.layers

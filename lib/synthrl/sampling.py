@@ -87,7 +87,7 @@ class HFSampler:
         if repeats > 1:
             # Prefill all but the last token at the positions generate() will use (left padding),
             # then repeat the cache: generate() only runs the last token and the new ones.
-            positions = (mask.cumsum(-1) - 1).clamp(min=0)
+            positions = synthrl.cascade.left_padded_positions(mask)
             cache = self.model(input_ids=ids[:, :-1], attention_mask=mask[:, :-1],
                                position_ids=positions[:, :-1], use_cache=True).past_key_values
             cache.batch_repeat_interleave(repeats)
