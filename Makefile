@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 TORCH_SPEC ?= torch==2.13.0
 PRESET ?= cpu
 
-.PHONY: setup demo test figures bench clean
+.PHONY: setup demo test figures bench pi-base clean
 
 setup: $(VENV)/.installed
 
@@ -25,6 +25,10 @@ test: setup
 
 figures: setup
 	$(BIN)/python -m synthrl figures --preset $(PRESET)
+
+# pi_base, pretrained once and shipped in data/models (as a base model comes from a hub)
+pi-base: setup
+	$(BIN)/python -m synthrl pi-base --preset $(PRESET)
 
 bench: setup
 	$(BIN)/python -m synthrl bench --preset $(PRESET)

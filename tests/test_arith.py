@@ -115,9 +115,11 @@ def test_config_rejects_impossible_values(bad):
 
 def test_labels_survive_absurd_text(world, train):
     p = train[0]
-    for text in ["", "answer " + "9" * 5000, "Bob has 99999999 + 1 = 3", "\n\n\n", "١ + ٢ = ٣"]:
-        labels = world.label_steps(p, text)
-        assert set(labels) <= {"right", "wrong", "irrelevant"}
+    assert world.label_steps(p, "") == [] and world.label_steps(p, "\n\n\n") == []
+    # absurd claims are wrong steps, never right or harmless ones
+    for text in ["answer " + "9" * 5000, "Bob has 99999999 + 1 = 3", "١ + ٢ = ٣", f"answer {int(p.answer) + 1}",
+                 "Bob has 7 + 3 = 11 apples ."]:
+        assert world.label_steps(p, text) == ["wrong"], text
 
 
 def test_labels_judge_the_computation_not_the_name(world):

@@ -42,3 +42,33 @@ def test_keys_do_not_depend_on_where_the_run_folder_lives(tmp_path):
     b = cached_dir("pi_sft", "abc", lambda f: None, home=tmp_path / "two")
     assert checkpoint_id(a) == checkpoint_id(b) == "pi_sft/abc"
     assert checkpoint_id("deepseek-ai/deepseek-math-7b-base") == "deepseek-ai/deepseek-math-7b-base"
+
+
+def _slow_build_in_a_worker(home: str, log: str) -> str:
+    import os
+    import time
+    from pathlib import Path
+
+    def build(folder):
+        with open(log, "a") as f:
+            f.write(f"{os.getpid()}\n")
+        time.sleep(0.5)  # long enough for the other worker to ask for the same key meanwhile
+        (folder / "out.txt").write_text(str(os.getpid()))
+
+    return str(cached_dir("stage", "shared", build, home=Path(home)))
+
+
+def test_two_processes_building_one_key_build_it_once(tmp_path):
+    """Two worker processes ask for the same key at once: one builds, the other waits for the lock
+    and reads the finished folder (no rename over a folder another process is reading)."""
+    from concurrent.futures import ProcessPoolExecutor
+    from multiprocessing import get_context
+
+    log = tmp_path / "builds.log"
+    with ProcessPoolExecutor(2, mp_context=get_context("spawn")) as pool:
+        futures = [pool.submit(_slow_build_in_a_worker, str(tmp_path), str(log)) for _ in range(2)]
+        folders = {f.result() for f in futures}
+    assert len(folders) == 1 and len(log.read_text().split()) == 1
+    folder = next(iter(folders))
+    assert is_cached("stage", "shared", home=tmp_path) and (tmp_path / "stage" / "shared" / "out.txt").exists()
+    assert folder.endswith("shared") and not list((tmp_path / "stage").glob("shared.tmp-*"))

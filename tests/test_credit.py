@@ -3,8 +3,7 @@ import pytest
 
 from synthrl.credit import BOK_K, FIRST_PIT_DEFINITIONS, bok, bok_se, estimate_q, first_pit
 from synthrl.credit_validation import auc, validate
-from synthrl.tasks.arith import ArithWorld, first_wrong_step
-from synthrl.widgets import flip_first_operation
+from synthrl.tasks.arith import ArithWorld, first_wrong_step, flip_first_operation
 
 
 class OracleSampler:

@@ -49,16 +49,21 @@ def test_interrupted_run_resumes_from_the_last_finished_stage(monkeypatch):
     done = {p.parent.parent.name for p in run_home().glob("*/*/DONE")}
     assert {"d_syn", "pi_base", "pi_sft", "samples"} <= done and "pi_rft" not in done
     monkeypatch.undo()
-    calls = []
-    real = pipeline.finetune
+    import synthrl.train
 
-    def counting(preset, stage, *a, **k):
-        calls.append(stage)
-        return real(preset, stage, *a, **k)
+    trained = []
+    real = synthrl.train.sft
 
-    monkeypatch.setattr(pipeline, "finetune", counting)
+    def counting(model, tokenizer, rows, *a, **k):  # every model actually trained, by its data
+        trained.append(rows)
+        return real(model, tokenizer, rows, *a, **k)
+
+    monkeypatch.setattr(synthrl.train, "sft", counting)
     quickstart.run(SMOKE)
     assert {p.parent.parent.name for p in run_home().glob("*/*/DONE")} >= {"pi_rft", "eval"}
+    # only RFT was trained on resuming: pi_base and pi_sft came from the cache
+    assert len(trained) == 1 and all("completion" in r and "text" not in r for r in trained[0])
+    assert [r["prompt"] for r in trained[0]] != [r["prompt"] for r in pipeline.sft_rows(SMOKE, pipeline.d_syn(SMOKE))]
     assert len(list(run_home().glob("pi_sft/*"))) == 1  # pi_sft was reused, not retrained
 
 

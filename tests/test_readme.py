@@ -5,6 +5,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from synthrl.cli import RESULTS, study_module
+from synthrl.presets import get_preset
+
 ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text()
 
@@ -17,29 +20,44 @@ def test_readme_shows_the_two_make_commands_first():
     assert "make test" in (ROOT / ".ci" / "run").read_text()
 
 
+def _section(marker: str) -> str:
+    assert f"<!-- {marker}" in README, f"the README has no {marker} table"
+    return README.split(f"<!-- {marker}")[1].split(f"<!-- /{marker}")[0]
+
+
+def _committed(name: str) -> pd.DataFrame:
+    from synthrl.results import load_results
+
+    path = ROOT / "data" / "results" / f"{name}__cpu.csv"
+    if not path.exists():
+        pytest.skip(f"no committed cpu {name} results yet")
+    return load_results(name, "cpu")
+
+
 def test_readme_quickstart_numbers_match_committed_results():
-    path = ROOT / "data" / "results" / "quickstart__cpu.csv"
-    if not path.exists():
-        pytest.skip("no committed cpu quickstart results yet")
-    df = pd.read_csv(path)
+    df = _committed("quickstart")
     value = df.set_index(["method", "metric"])["value"]
-    section = README.split("<!-- quickstart-results")[1].split("<!-- /quickstart-results")[0]
-    shown = [float(x) for x in re.findall(r"\| ([01]\.\d{3})(?= \|)", section)]
+    shown = [float(x) for x in re.findall(r"\| ([01]\.\d{3})(?= \|)", _section("quickstart-results"))]
+    k = get_preset("cpu").sampling.n
     assert shown == [round(value[m], 3) for m in [("pi_base", "test_error"), ("SFT", "test_error"),
-                                                  ("SFT", "pass@4"), ("RFT", "test_error"), ("RFT", "pass@4")]]
+                                                  ("SFT", f"pass@{k}"), ("RFT", "test_error"), ("RFT", f"pass@{k}")]]
 
 
-@pytest.mark.parametrize("study", ["positive_scaling", "positive_scaling_lr", "star_graph"])
-def test_readme_claims_tables_match_committed_results(study):
-    """Each row of a study's claims table in the README is a row of `claims()` of its committed
-    cpu results (the columns of the table, in order)."""
-    import importlib
+@pytest.mark.parametrize("name", list(RESULTS))
+def test_readme_claims_tables_match_committed_results(name):
+    """Each study's claims table in the README holds exactly the rows of `claims()` of its
+    committed cpu results (the columns of the table, in order)."""
+    table = study_module(name).claims(_committed(name))
+    section = _section(name.replace("_", "-") + "-claims")
+    rows = [line for line in section.splitlines() if line.startswith("| ") and not line.startswith("| ---")][1:]
+    assert rows == ["| " + " | ".join(row) + " |" for row in table.astype(str).itertuples(index=False)]
 
-    path = ROOT / "data" / "results" / f"{study}__cpu.csv"
-    if not path.exists():
-        pytest.skip(f"no committed cpu {study} results yet")
-    marker = study.replace("_", "-") + "-results"
-    section = README.split(f"<!-- {marker}")[1].split(f"<!-- /{marker}")[0]
-    table = importlib.import_module(f"synthrl.studies.{study}").claims(pd.read_csv(path))
-    for row in table.astype(str).itertuples(index=False):
-        assert "| " + " | ".join(row) + " |" in section
+
+def test_readme_regime_table_matches_committed_results():
+    from synthrl.regime import check
+
+    table = check(_committed("positive_scaling"))
+    table["holds"] = table["holds"].map({True: "yes", False: "no"})
+    rows = [line for line in _section("regime-results").splitlines()
+            if line.startswith("| ") and not line.startswith("| ---")][1:]
+    assert rows == ["| " + " | ".join(row) + " |" for row in table.astype(str).itertuples(index=False)]

@@ -11,6 +11,7 @@ from synthrl.preference import encode_pair
 from synthrl.presets import get_preset
 from synthrl.studies import star_graph as sg
 from synthrl.tasks.stargraph import CRITICAL_INDEX, StarGraphConfig, StarGraphTask
+from synthrl.verdicts import NOT_TESTABLE, REPRODUCES, VERDICTS
 
 SMOKE = get_preset("smoke")
 
@@ -96,8 +97,12 @@ def test_per_step_dpo_runs_from_every_start_and_lowers_its_loss(smoke_results):
         assert evals == list(range(start, start + cfg.dpo.max_steps + 1, cfg.dpo_eval_every))
         loss = run[run.metric == "dpo_loss"].sort_values("step").value.to_numpy()
         assert len(loss) == cfg.dpo.max_steps and loss[-3:].mean() < loss[:3].mean()
-    verdicts = sg.claims(smoke_results)
-    assert len(verdicts) == 2 + len(cfg.dpo_starts()) and verdicts.verdict.notna().all()
+    claims = sg.claims(smoke_results)
+    assert len(claims) == 2 + len(cfg.dpo_starts()) and set(claims.verdict) <= set(VERDICTS)
+    # the over-trained start's "no transition" never reproduces unless an under-trained one transitioned
+    under = claims[claims.claim.str.contains("under-trained")].verdict
+    over = claims[claims.claim.str.contains("over-trained")].verdict.iloc[0]
+    assert over != REPRODUCES or (under == REPRODUCES).any()
 
 
 def _fake(sft_error, dpo_errors, crit=0.5, other=0.99, q=(0.3, 0.05), n_test=400):
@@ -119,6 +124,14 @@ def test_verdicts_follow_the_numbers():
     flat = sg.claims(_fake(0.5, {60: ("under-trained", [0.5, 0.48, 0.47]), 900: ("over-trained", [0.5, 0.1])},
                            crit=0.9, q=(0.05, 0.05)))
     assert flat.verdict.eq("reproduces").sum() == 0
+    # no start transitions: the over-trained start's "no transition" agrees with the paper for a
+    # reason that does not separate the starts, so it is not testable
+    none = sg.claims(_fake(0.5, {60: ("under-trained", [0.5, 0.48, 0.47]), 900: ("over-trained", [0.5, 0.5])}))
+    assert none.set_index("claim").verdict.filter(like="over-trained").iloc[0] == NOT_TESTABLE
+    # nothing learned at all (the smoke preset): nothing is testable
+    stuck = sg.claims(_fake(1.0, {60: ("under-trained", [1.0, 1.0]), 900: ("over-trained", [1.0, 1.0])},
+                            crit=0.0, other=0.0, q=(0.0, 0.0)))
+    assert stuck.verdict.eq(NOT_TESTABLE).all()
 
 
 def test_explorer_runs_the_chosen_start(smoke_results):

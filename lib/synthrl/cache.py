@@ -53,10 +53,24 @@ def cache_key(*parts: Any) -> str:
 
 
 def cached_dir(stage: str, key: str, build: Callable[[Path], None], home: Path | None = None) -> Path:
-    """The folder `home/stage/key`, built by `build(tmp_folder)` only if not already complete."""
-    final = (home or run_home()) / stage / key
+    """The folder `home/stage/key`, built by `build(tmp_folder)` only if not already complete.
+    Workers that ask for the same key at once (the study's process pool) take a file lock: one
+    builds, the others wait and read its result."""
+    from filelock import FileLock
+
+    home = home or run_home()
+    final = home / stage / key
     if (final / DONE).exists():
         return final
+    locks = home / ".locks"  # beside the stages, so a stage folder holds only its keys
+    locks.mkdir(parents=True, exist_ok=True)
+    with FileLock(locks / f"{stage}-{key}.lock"):
+        if (final / DONE).exists():  # built by another worker while we waited
+            return final
+        return _build(final, key, build)
+
+
+def _build(final: Path, key: str, build: Callable[[Path], None]) -> Path:
     tmp = final.with_name(f"{key}.tmp-{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)

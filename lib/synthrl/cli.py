@@ -9,28 +9,46 @@ import time
 from synthrl import quiet_libraries
 from synthrl.presets import PRESETS
 
-STUDIES = ("quickstart", "positive_scaling", "positive_scaling_lr", "q_values", "star_graph")
+# results name -> (study module, its run's overrides). Every study has run / claims / figures.
+RESULTS = {"quickstart": ("quickstart", {}), "positive_scaling": ("positive_scaling", {}),
+           "positive_scaling_lr": ("positive_scaling", {"ablation": "lr"}), "q_values": ("q_values", {}),
+           "star_graph": ("star_graph", {})}
+STUDIES = ("quickstart", "positive_scaling", "q_values", "star_graph")
 
 
-def _study(name: str):
+def study_module(name: str):
+    """The study module behind a results name (e.g. positive_scaling_lr -> positive_scaling)."""
     import importlib
 
-    return importlib.import_module(f"synthrl.studies.{name}")
+    return importlib.import_module(f"synthrl.studies.{RESULTS[name][0]}")
 
 
-def cmd_run(study: str, preset: str) -> int:
+def results_name(study: str, ablation: str | None) -> str:
+    return study if ablation is None else f"{study}_{ablation}"
+
+
+def cmd_run(study: str, preset: str, ablation: str | None = None) -> int:
+    import pandas as pd
+
     from synthrl import figures
     from synthrl.results import save_results
 
+    name = results_name(study, ablation)
+    if name not in RESULTS:
+        print(f"unknown study or ablation: {name}; choose one of {sorted(RESULTS)}", file=sys.stderr)
+        return 2
     start = time.perf_counter()
-    results = _study(study).run(preset)
-    path = save_results(results, study, preset)
+    module = study_module(name)
+    results = module.run(preset, **RESULTS[name][1])
+    path = save_results(results, name, preset)
     print(f"results: {path}")
-    for fig_path in figures.save_study_figures(study, results, preset):
+    for fig_path in figures.save_all(module.figures(results), preset):
         print(f"figure: {fig_path}")
     if study == "quickstart":
-        print(_study(study).summary(results).to_string(float_format=lambda v: f"{v:.3f}"))
-    print(f"{study} on preset {preset!r} took {time.perf_counter() - start:.0f} s")
+        print(module.summary(results).to_string(float_format=lambda v: f"{v:.3f}"))
+    with pd.option_context("display.max_colwidth", None, "display.width", 250):
+        print(module.claims(results).to_string(index=False))
+    print(f"{name} on preset {preset!r} took {time.perf_counter() - start:.0f} s")
     return 0
 
 
@@ -38,13 +56,13 @@ def cmd_figures(preset: str) -> int:
     from synthrl import figures
     from synthrl.results import load_results
 
-    for study in STUDIES:
+    for name in RESULTS:
         try:
-            results = load_results(study, preset)
+            results = load_results(name, preset)
         except FileNotFoundError as e:
-            print(f"skip {study}: {e}")
+            print(f"skip {name}: {e}")
             continue
-        for path in figures.save_study_figures(study, results, preset):
+        for path in figures.save_all(study_module(name).figures(results), preset):
             print(f"figure: {path}")
     return 0
 
@@ -57,8 +75,11 @@ def main(argv: list[str] | None = None) -> int:
     run = sub.add_parser("run", help="run one study and save its results and figures")
     run.add_argument("study", choices=STUDIES)
     run.add_argument("--preset", default="cpu", choices=sorted(PRESETS))
+    run.add_argument("--ablation", default=None, choices=("lr",), help="positive_scaling: the learning-rate arms")
     figs = sub.add_parser("figures", help="regenerate every figure from committed results")
     figs.add_argument("--preset", default="cpu", choices=sorted(PRESETS))
+    base = sub.add_parser("pi-base", help="pretrain the preset's pi_base and ship it under data/models")
+    base.add_argument("--preset", default="cpu", choices=sorted(PRESETS))
     bench = sub.add_parser("bench", help="training and sampling throughput, batched vs one-at-a-time")
     bench.add_argument("--preset", default="cpu", choices=sorted(PRESETS))
     args = parser.parse_args(argv)
@@ -67,9 +88,15 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "demo":
         return cmd_run("quickstart", args.preset)
     if args.command == "run":
-        return cmd_run(args.study, args.preset)
+        return cmd_run(args.study, args.preset, args.ablation)
     if args.command == "figures":
         return cmd_figures(args.preset)
+    if args.command == "pi-base":
+        from synthrl.pipeline import ship_pi_base
+        from synthrl.presets import get_preset
+
+        print(f"pi_base: {ship_pi_base(get_preset(args.preset))}")
+        return 0
     from synthrl.bench import run_bench
 
     return run_bench(args.preset)

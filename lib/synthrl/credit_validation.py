@@ -58,3 +58,17 @@ def validate(world: ArithWorld, problems: list[Problem], credits: list[TraceCred
         rows.append({"n_rollouts": n, "definition": definition, "traces": total, **rates,
                      "drop_auc": auc(wrong_drops, right_drops)})
     return pd.DataFrame(rows)
+
+
+def hits(world: ArithWorld, problems: list[Problem], credits: list[TraceCredit], n: int,
+         definition: str = "min") -> list[bool]:
+    """Per trace with a wrong step, in order: is the estimated first pit (n rollouts per prefix)
+    the exact first wrong step? The paired outcomes a McNemar test compares across n or estimators."""
+    by_uid = {p.uid: p for p in problems}
+    out = []
+    for credit in credits:
+        c = credit.truncated(n)
+        pit = first_wrong_step(world.label_steps(by_uid[c.uid], "\n".join(c.steps)))
+        if pit is not None:
+            out.append(c.first_pit(definition) == pit)
+    return out

@@ -6,7 +6,7 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import pandas as pd
 
-from synthrl.results import data_dir
+from synthrl.results import curve, data_dir
 
 METHOD_COLORS = {"pi_base": "#999999", "SFT": "#1f77b4", "RFT": "#2ca02c", "RFT-1": "#98df8a",
                  "D_syn": "#1f77b4", "D+": "#2ca02c", "per-step DPO": "#d62728"}
@@ -105,26 +105,34 @@ def _error_curve(ax, means: pd.DataFrame, fit_rows: pd.DataFrame, method: str, x
                 color=METHOD_COLORS[method], label=label)
 
 
-def positive_scaling(results: pd.DataFrame) -> plt.Figure:
-    """Figs. 2a/2b: test error against |D_syn| (log-log) for SFT and RFT, mean over seeds with
-    fitted power laws, one panel per setting; RFT's k-fold efficiency in the title."""
-    from synthrl.studies.positive_scaling import efficiency, fits, mean_errors
+def _base_line(ax, base: pd.DataFrame, setting: str) -> None:
+    """pi_base's test error, the line every finetuned model is read against."""
+    b = base[base.setting == setting]["value"]
+    if len(b):
+        ax.axhline(float(b.iloc[0]), color=METHOD_COLORS["pi_base"], lw=1, ls=":",
+                   label=f"pi_base ({float(b.iloc[0]):.2f})")
 
-    means, fitted = mean_errors(results), fits(results)
-    fig, panels = _settings_axes(results)
+
+def positive_scaling(means: pd.DataFrame, fitted: pd.DataFrame, eff: pd.DataFrame, base: pd.DataFrame,
+                     preset: str) -> plt.Figure:
+    """Figs. 2a/2b: test error against |D_syn| (log-log) for SFT and RFT, mean over seeds with
+    fitted power laws and pi_base's line, one panel per setting; RFT's k-fold efficiency (computed
+    by the study) in the title."""
+    fig, panels = _settings_axes(means)
     for setting, ax in panels:
         for method in ("SFT", "RFT"):
             _error_curve(ax, means[means.setting == setting], fitted[fitted.setting == setting], method, "n_problems")
+        _base_line(ax, base, setting)
+        e = eff[(eff.setting == setting) & (eff.method == "RFT")] if not eff.empty else eff
         title = setting
-        try:
-            k, lo, hi = efficiency(results, setting, "RFT")  # the claims table's interval
-            title += f": RFT = SFT on {k:.2f}x data [{lo:.2f}, {hi:.2f}]"
-        except ValueError:
-            title += ": no efficiency estimate"
+        if len(e) and pd.notna(e["k_lo"].iloc[0]):
+            title += f": RFT = SFT on {e['k'].iloc[0]:.2f}x data [{e['k_lo'].iloc[0]:.2f}, {e['k_hi'].iloc[0]:.2f}]"
+        else:
+            title += ": no efficiency estimate in SFT's range"
         ax.set(xscale="log", yscale="log", xlabel="|D_syn| (problems)", ylabel="test error (greedy)")
         ax.set_title(title, fontsize=8)
         ax.legend(fontsize=7)
-    fig.suptitle(f"positive-data scaling, preset {results['preset'].iloc[0]}", fontsize=9)
+    fig.suptitle(f"positive-data scaling, preset {preset}", fontsize=9)
     fig.tight_layout()
     return fig
 
@@ -146,17 +154,15 @@ def nll_under_base(results: pd.DataFrame) -> plt.Figure:
     return fig
 
 
-def one_positive(results: pd.DataFrame) -> plt.Figure:
+def one_positive(means: pd.DataFrame, fitted: pd.DataFrame, base: pd.DataFrame) -> plt.Figure:
     """Fig. 9: RFT on one self-generated positive per problem against SFT, both at their number
-    of training samples."""
-    from synthrl.studies.positive_scaling import fits, mean_errors
-
-    means, fitted = mean_errors(results), fits(results)
-    fig, panels = _settings_axes(results)
+    of training samples, with pi_base's line."""
+    fig, panels = _settings_axes(means)
     for setting, ax in panels:
         m, f = means[means.setting == setting], fitted[fitted.setting == setting]
         _error_curve(ax, m, f, "SFT", "n_samples")
         _error_curve(ax, m, f, "RFT-1", "n_samples")
+        _base_line(ax, base, setting)
         ax.set(xscale="log", yscale="log", xlabel="training samples", ylabel="test error (greedy)")
         ax.set_title(f"{setting}: one positive per problem vs SFT", fontsize=8)
         ax.legend(fontsize=7)
@@ -165,9 +171,8 @@ def one_positive(results: pd.DataFrame) -> plt.Figure:
 
 
 def _star_series(results: pd.DataFrame, metric: str, start=None) -> pd.DataFrame:
-    from synthrl.studies.star_graph import series  # imported here, as the other studies' helpers are
-
-    return series(results, metric, start)
+    return curve(results, metric, method="SFT" if start is None else "per-step DPO",
+                 **({} if start is None else {"start": start}))
 
 
 def _dpo_starts(results: pd.DataFrame, kind: str) -> list[int]:
@@ -175,7 +180,7 @@ def _dpo_starts(results: pd.DataFrame, kind: str) -> list[int]:
     return sorted(int(s) for s in dpo.start.dropna().unique())
 
 
-def star_shortcut(results: pd.DataFrame) -> plt.Figure:
+def star_shortcut(results: pd.DataFrame, d: int) -> plt.Figure:
     """The Clever Hans shortcut under SFT: teacher-forced accuracy of the critical token (the node
     after the start) against the other path tokens, on training and test graphs, with 1/d."""
     fig, ax = plt.subplots(figsize=(5, 3.4))
@@ -184,9 +189,6 @@ def star_shortcut(results: pd.DataFrame) -> plt.Figure:
         for split, ls in (("train", "--"), ("test", "-")):
             s = _star_series(results, f"{metric}_{split}")
             ax.plot(s.step, s.value, ls=ls, marker=".", color=color, label=f"{label}, {split} graphs")
-    from synthrl.studies.star_graph import n_arms
-
-    d = n_arms(results)
     ax.axhline(1 / d, color="#999999", lw=0.8, ls=":", label="1/d")
     ax.set(xlabel="SFT iteration", ylabel="teacher-forced accuracy", ylim=(0, 1.02))
     ax.set_title(f"SFT on {results['task'].iloc[0]}, {int(results['n_problems'].iloc[0])} training graphs",
@@ -269,16 +271,6 @@ def save(fig: plt.Figure, preset: str, name: str) -> Path:
     return path
 
 
-STUDY_FIGURES = {
-    "quickstart": {"quickstart_test_error": quickstart_test_error, "quickstart_training": training_curves},
-    "q_values": {"fig7_q_per_step": q_per_step, "q_validation": credit_validation},
-    "positive_scaling": {"fig2_positive_scaling": positive_scaling, "fig3_nll_under_base": nll_under_base,
-                         "fig9_one_positive": one_positive},
-    "positive_scaling_lr": {"fig2_positive_scaling_lr": positive_scaling, "fig3_nll_under_base_lr": nll_under_base},
-    "star_graph": {"fig8a_star_loss_q": star_fig8a, "fig8b_star_under_trained": star_fig8b,
-                   "fig8c_star_over_trained": star_fig8c, "star_shortcut": star_shortcut},
-}
-
-
-def save_study_figures(study: str, results: pd.DataFrame, preset: str) -> list[Path]:
-    return [save(make(results), preset, name) for name, make in STUDY_FIGURES.get(study, {}).items()]
+def save_all(figs: dict[str, plt.Figure], preset: str) -> list[Path]:
+    """Save a study's figures (its `figures(results)`) under data/figures/<preset>/."""
+    return [save(fig, preset, name) for name, fig in figs.items()]

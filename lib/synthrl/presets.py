@@ -142,10 +142,14 @@ class ScalingConfig:
     # took 22 min on 2 cores; 3 and 100 keep the cpu study under 20.
     epochs: float = 3.0
     min_steps: int = 100
-    one_positive: bool = True  # also RFT on one positive per problem (Fig. 9)
-    # The learning-rate ablation (its own study, positive_scaling_lr, so that the main study stays
-    # under 20 min on 2 cores): half the cpu preset's SFT/RFT lr keeps pi_sft nearer pi_base, the
-    # model Fig. 3 scores D+ under. Our choice, after a probe at 5e-4 (notes of issue 3).
+    methods: tuple[str, ...] = ("SFT", "RFT", "RFT-1")  # RFT-1: one positive per problem (Fig. 9)
+    # pi_sft's samples per D_syn problem, from which D+ is drawn: the paper samples 8 per problem
+    # (for D-), and the regime's coverage is "one of 8 samples right" (synthrl.regime)
+    samples_per_problem: int = 8
+    # The learning-rate ablation (`positive_scaling.run(..., ablation="lr")`, saved as
+    # positive_scaling_lr, run on its own so that the main study stays under 20 min on 2 cores):
+    # half the cpu preset's SFT/RFT lr keeps pi_sft nearer pi_base, the model Fig. 3 scores D+
+    # under. Our choice, after a probe at 5e-4 (notes of issue 3).
     lr_arms: tuple[Setting, ...] = (Setting("gsm8k-like, lr 5e-4", sft_lr=5e-4),)
     nll_samples: int = 400  # Fig. 3: solutions of each kind scored under pi_base (largest size, first seed)
     workers: int = 2  # processes; measured on 2 cores: 2 one-thread workers train 1.42x faster than one
@@ -153,8 +157,10 @@ class ScalingConfig:
     def __post_init__(self) -> None:
         if len(self.sizes) < 2 or min(self.sizes) < 1 or not self.seeds or not self.settings:
             raise ValueError("need two or more positive sizes, one or more seeds and settings")
-        if self.epochs <= 0 or self.min_steps < 1 or self.workers < 1:
-            raise ValueError("need epochs > 0, min_steps >= 1 and workers >= 1")
+        if self.epochs <= 0 or self.min_steps < 1 or self.workers < 1 or self.samples_per_problem < 1:
+            raise ValueError("need epochs > 0, min_steps >= 1, workers >= 1 and samples_per_problem >= 1")
+        if "SFT" not in self.methods or not set(self.methods) <= {"SFT", "RFT", "RFT-1"}:
+            raise ValueError(f"methods must include 'SFT' and be among SFT, RFT, RFT-1; got {self.methods}")
 
 
 @dataclass(frozen=True)
@@ -219,6 +225,12 @@ class Preset:
     # (DeepSeek-Math-7B, LLaMA-2-7B) have read worked solutions, and Fig. 3 is about that prior. With 0,
     # pi_base put no mass on solutions at all (about 6.3 nats per solution token, worse than uniform).
     pretrain_solved: float = 1.0
+    # The worlds pi_base's stories are drawn from, in equal parts (empty: the preset's world), as a
+    # math base model has read problems of both GSM8K's and MATH's kinds. Same vocabulary needed.
+    pretrain_worlds: tuple[ArithConfig, ...] = ()
+    # The style of pi_base's worked solutions: "plain" (one phrasing) or "teacher" (the teacher's
+    # varied styles, as a math base model has read solutions written in many ways)
+    pretrain_style: str = "plain"
     pretrain: TrainConfig = field(default_factory=lambda: TrainConfig(epochs=2.0))  # our choice
     sft: TrainConfig = field(default_factory=TrainConfig)
     rft: TrainConfig = field(default_factory=TrainConfig)
@@ -229,6 +241,8 @@ class Preset:
     seed: int = 0
 
     def __post_init__(self) -> None:
+        if self.pretrain_style not in ("plain", "teacher"):
+            raise ValueError(f"pretrain_style must be 'plain' or 'teacher', got {self.pretrain_style!r}")
         if self.task not in ("arith", "gsm8k", "math"):
             raise ValueError(f"task must be 'arith', 'gsm8k' or 'math', got {self.task!r}")
         if self.n_train < 1 or self.n_test < 1:

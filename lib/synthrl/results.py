@@ -73,3 +73,11 @@ def load_results(study: str, preset: str) -> pd.DataFrame:
     # provenance stays text: a commit like "1308e95" or a hash of digits must not be read as a number
     return pd.read_csv(path, dtype={c: str for c in ("config_hash", "synthrl_version", "git_commit", "device",
                                                      "created_at")})
+
+
+def curve(results: pd.DataFrame, metric: str, **equals) -> pd.DataFrame:
+    """One metric's rows whose columns equal `equals` (e.g. method="SFT", start=500), by step."""
+    rows = results[results.metric == metric]
+    for column, value in equals.items():
+        rows = rows[rows[column] == value]
+    return rows.sort_values("step")

@@ -47,13 +47,41 @@ def fit_power_law(n, err, confidence: float = 0.95) -> PowerLawFit:
                        (float(alpha - t * fit.stderr), float(alpha + t * fit.stderr)), float(fit.rvalue ** 2))
 
 
-def data_efficiency(sft_n, sft_err, method_n, method_err) -> float:
-    """k: the geometric mean over the method's runs of n_SFT(mean method error at n) / n, with
-    n_SFT from the power law fitted to SFT's errors (runs at one size share their mean error)."""
+def _size_means(n: np.ndarray, err: np.ndarray, groups: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per group (a D_syn size): the mean size, the mean error and the number of runs."""
+    keys = np.unique(groups)
+    return (np.array([n[groups == g].mean() for g in keys]), np.array([err[groups == g].mean() for g in keys]),
+            np.array([(groups == g).sum() for g in keys]))
+
+
+def in_range(sft_n, sft_err, method_n, method_err, method_groups=None) -> np.ndarray:
+    """Which of the method's groups (default: its sizes, sorted) have a mean error that SFT's fitted
+    curve reaches inside SFT's measured sizes: only there is a k-fold estimate an interpolation."""
+    sft_n = np.asarray(sft_n, dtype=float)
+    fit = fit_power_law(sft_n, sft_err)
+    method_n = np.asarray(method_n, dtype=float)
+    groups = method_n if method_groups is None else np.asarray(method_groups)
+    _, mean_err, _ = _size_means(method_n, np.asarray(method_err, dtype=float), groups)
+    if fit.alpha <= 0:
+        return np.zeros(len(mean_err), dtype=bool)
+    with np.errstate(divide="ignore", over="ignore"):
+        n_sft = fit.size_for(mean_err)
+    return np.isfinite(n_sft) & (n_sft >= sft_n.min() * (1 - 1e-9)) & (n_sft <= sft_n.max() * (1 + 1e-9))
+
+
+def data_efficiency(sft_n, sft_err, method_n, method_err, method_groups=None, keep=None) -> float:
+    """k: the geometric mean over the method's groups (default: its sizes) of n_SFT(mean method
+    error of the group) / (mean size of the group), with n_SFT from the power law fitted to SFT's
+    errors, weighted by runs per group. `keep` (a mask over the sorted groups) restricts it to
+    groups inside SFT's measured range (`in_range`)."""
     sft = fit_power_law(sft_n, sft_err)
     method_n, method_err = np.asarray(method_n, dtype=float), np.asarray(method_err, dtype=float)
-    sizes, counts = np.unique(method_n, return_counts=True)
-    mean_err = np.array([method_err[method_n == s].mean() for s in sizes])
+    groups = method_n if method_groups is None else np.asarray(method_groups)
+    sizes, mean_err, counts = _size_means(method_n, method_err, groups)
+    if keep is not None:
+        sizes, mean_err, counts = sizes[keep], mean_err[keep], counts[keep]
+    if not len(sizes):
+        raise ValueError("no group of the method lies inside SFT's measured range")
     with np.errstate(divide="ignore", over="ignore"):
         ratios = sft.size_for(mean_err) / sizes
     if not np.all(np.isfinite(ratios) & (ratios > 0)):  # a near-flat SFT curve: no finite size matches
@@ -61,29 +89,52 @@ def data_efficiency(sft_n, sft_err, method_n, method_err) -> float:
     return float(np.exp(np.average(np.log(ratios), weights=counts)))
 
 
-def bootstrap_efficiency(sft_n, sft_err, method_n, method_err, n_boot: int = 1000, seed: int = 0,
-                         confidence: float = 0.95, method_groups=None) -> tuple[float, float, float]:
-    """k with a percentile bootstrap interval over seeds: at every size, each method's runs are
-    resampled with replacement. `method_groups` (default: the method's sizes) says which runs are
-    exchangeable, e.g. the D_syn size when each run's own sample count is its size (Fig. 9)."""
+@dataclass(frozen=True)
+class Efficiency:
+    k: float
+    lo: float
+    hi: float
+    groups_used: tuple  # the method's groups inside SFT's measured range
+    groups_beyond: tuple  # those outside it (no estimate there)
+    dropped: float  # fraction of bootstrap resamples with no estimate (a flat curve, or out of range)
+
+
+def bootstrap_efficiency(sft_n, sft_err, sft_seed, method_n, method_err, method_seed, method_groups=None,
+                         n_boot: int = 1000, seed: int = 0, confidence: float = 0.95) -> Efficiency:
+    """k over the groups inside SFT's measured range, with a percentile bootstrap interval paired
+    by seed: at each D_syn size a resample draws seeds with replacement and takes both arms' runs
+    of those seeds (SFT and the method of one seed and size share their D_syn). A resample in
+    which SFT's curve does not fall or a kept group leaves the range gives no k; their fraction is
+    reported as `dropped`. `method_groups` must be D_syn sizes (SFT's n) for the pairing."""
     rng = np.random.default_rng(seed)
-    sft_n, sft_err = np.asarray(sft_n, dtype=float), np.asarray(sft_err, dtype=float)
-    method_n, method_err = np.asarray(method_n, dtype=float), np.asarray(method_err, dtype=float)
-    method_groups = method_n if method_groups is None else np.asarray(method_groups)
-
-    def resample(n, err, groups):
-        idx = np.concatenate([rng.choice(np.flatnonzero(groups == g), size=(groups == g).sum())
-                              for g in np.unique(groups)])
-        return n[idx], err[idx]
-
+    sft_n, sft_err, sft_seed = (np.asarray(a) for a in (sft_n, sft_err, sft_seed))
+    method_n, method_err, method_seed = (np.asarray(a) for a in (method_n, method_err, method_seed))
+    groups = method_n if method_groups is None else np.asarray(method_groups)
+    keep = in_range(sft_n, sft_err, method_n, method_err, groups)
+    keys = np.unique(groups)
+    used, beyond = tuple(keys[keep].tolist()), tuple(keys[~keep].tolist())
+    if not keep.any():
+        return Efficiency(float("nan"), float("nan"), float("nan"), used, beyond, 1.0)
+    k = data_efficiency(sft_n, sft_err, method_n, method_err, groups, keep)
     estimates = []
     for _ in range(n_boot):
-        try:
-            estimates.append(data_efficiency(*resample(sft_n, sft_err, sft_n),
-                                             *resample(method_n, method_err, method_groups)))
-        except ValueError:  # a resample whose SFT curve does not fall: no k for it
+        i, j = [], []
+        for size in np.union1d(np.unique(sft_n), keys):  # per D_syn size, one draw of seeds for both arms
+            s_at, m_at = sft_n == size, groups == size
+            draw = rng.choice(np.union1d(sft_seed[s_at], method_seed[m_at]), size=max(s_at.sum(), m_at.sum()))
+            i += [np.flatnonzero(s_at & (sft_seed == d)) for d in draw]
+            j += [np.flatnonzero(m_at & (method_seed == d)) for d in draw]
+        i, j = np.concatenate(i), np.concatenate(j)
+        if len(np.unique(groups[j])) != len(keys) or len(np.unique(sft_n[i])) < 2:
             continue
+        try:
+            if not in_range(sft_n[i], sft_err[i], method_n[j], method_err[j], groups[j])[keep].all():
+                continue
+            estimates.append(data_efficiency(sft_n[i], sft_err[i], method_n[j], method_err[j], groups[j], keep))
+        except ValueError:  # a resample whose SFT curve does not fall
+            continue
+    dropped = 1 - len(estimates) / n_boot
     if not estimates:
-        raise ValueError("no bootstrap resample gave a falling SFT curve")
+        return Efficiency(k, float("nan"), float("nan"), used, beyond, dropped)
     lo, hi = np.quantile(estimates, [0.5 - confidence / 2, 0.5 + confidence / 2])
-    return data_efficiency(sft_n, sft_err, method_n, method_err), float(lo), float(hi)
+    return Efficiency(k, float(lo), float(hi), used, beyond, dropped)

@@ -6,7 +6,7 @@ import dataclasses
 import html
 
 from synthrl.credit import FIRST_PIT_DEFINITIONS
-from synthrl.tasks.arith import ArithConfig, ArithWorld, first_wrong_step
+from synthrl.tasks.arith import ArithConfig, ArithWorld, first_wrong_step, flip_first_operation
 from synthrl.tasks.base import Problem
 
 LABEL_COLORS = {"right": "#d9f2d9", "wrong": "#f7d4d4", "irrelevant": "#fff2cc"}
@@ -108,17 +108,6 @@ def trace_inspector(world: ArithWorld, problems: list[Problem], credits: dict):
     return w.VBox([pick, policy, out])
 
 
-def flip_first_operation(solution: str) -> str:
-    """The solution with the first '+' and '-' swapped (a critical-step error for the demos)."""
-    lines = solution.split("\n")
-    for i, line in enumerate(lines):
-        for a, b in ((" + ", " - "), (" - ", " + ")):
-            if a in line:
-                lines[i] = line.replace(a, b, 1)
-                return "\n".join(lines)
-    return solution
-
-
 def scaling_explorer(preset, results=None):
     """Positive-data scaling, interactively. 'run' re-runs a small experiment with the chosen
     sizes, positives per problem, temperature, seeds and setting (cached cells are free; a
@@ -134,8 +123,9 @@ def scaling_explorer(preset, results=None):
     ladder = sorted({*cfg.sizes, *(max(1, s // 2) for s in cfg.sizes)})
     controls = {
         "sizes": w.SelectMultiple(options=ladder, value=tuple(sorted(cfg.sizes)[:3]), description="|D_syn|", rows=5),
-        "positives_per_problem": w.IntSlider(  # D+ can keep at most the n samples drawn per problem
-            value=min(preset.sampling.positives_per_problem, preset.sampling.n), min=1, max=preset.sampling.n,
+        "positives_per_problem": w.IntSlider(  # D+ can keep at most the samples drawn per problem
+            value=min(preset.sampling.positives_per_problem, cfg.samples_per_problem), min=1,
+            max=cfg.samples_per_problem,
             description="positives/problem"),
         "temperature": w.FloatSlider(value=preset.sampling.temperature, min=0.3, max=1.5, step=0.1,
                                      description="temperature"),
@@ -147,7 +137,9 @@ def scaling_explorer(preset, results=None):
     state = {"results": results}
 
     def show(df):
-        figure = figures.positive_scaling(df)
+        ps = positive_scaling
+        figure = figures.positive_scaling(ps.mean_errors(df), ps.fits(df), ps.efficiencies(df, n_boot=300),
+                                          ps.base_errors(df), preset.name)
         display(figure)
         plt.close(figure)
         display(positive_scaling.claims(df, n_boot=300))

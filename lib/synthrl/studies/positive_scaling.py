@@ -15,21 +15,27 @@ import random
 import time
 
 import pandas as pd
+from scipy import stats
 
-from synthrl import pipeline
+from synthrl import pipeline, verdicts
 from synthrl.cache import cache_key
 from synthrl.presets import Preset, ScalingConfig, Setting, TrainConfig, get_preset, to_dict
 from synthrl.results import provenance, table
-from synthrl.scaling import bootstrap_efficiency, fit_power_law
+from synthrl.scaling import Efficiency, bootstrap_efficiency, fit_power_law
 
 STUDY = "positive_scaling"
 METHODS = ("SFT", "RFT", "RFT-1")
+PAPER_ALPHA = (0.05, 0.15)  # paper.md, claim 1: exponents of about 0.15 and 0.05
 
 
 def setting_preset(preset: Preset, setting: Setting) -> Preset:
+    """The preset one setting's cells run with: its task, world and SFT/RFT learning rate, and
+    the study's samples per problem."""
     lr = {} if setting.sft_lr is None else {"sft": dataclasses.replace(preset.sft, lr=setting.sft_lr),
                                             "rft": dataclasses.replace(preset.rft, lr=setting.sft_lr)}
-    return dataclasses.replace(preset, task=setting.task, world=setting.world or preset.world, **lr)
+    sampling = dataclasses.replace(preset.sampling, n=preset.scaling.samples_per_problem)
+    return dataclasses.replace(preset, task=setting.task, world=setting.world or preset.world, sampling=sampling,
+                               **lr)
 
 
 def train_config(preset: Preset, n_rows: int) -> TrainConfig:
@@ -54,25 +60,47 @@ def cell(preset: Preset, setting: Setting, seed: int, size: int, base: str, scor
     sft = _finetune(sp, "pi_sft", base, sft_rows, seed)
     sampled = pipeline.samples(sp, sft, problems, seed, progress=False)  # the study counts cells
     plus = pipeline.d_plus(sampled, sp.sampling.positives_per_problem)
-    datasets = {"SFT": sft_rows, "RFT": plus}
-    if preset.scaling.one_positive:
-        datasets["RFT-1"] = pipeline.d_plus(sampled, 1)
+    datasets = {"SFT": sft_rows, "RFT": plus, "RFT-1": pipeline.d_plus(sampled, 1)}
+    datasets = {m: d for m, d in datasets.items() if m in preset.scaling.methods}
     common = {"setting": setting.name, "task": sp.task, "seed": seed, "n_problems": size}
     rows = []
     for method, data in datasets.items():
         ckpt = sft if method == "SFT" else _finetune(sp, "pi_rft", base, data, seed)
         err = pipeline.evaluate_checkpoint(sp, ckpt, test)["test_error"]
-        rows.append({**common, "method": method, "metric": "test_error", "value": err, "n_samples": len(data)})
+        rows.append({**common, "method": method, "metric": "test_error", "value": err, "n_samples": len(data),
+                     "n_test": len(test)})
         rows.append({**common, "method": method, "metric": "train_wall_s",  # no data: pi_base, nothing trained
                      "value": pipeline.train_log(ckpt)["wall_s"] if data else 0.0, "n_samples": len(data)})
-    rows.append({**common, "method": "SFT", "metric": "sample_accuracy",
-                 "value": sum(r["correct"] for r in sampled) / len(sampled)})
+    rows += [{**common, "method": "pi_sft", "metric": m, "value": v, "n_samples": len(sampled)}
+             for m, v in yield_of(sampled).items()]
     rows.append({**common, "method": "RFT", "metric": "d_plus_problems", "value": len({r["uid"] for r in plus})})
     if score_nll:
         for name, data in (("D_syn", sft_rows), ("D+", plus)):
             chosen = random.Random(seed).sample(data, min(preset.scaling.nll_samples, len(data)))
             for i, nll in enumerate(pipeline.nll_under(sp, base, chosen)):
                 rows.append({**common, "method": name, "metric": "nll_per_token", "value": nll, "sample": i})
+    return rows
+
+
+def yield_of(sampled: list[dict]) -> dict[str, float]:
+    """pi_sft's samples on its own D_syn problems: the fraction correct (sample_accuracy) and the
+    fraction of problems with at least one correct sample (coverage), the regime's two numbers."""
+    solved: dict[str, bool] = {}
+    for r in sampled:
+        solved[r["uid"]] = solved.get(r["uid"], False) or bool(r["correct"])
+    return {"sample_accuracy": sum(r["correct"] for r in sampled) / len(sampled),
+            "coverage": sum(solved.values()) / len(solved)}
+
+
+def base_rows(preset: Preset, base: str) -> list[dict]:
+    """pi_base's greedy test error on each setting's test split (the row every table shows beside SFT)."""
+    rows = []
+    for setting in preset.scaling.settings:
+        sp = setting_preset(preset, setting)
+        test = pipeline.test_problems(sp)
+        rows.append({"setting": setting.name, "task": sp.task, "seed": sp.seed, "n_problems": 0,
+                     "method": "pi_base", "metric": "test_error", "n_test": len(test),
+                     "value": pipeline.evaluate_checkpoint(sp, base, test)["test_error"]})
     return rows
 
 
@@ -99,7 +127,7 @@ def _shared_base(preset: Preset) -> str:
 
 
 def with_overrides(preset: Preset | str, sizes=None, seeds=None, settings=None, positives_per_problem=None,
-                   temperature=None, workers=None) -> Preset:
+                   temperature=None, workers=None, methods=None) -> Preset:
     """The preset with the explore section's knobs replaced (None keeps the preset's value);
     `settings` names a subset of the preset's settings."""
     preset = get_preset(preset) if isinstance(preset, str) else preset
@@ -109,7 +137,8 @@ def with_overrides(preset: Preset | str, sizes=None, seeds=None, settings=None, 
             raise ValueError(f"unknown settings {sorted(unknown)}; preset {preset.name!r} has {sorted(known)}")
         settings = [known[name] for name in known if name in settings]  # the preset's order: its first is pi_base's
     scaling = {k: tuple(v) if k != "workers" else v
-               for k, v in (("sizes", sizes), ("seeds", seeds), ("settings", settings), ("workers", workers))
+               for k, v in (("sizes", sizes), ("seeds", seeds), ("settings", settings), ("workers", workers),
+                            ("methods", methods))
                if v is not None}
     sampling = {k: v for k, v in (("positives_per_problem", positives_per_problem),
                                   ("temperature", temperature)) if v is not None}
@@ -117,13 +146,25 @@ def with_overrides(preset: Preset | str, sizes=None, seeds=None, settings=None, 
                                sampling=dataclasses.replace(preset.sampling, **sampling))
 
 
-def run(preset: Preset | str = "cpu", progress: bool = False, **overrides) -> pd.DataFrame:
-    """The tidy results of every cell, with provenance. `overrides`: see `with_overrides`."""
+ABLATIONS = ("lr",)  # lr: the SFT/RFT learning-rate arms of `ScalingConfig.lr_arms` as the settings
+
+
+def run(preset: Preset | str = "cpu", progress: bool = False, ablation: str | None = None,
+        **overrides) -> pd.DataFrame:
+    """The tidy results of every cell, with provenance. `ablation="lr"` runs the preset's
+    learning-rate arms (same sizes, seeds and pi_base) instead of its settings; its results are
+    saved as `positive_scaling_lr`. `overrides`: see `with_overrides`."""
     from concurrent.futures import ProcessPoolExecutor, as_completed
     from multiprocessing import get_context
 
     from tqdm.auto import tqdm
 
+    preset = get_preset(preset) if isinstance(preset, str) else preset
+    if ablation is not None:
+        if ablation not in ABLATIONS:
+            raise ValueError(f"unknown ablation {ablation!r}; choose one of {ABLATIONS}")
+        preset = dataclasses.replace(preset, scaling=dataclasses.replace(preset.scaling,
+                                                                         settings=preset.scaling.lr_arms))
     preset = with_overrides(preset, **overrides)
     cfg: ScalingConfig = preset.scaling
     start = time.perf_counter()
@@ -145,7 +186,9 @@ def run(preset: Preset | str = "cpu", progress: bool = False, **overrides) -> pd
                 rows += future.result()
                 bar.update()
     bar.close()
-    rows = [{"study": STUDY, "preset": preset.name, "step": None, **r} for r in rows]
+    rows += base_rows(preset, base)
+    study = STUDY if ablation is None else f"{STUDY}_{ablation}"
+    rows = [{"study": study, "preset": preset.name, "step": None, **r} for r in rows]
     df = table(rows, provenance(cache_key(to_dict(preset)), time.perf_counter() - start))
     return df.sort_values(["setting", "method", "metric", "n_problems", "seed"], kind="stable", ignore_index=True)
 
@@ -176,61 +219,88 @@ def fits(results: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(out)
 
 
-def efficiency(results: pd.DataFrame, setting: str, method: str, n_boot: int = 1000) -> tuple[float, float, float]:
-    """k-fold data efficiency of `method` over SFT with a 95% bootstrap interval over seeds. RFT is
-    compared at equal |D_syn|; RFT-1 at its number of training samples (Fig. 9: the same number
-    of samples as SFT), using only runs whose sample count lies within SFT's sizes."""
+def efficiency(results: pd.DataFrame, setting: str, method: str, n_boot: int = 1000) -> Efficiency:
+    """k-fold data efficiency of `method` over SFT (verdicts.py: only where the method's error lies
+    inside SFT's measured range; bootstrap paired by seed). RFT is compared at equal |D_syn|; RFT-1
+    at its number of training samples (Fig. 9: the same number of samples as SFT)."""
     sft, m = errors(results, setting, "SFT"), errors(results, setting, method)
-    if method == "RFT-1":  # compare within SFT's measured range: no extrapolated power law
-        m = m[m["n_samples"].between(sft["n_problems"].min(), sft["n_problems"].max())]
-        if m.empty:
-            raise ValueError("no RFT-1 run has as many samples as SFT's smallest D_syn")
     n = m["n_samples"] if method == "RFT-1" else m["n_problems"]
-    return bootstrap_efficiency(sft["n_problems"], sft["value"], n, m["value"], n_boot=n_boot,
-                                method_groups=m["n_problems"].to_numpy())
+    return bootstrap_efficiency(sft["n_problems"], sft["value"], sft["seed"], n, m["value"], m["seed"],
+                                method_groups=m["n_problems"].to_numpy(), n_boot=n_boot)
 
 
-def _interval_verdict(lo: float, hi: float, null: float, target: float | None = None) -> str:
-    if lo > null:
-        if target is None or lo <= target <= hi:
-            return "reproduces"
-        return f"partly: ahead, but the interval excludes {target:g}"
-    if hi < null:
-        return "does not reproduce (reversed)"
-    return "inconclusive: the interval includes no effect"
+def efficiencies(results: pd.DataFrame, n_boot: int = 1000) -> pd.DataFrame:
+    """k of RFT and RFT-1 over SFT per setting: the numbers the claims and the figures show."""
+    out = []
+    for setting in results.setting.dropna().unique():
+        for method in ("RFT", "RFT-1"):
+            if errors(results, setting, method).empty or errors(results, setting, "SFT").empty:
+                continue
+            try:
+                e = efficiency(results, setting, method, n_boot)
+            except ValueError as err:  # SFT's errors give no log-log fit (an error of 0)
+                out.append({"setting": setting, "method": method, "note": str(err)})
+                continue
+            out.append({"setting": setting, "method": method, "k": e.k, "k_lo": e.lo, "k_hi": e.hi,
+                        "sizes_used": list(e.groups_used), "sizes_beyond": list(e.groups_beyond),
+                        "dropped": e.dropped, "note": ""})
+    return pd.DataFrame(out)
+
+
+def _k_row(eff: pd.Series, paper, sft_stuck: bool) -> tuple[str, str]:
+    """ours, verdict for one efficiency row."""
+    if sft_stuck:
+        return "SFT's error does not move (floor or ceiling)", verdicts.NOT_TESTABLE
+    if eff.get("note"):
+        return f"no estimate: {eff['note']}", verdicts.NOT_TESTABLE
+    beyond = ", ".join(str(int(n)) for n in eff["sizes_beyond"])
+    if not eff["sizes_used"]:
+        return f"the method's error lies outside SFT's measured range at every size ({beyond})", verdicts.BEYOND_RANGE
+    ours = (f"k = {eff['k']:.2f} [{eff['k_lo']:.2f}, {eff['k_hi']:.2f}] at n = "
+            f"{', '.join(str(int(n)) for n in eff['sizes_used'])}")
+    if beyond:
+        ours += f" ({beyond}: beyond SFT's range)"
+    if eff["dropped"] > 0:
+        ours += f"; {eff['dropped']:.0%} of resamples dropped"
+    return ours, verdicts.interval(eff["k_lo"], eff["k_hi"], paper, 1.0)
 
 
 def claims(results: pd.DataFrame, n_boot: int = 1000) -> pd.DataFrame:
-    """paper's claim | ours | verdict, per setting; every verdict from an interval (95%)."""
+    """paper's claim | ours | verdict, per setting; every verdict by the rules of `verdicts`."""
     rows = []
-    f = fits(results).set_index(["setting", "method"])
+    f = fits(results)
+    f = f.set_index(["setting", "method"]) if not f.empty else f
+    eff = efficiencies(results, n_boot)
+    eff = eff.set_index(["setting", "method"]) if not eff.empty else eff
     for setting in results.setting.dropna().unique():
         def add(claim, paper, ours, verdict):
             rows.append({"setting": setting, "claim": claim, "paper": paper, "ours": ours, "verdict": verdict})
 
-        if (setting, "SFT") in f.index and not f.loc[(setting, "SFT"), "note"]:
+        stuck = verdicts.at_bound(errors(results, setting, "SFT")["value"])
+        if (setting, "SFT") in f.index:
             s = f.loc[(setting, "SFT")]
-            add("Fig. 2: SFT test error falls as a power law in the size of D_syn", "alpha about 0.05-0.15",
-                f"alpha = {s.alpha:.3f} [{s.alpha_lo:.3f}, {s.alpha_hi:.3f}], R^2 = {s.r2:.2f}",
-                _interval_verdict(s.alpha_lo, s.alpha_hi, 0.0))
-        for method, claim, paper, target in (
+            claim = "Fig. 2: SFT test error falls as a power law in the size of D_syn"
+            if stuck or s["note"]:
+                add(claim, "alpha about 0.05-0.15", s["note"] or "SFT's error does not move (floor or ceiling)",
+                    verdicts.NOT_TESTABLE)
+            else:
+                add(claim, "alpha about 0.05-0.15",
+                    f"alpha = {s.alpha:.3f} [{s.alpha_lo:.3f}, {s.alpha_hi:.3f}], R^2 = {s.r2:.2f}",
+                    verdicts.interval(s.alpha_lo, s.alpha_hi, PAPER_ALPHA, 0.0))
+        for method, claim, paper_text, paper in (
                 ("RFT", "Fig. 2: RFT on D+ matches SFT on 2x the D_syn", "k = 2", 2.0),
-                ("RFT-1", "Fig. 9: RFT with one positive per problem beats SFT on as many samples", "k > 1", None)):
-            if errors(results, setting, method).empty:
-                continue
-            try:
-                k, lo, hi = efficiency(results, setting, method, n_boot)
-            except ValueError as err:
-                add(claim, paper, f"no estimate: {err}", "inconclusive")
-                continue
-            add(claim, paper, f"k = {k:.2f} [{lo:.2f}, {hi:.2f}]", _interval_verdict(lo, hi, 1.0, target))
+                ("RFT-1", "Fig. 9: RFT with one positive per problem beats SFT on as many samples", "k > 1",
+                 (1.0, math.inf))):
+            if (setting, method) in eff.index:
+                add(claim, paper_text, *_k_row(eff.loc[(setting, method)], paper, stuck))
         nll = results[(results.setting == setting) & (results.metric == "nll_per_token")]
         if not nll.empty and {"D_syn", "D+"} <= set(nll.method):
             a, b = nll[nll.method == "D+"]["value"], nll[nll.method == "D_syn"]["value"]
-            diff, se = a.mean() - b.mean(), math.sqrt(a.var() / len(a) + b.var() / len(b))
+            ci = stats.ttest_ind(a, b, equal_var=False).confidence_interval(0.95)  # Welch
             add("Fig. 3: D+ has lower NLL under pi_base than D_syn", "lower",
-                f"{a.mean():.3f} vs {b.mean():.3f} nats/token (diff {diff:+.3f} +- {1.96 * se:.3f})",
-                _interval_verdict(-diff - 1.96 * se, -diff + 1.96 * se, 0.0))
+                f"{a.mean():.3f} vs {b.mean():.3f} nats/token (diff {a.mean() - b.mean():+.3f} "
+                f"[{ci.low:+.3f}, {ci.high:+.3f}])",
+                verdicts.interval(ci.low, ci.high, (-math.inf, 0.0), 0.0))
     return pd.DataFrame(rows)
 
 
@@ -247,3 +317,22 @@ def nll_summary(results: pd.DataFrame) -> pd.DataFrame:
     nll = results[results.metric == "nll_per_token"]
     return nll.groupby(["setting", "method"])["value"].describe()[["count", "mean", "50%", "std"]]
 
+
+
+def base_errors(results: pd.DataFrame) -> pd.DataFrame:
+    """pi_base's test error per setting (the line every table and figure shows beside SFT)."""
+    return results[(results.method == "pi_base") & (results.metric == "test_error")][["setting", "value"]]
+
+
+def figures(results: pd.DataFrame, n_boot: int = 1000) -> dict:
+    """Figs. 2, 3 and 9, drawn from the numbers this module computes."""
+    from synthrl import figures as draw
+
+    means, fitted, base = mean_errors(results), fits(results), base_errors(results)
+    suffix = "_lr" if results["study"].iloc[0].endswith("_lr") else ""
+    figs = {f"fig2_positive_scaling{suffix}": draw.positive_scaling(
+                means, fitted, efficiencies(results, n_boot), base, str(results["preset"].iloc[0])),
+            f"fig3_nll_under_base{suffix}": draw.nll_under_base(results)}
+    if "RFT-1" in set(means.method):
+        figs[f"fig9_one_positive{suffix}"] = draw.one_positive(means, fitted, base)
+    return figs

@@ -5,7 +5,7 @@ import time
 
 import pandas as pd
 
-from synthrl import pipeline
+from synthrl import pipeline, verdicts
 from synthrl.cache import cache_key
 from synthrl.presets import Preset, get_preset, to_dict
 from synthrl.results import provenance, table
@@ -28,7 +28,10 @@ def run(preset: Preset | str = "cpu") -> pd.DataFrame:
 
     rows = []
     for method, ckpt in (("pi_base", base), ("SFT", sft), ("RFT", rft)):
-        rows.append(row(method, "test_error", pipeline.evaluate_checkpoint(preset, ckpt, test)["test_error"]))
+        scored = pipeline.evaluate_checkpoint(preset, ckpt, test)
+        rows.append({**row(method, "test_error", scored["test_error"]), "n_test": len(test)})
+        # per test problem, the paired outcomes the claims compare (McNemar)
+        rows += [{**row(method, "solved", float(c)), "item": i} for i, c in enumerate(scored["correct"])]
         if method != "pi_base":  # the finetuned policies only, to keep the demo short
             k = preset.sampling.n
             rows.append(row(method, f"pass@{k}", pipeline.evaluate_pass_at_k(preset, ckpt, test, k)[f"pass@{k}"]))
@@ -47,3 +50,34 @@ def summary(results: pd.DataFrame) -> pd.DataFrame:
     metrics = [m for m in results.metric.unique() if m == "test_error" or m.startswith("pass@")]
     table = results[results.metric.isin(metrics)].pivot_table(index="method", columns="metric", values="value")
     return table.reindex(["pi_base", "SFT", "RFT"])[metrics]
+
+
+def figures(results: pd.DataFrame) -> dict:
+    from synthrl import figures as draw
+
+    return {"quickstart_test_error": draw.quickstart_test_error(results),
+            "quickstart_training": draw.training_curves(results)}
+
+
+CLAIM = "SFT on D_syn improves pi_base (the paper's regime: SFT lowers its base model's error)"
+
+
+def claims(results: pd.DataFrame) -> pd.DataFrame:
+    """The quickstart makes no claim of its own; one row says whether SFT on D_syn improves
+    pi_base (the paper's regime: SFT improves its base model), by McNemar on the test problems."""
+    err = results[results.metric == "test_error"].set_index("method")["value"]
+    solved = {m: results[(results.metric == "solved") & (results.method == m)].sort_values("item")["value"] > 0
+              for m in ("pi_base", "SFT")}
+    if len(solved["SFT"]) == 0 or len(solved["SFT"]) != len(solved["pi_base"]):
+        return pd.DataFrame([{"claim": CLAIM, "paper": "lower error than pi_base",
+                              "ours": "per-problem outcomes not recorded in these results",
+                              "verdict": verdicts.NOT_TESTABLE}])
+    verdict, t = verdicts.paired(solved["pi_base"], solved["SFT"], +1)
+    if verdicts.at_bound([err["pi_base"], err["SFT"]]):
+        verdict = verdicts.NOT_TESTABLE
+    return pd.DataFrame([{
+        "claim": CLAIM,
+        "paper": "lower error than pi_base",
+        "ours": f"pi_base {err['pi_base']:.3f}, SFT {err['SFT']:.3f} on {len(solved['SFT'])} test problems "
+                f"(McNemar: {t['c']} gained, {t['b']} lost, p = {t['p']:.3g})",
+        "verdict": verdict}])

@@ -24,9 +24,10 @@ import pandas as pd
 import torch
 from transformers import TrainerCallback
 
+from synthrl import verdicts
 from synthrl.cache import cache_key, cached_dir
 from synthrl.presets import Preset, StarConfig, get_preset, to_dict
-from synthrl.results import provenance, table
+from synthrl.results import curve, provenance, table
 from synthrl.sampling import HFSampler, SamplingSpec
 from synthrl.tasks.base import Problem
 from synthrl.tasks.stargraph import CRITICAL_INDEX, StarGraphTask, predicted_path
@@ -267,10 +268,16 @@ def n_arms(results: pd.DataFrame) -> int:
 
 def series(results: pd.DataFrame, metric: str, start: int | None = None) -> pd.DataFrame:
     """One metric against iteration: SFT's (start None) or that of per-step DPO from `start`."""
-    rows = results[(results.metric == metric) & (results.method == (SFT if start is None else DPO))]
-    if start is not None:
-        rows = rows[rows.start == start]
-    return rows.sort_values("step")
+    equals = {"method": SFT} if start is None else {"method": DPO, "start": start}
+    return curve(results, metric, **equals)
+
+
+def figures(results: pd.DataFrame) -> dict:
+    """Figs. 8a-c and the shortcut, drawn from the results."""
+    from synthrl import figures as draw
+
+    return {"fig8a_star_loss_q": draw.star_fig8a(results), "fig8b_star_under_trained": draw.star_fig8b(results),
+            "fig8c_star_over_trained": draw.star_fig8c(results), "star_shortcut": draw.star_shortcut(results, n_arms(results))}
 
 
 def _value(results: pd.DataFrame, metric: str, step: int | None = None, start: int | None = None) -> float:
@@ -306,25 +313,36 @@ def claims(results: pd.DataFrame) -> pd.DataFrame:
                           "near 1/d (test graphs, final SFT checkpoint, teacher-forced)",
                  "paper": f"critical about 1/d = {1 / d:.2f}, others about 1",
                  "ours": f"critical {crit:.3f}, others {other:.3f}",
-                 "verdict": "reproduces" if shortcut else "does not reproduce at this scale"})
+                 "verdict": verdicts.NOT_TESTABLE if verdicts.at_bound([crit, other])
+                 else verdicts.REPRODUCES if shortcut else verdicts.DOES_NOT})
     q_train, q_test = _value(results, "q_critical_train"), _value(results, "q_critical_test")
     n_test = int(results["n_test"].dropna().iloc[0])
     se = math.sqrt(max(q_test * (1 - q_test), 1e-12) / n_test)
     rows.append({"claim": "SFT memorizes the critical token: its Q rises on training graphs, not on test graphs "
                           "(final SFT checkpoint)",
                  "paper": "slow rise (memorization)", "ours": f"Q train {q_train:.3f}, test {q_test:.3f}",
-                 "verdict": "reproduces" if q_train > q_test + 2 * se else "not shown"})
-    for kind, expected in (("under-trained", True), ("over-trained", False)):
-        for start in sorted(results[(results.method == DPO) & (results.start_kind == kind)].start.dropna().unique()):
-            t = transition(results, int(start))
-            claim = f"per-step DPO from the {kind} SFT checkpoint at iteration {int(start)}: phase transition"
-            paper = "yes" if expected else "no"
+                 "verdict": verdicts.NOT_TESTABLE if verdicts.at_bound([q_train, q_test])
+                 else verdicts.REPRODUCES if q_train > q_test + 2 * se else verdicts.DOES_NOT})
+    transitions = {kind: [transition(results, int(start)) for start in sorted(
+        results[(results.method == DPO) & (results.start_kind == kind)].start.dropna().unique())]
+        for kind in ("under-trained", "over-trained")}
+    # the over-trained start's "no transition" counts only if some under-trained start transitioned
+    elsewhere = any(t.get("transition") for t in transitions["under-trained"])
+    for kind, found in transitions.items():
+        for t in found:
+            claim = f"per-step DPO from the {kind} SFT checkpoint at iteration {t['start']}: phase transition"
+            paper = "yes" if kind == "under-trained" else "no"
             if not t["has_pairs"]:
                 rows.append({"claim": claim, "paper": paper, "ours": "no negatives on the training graphs: "
-                             "nothing to train on", "verdict": "reproduces" if not expected else "does not reproduce"})
+                             "nothing to train on", "verdict": verdicts.NOT_TESTABLE})
                 continue
             ours = (f"test error {t['error_start']:.3f} -> {t['error_dpo']:.3f} at iteration {t['end']} "
                     f"(continued SFT {t['error_sft']:.3f}, SE {t['se']:.3f})")
-            rows.append({"claim": claim, "paper": paper, "ours": ours,
-                         "verdict": "reproduces" if t["transition"] == expected else "does not reproduce"})
+            if verdicts.at_bound([t["error_start"], t["error_dpo"], t["error_sft"]]):
+                verdict = verdicts.NOT_TESTABLE  # nothing learned (smoke) or nothing left to learn
+            elif kind == "under-trained":
+                verdict = verdicts.REPRODUCES if t["transition"] else verdicts.DOES_NOT
+            else:
+                verdict = verdicts.absence(not t["transition"], elsewhere)
+            rows.append({"claim": claim, "paper": paper, "ours": ours, "verdict": verdict})
     return pd.DataFrame(rows)

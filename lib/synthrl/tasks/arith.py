@@ -291,9 +291,10 @@ class ArithWorld:
                                                self.teacher_solution(p, rng), p.meta)
         return list(problems.values())
 
-    def pretrain_corpus(self, n_docs: int, seed: int, solved_fraction: float = 0.0) -> list[str]:
+    def pretrain_corpus(self, n_docs: int, seed: int, solved_fraction: float = 0.0, style: str = "plain") -> list[str]:
         """pi_base's corpus: the world's arithmetic and its problem statements; a fraction
-        `solved_fraction` of the statements come with a worked solution in the plain style.
+        `solved_fraction` of the statements come with a worked solution, in the plain style or
+        in the teacher's (`style`).
 
         Our design: the base model knows the facts ("7 + 3 = 10") and the language of the
         problems. With solved_fraction = 0 it has never seen a solution, so the format and the
@@ -302,6 +303,8 @@ class ArithWorld:
         """
         if not 0.0 <= solved_fraction <= 1.0:
             raise ValueError(f"solved_fraction is a fraction, got {solved_fraction}")
+        if style not in ("plain", "teacher"):
+            raise ValueError(f"style must be 'plain' (one phrasing) or 'teacher' (the teacher's), got {style!r}")
         rng = random.Random(f"arith/pretrain/{seed}")
         m = self.config.max_value
         docs = []
@@ -310,7 +313,8 @@ class ArithWorld:
             if i % 2:
                 story = stories[i // 2]
                 solved = rng.random() < solved_fraction
-                docs.append(f"{self.prompt(story)}{self.plain_solution(story)}" if solved else self._story(story, rng))
+                solution = self.plain_solution(story) if style == "plain" else self.teacher_solution(story, rng)
+                docs.append(f"{self.prompt(story)}{solution}" if solved else self._story(story, rng))
                 continue
             facts = []
             for _ in range(12):
@@ -377,6 +381,9 @@ class ArithWorld:
                 continue
             name = next((t for t in words if t in quantities), None)
             eq = _EQUATION.search(line)
+            if eq is None and "=" in line:  # an equation we cannot read (absurd numbers, other digits):
+                labels.append("wrong")  # it computes no quantity of the problem (all are below M <= 1000)
+                continue
             if eq is None:  # a claim like "Bob has 10 apples ." or filler
                 claim = last_integer(line)
                 ok = name is None or claim is None or claim == str(values[name])
@@ -403,3 +410,15 @@ class ArithWorld:
 def first_wrong_step(labels: list[str]) -> int | None:
     """Index of the first 'wrong' label (the exact first pit), or None."""
     return labels.index("wrong") if "wrong" in labels else None
+
+
+def flip_first_operation(solution: str) -> str:
+    """The solution with its first '+' and '-' swapped: the world's corruption of a solution at a
+    critical step (an operation word misread), used by the demos and the tests."""
+    lines = solution.split("\n")
+    for i, line in enumerate(lines):
+        for a, b in ((" + ", " - "), (" - ", " + ")):
+            if a in line:
+                lines[i] = line.replace(a, b, 1)
+                return "\n".join(lines)
+    return solution

@@ -1,0 +1,130 @@
+"""Probes of the paper's regime (issue 11): the positive-scaling study on a few cells (sizes 64,
+256 and 1,024, one seed, SFT only), judged by `synthrl.regime.check` and nothing else.
+
+Each probe is a named change of the cpu preset, written down here before it was run, so that every
+probe, kept or rejected, is reproducible from the code: `python -m synthrl.studies.regime_probe
+NAME` writes `data/results/probes/regime_NAME__cpu.csv`. No probe looks at a claim's verdict.
+"""
+from __future__ import annotations
+
+import dataclasses
+import sys
+import time
+
+import pandas as pd
+
+from synthrl.presets import Preset, get_preset
+from synthrl.tasks.arith import ArithConfig
+from synthrl.regime import check
+from synthrl.studies import positive_scaling
+
+STUDY = "regime_probe"
+SIZES = (64, 256, 1024)  # the scaling range's ends and middle
+
+
+def _ft(preset: Preset, lr: float) -> Preset:
+    """SFT and RFT at another learning rate."""
+    return dataclasses.replace(preset, sft=dataclasses.replace(preset.sft, lr=lr),
+                               rft=dataclasses.replace(preset.rft, lr=lr))
+
+
+def _scaling(preset: Preset, **fields) -> Preset:
+    return dataclasses.replace(preset, scaling=dataclasses.replace(preset.scaling, **fields))
+
+
+def _teacher_both(preset: Preset) -> Preset:
+    """pi_base on 30,000 documents in the teacher's styles, half from each setting's world."""
+    return dataclasses.replace(preset, n_pretrain_docs=30000, pretrain_style="teacher",
+                               pretrain_worlds=tuple(s.world or preset.world for s in preset.scaling.settings))
+
+
+# name -> (what it changes, the preset). Appended in the order they were run; never edited after.
+PROBES: dict[str, tuple[str, callable]] = {
+    "as-is": ("the cpu preset as committed before issue 11", lambda p: p),
+    "ft-lr-3e-4": ("SFT at lr 3e-4 (a third of 1e-3), at least 50 steps",
+                   lambda p: _scaling(_ft(p, 3e-4), min_steps=50)),
+    "base-5x": ("pi_base on 5x the corpus (30,000 documents, 2 epochs), SFT at lr 3e-4, at least 50 steps",
+                lambda p: _scaling(_ft(dataclasses.replace(p, n_pretrain_docs=30000), 3e-4), min_steps=50)),
+    "base-5x-teacher-both": ("as base-5x-teacher, the corpus drawn half from each setting's world (gsm8k-like, "
+                             "math-like)", lambda p: dataclasses.replace(
+                                 p, n_pretrain_docs=30000, pretrain_style="teacher",
+                                 pretrain_worlds=tuple(s.world or p.world for s in p.scaling.settings))),
+    "base-5x-teacher-both-3ep": ("as base-5x-teacher-both, SFT for exactly 3 epochs (no 100-step floor: a "
+                                 "capable base needs no minimum)", lambda p: _scaling(dataclasses.replace(
+                                     p, n_pretrain_docs=30000, pretrain_style="teacher",
+                                     pretrain_worlds=tuple(s.world or p.world for s in p.scaling.settings)),
+                                     min_steps=1)),
+    "base-5x-teacher-both-lr1e-4": ("as base-5x-teacher-both, SFT at lr 1e-4 (a tenth of pi_base's peak rate: "
+                                    "restarting at the pretraining rate undoes pretraining)",
+                                    lambda p: _ft(_teacher_both(p), 1e-4)),
+    "base-5x-teacher-both-lr3e-4": ("as base-5x-teacher-both, SFT at lr 3e-4", lambda p: _ft(_teacher_both(p), 3e-4)),
+    "base-easy-teacher-lr3e-4": ("pi_base on 30,000 documents in the teacher's styles from *easier* worlds (1-2 "
+                                 "steps, no distractor; facts in order and shuffled), so that D_syn still "
+                                 "teaches the target difficulty; SFT at lr 3e-4",
+                                 lambda p: _ft(dataclasses.replace(
+                                     p, n_pretrain_docs=30000, pretrain_style="teacher", pretrain_worlds=(
+                                         ArithConfig(min_steps=1, max_steps=2, n_distractors=0),
+                                         ArithConfig(min_steps=1, max_steps=2, n_distractors=0,
+                                                     shuffle_facts=True))), 3e-4)),
+}
+
+
+def run(preset: Preset | str, name: str) -> pd.DataFrame:
+    """The probe's cells as positive-scaling results, with its name and description."""
+    preset = get_preset(preset) if isinstance(preset, str) else preset
+    what, change = PROBES[name]
+    return positive_scaling.run(change(preset), sizes=SIZES, seeds=(0,), methods=("SFT",)).assign(
+        study=STUDY, probe=name, probe_change=what)
+
+
+def claims(results: pd.DataFrame) -> pd.DataFrame:
+    """The regime targets, judged."""
+    return check(results)
+
+
+def main(argv: list[str]) -> int:
+    from synthrl.results import data_dir
+    from synthrl.datafiles import atomic_write_text
+
+    name, preset = argv[0], (argv[1] if len(argv) > 1 else "cpu")
+    start = time.perf_counter()
+    results = run(preset, name)
+    path = data_dir() / "results" / "probes" / f"regime_{name}__{preset}.csv"
+    atomic_write_text(path, results.to_csv(index=False))
+    print(check(results).to_string())
+    print(f"{path} ({time.perf_counter() - start:.0f} s)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))
+
+
+def ledger(results_by_probe: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """One row per probe and setting: the regime's numbers and how many of its five targets hold."""
+    rows = []
+    for name, results in results_by_probe.items():
+        checked = check(results)
+        for setting, r in results.groupby("setting"):
+            sft = r[(r.method == "SFT") & (r.metric == "test_error")].groupby("n_problems")["value"].mean()
+            mid = sorted(sft.index)[len(sft) // 2]
+            at = lambda m: r[(r.method == "pi_sft") & (r.metric == m) & (r.n_problems == mid)]["value"].mean()  # noqa: E731
+            base = r[(r.method == "pi_base") & (r.metric == "test_error")]["value"]
+            held = checked[checked.setting == setting]["holds"]
+            rows.append({"probe": name, "setting": setting, "pi_base": f"{base.iloc[0]:.3f}",
+                         "SFT": " / ".join(f"{v:.3f}" for v in sft), "coverage": f"{at('coverage'):.2f}",
+                         "sample accuracy": f"{at('sample_accuracy'):.2f}",
+                         "targets held": f"{int(held.sum())} of {len(held)}"})
+    return pd.DataFrame(rows)
+
+
+def committed() -> dict[str, pd.DataFrame]:
+    """Every committed probe's results, in the order of PROBES."""
+    from synthrl.results import data_dir
+
+    found = {}
+    for name in PROBES:
+        path = data_dir() / "results" / "probes" / f"regime_{name}__cpu.csv"
+        if path.exists():
+            found[name] = pd.read_csv(path, dtype={"git_commit": str, "config_hash": str})
+    return found
