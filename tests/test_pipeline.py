@@ -7,6 +7,7 @@ from synthrl.datafiles import DataFormatError
 from synthrl.presets import get_preset
 from synthrl.results import COLUMNS
 from synthrl.studies import quickstart
+from synthrl.verdicts import VERDICTS
 
 SMOKE = get_preset("smoke")
 
@@ -18,7 +19,11 @@ def smoke_results(module_run_home):
 
 def test_tidy_results_with_provenance(smoke_results):
     df, _ = smoke_results
-    assert list(df.columns) == COLUMNS
+    assert list(df.columns[:len(COLUMNS)]) == COLUMNS and set(df.columns[len(COLUMNS):]) == {"n_test", "item"}
+    solved = df[df.metric == "solved"]  # per test problem, for the paired claims
+    assert (solved.groupby("method").size() == SMOKE.n_test).all() and set(solved.method) == {"pi_base", "SFT", "RFT"}
+    claims = quickstart.claims(df)
+    assert len(claims) == 1 and claims.verdict.iloc[0] in VERDICTS
     errors = quickstart.summary(df)["test_error"]
     assert list(errors.index) == ["pi_base", "SFT", "RFT"] and errors.between(0, 1).all()
     assert df["git_commit"].notna().all() and df["device"].str.len().gt(0).all()
@@ -43,12 +48,13 @@ def test_interrupted_run_resumes_from_the_last_finished_stage(monkeypatch):
     def interrupted(*a, **k):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(pipeline, "pi_rft", interrupted)
-    with pytest.raises(KeyboardInterrupt):
-        quickstart.run(SMOKE)
-    done = {p.parent.parent.name for p in run_home().glob("*/*/DONE")}
+    home = run_home()
+    with monkeypatch.context() as m:  # only this patch is undone (not the test's own run folder)
+        m.setattr(pipeline, "pi_rft", interrupted)
+        with pytest.raises(KeyboardInterrupt):
+            quickstart.run(SMOKE)
+    done = {p.parent.parent.name for p in home.glob("*/*/DONE")}
     assert {"d_syn", "pi_base", "pi_sft", "samples"} <= done and "pi_rft" not in done
-    monkeypatch.undo()
     import synthrl.train
 
     trained = []
@@ -60,11 +66,12 @@ def test_interrupted_run_resumes_from_the_last_finished_stage(monkeypatch):
 
     monkeypatch.setattr(synthrl.train, "sft", counting)
     quickstart.run(SMOKE)
-    assert {p.parent.parent.name for p in run_home().glob("*/*/DONE")} >= {"pi_rft", "eval"}
+    assert run_home() == home
+    assert {p.parent.parent.name for p in home.glob("*/*/DONE")} >= {"pi_rft", "eval"}
     # only RFT was trained on resuming: pi_base and pi_sft came from the cache
     assert len(trained) == 1 and all("completion" in r and "text" not in r for r in trained[0])
     assert [r["prompt"] for r in trained[0]] != [r["prompt"] for r in pipeline.sft_rows(SMOKE, pipeline.d_syn(SMOKE))]
-    assert len(list(run_home().glob("pi_sft/*"))) == 1  # pi_sft was reused, not retrained
+    assert len(list(home.glob("pi_sft/*"))) == 1  # pi_sft was reused, not retrained
 
 
 def test_same_seed_same_d_syn_and_test_error(smoke_results, monkeypatch, tmp_path):

@@ -61,3 +61,16 @@ def test_readme_regime_table_matches_committed_results():
     rows = [line for line in _section("regime-results").splitlines()
             if line.startswith("| ") and not line.startswith("| ---")][1:]
     assert rows == ["| " + " | ".join(row) + " |" for row in table.astype(str).itertuples(index=False)]
+
+
+def test_readme_regime_probes_match_the_committed_probes():
+    from synthrl.studies import regime_probe
+
+    found = regime_probe.committed()
+    if not found:
+        pytest.skip("no committed regime probes")
+    table = regime_probe.ledger(found)
+    rows = [line for line in _section("regime-probes").splitlines()
+            if line.startswith("| ") and not line.startswith("| ---")][1:]
+    assert rows == ["| " + " | ".join(row) + " |" for row in table.astype(str).itertuples(index=False)]
+    assert set(found) <= set(regime_probe.PROBES)  # every committed probe is defined in code

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from synthrl import pipeline
+from synthrl import pipeline, shipped
 from synthrl.presets import get_preset
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -15,10 +15,10 @@ SMOKE = get_preset("smoke")
 def test_a_shipped_base_is_used_without_training_and_only_for_its_config(tmp_path, monkeypatch):
     monkeypatch.setenv("SYNTHRL_DATA", str(tmp_path / "data"))
     monkeypatch.setenv("SYNTHRL_HOME", str(tmp_path / "build"))
-    shipped = pipeline.ship_pi_base(SMOKE)
-    prov = json.loads((shipped / "provenance.json").read_text())
+    folder = shipped.ship_pi_base(SMOKE)
+    prov = json.loads((folder / "provenance.json").read_text())
     assert prov["cache_key"] == pipeline.pi_base_key(SMOKE) and prov["config"]["model"]["hidden_size"] == 64
-    assert (shipped / "model.safetensors").exists()
+    assert (folder / "model.safetensors").exists()
 
     import synthrl.train
 
@@ -28,9 +28,9 @@ def test_a_shipped_base_is_used_without_training_and_only_for_its_config(tmp_pat
     monkeypatch.setattr(synthrl.train, "sft", no_training)
     monkeypatch.setenv("SYNTHRL_HOME", str(tmp_path / "fresh"))
     base = pipeline.pi_base(SMOKE)
-    assert (Path(base) / "model.safetensors").read_bytes() == (shipped / "model.safetensors").read_bytes()
+    assert (Path(base) / "model.safetensors").read_bytes() == (folder / "model.safetensors").read_bytes()
     # another config (a different seed) is not served the shipped model: it would be pretrained
-    assert pipeline.shipped_pi_base("smoke", pipeline.pi_base_key(get_preset("smoke", seed=1))) is None
+    assert shipped.shipped_pi_base("smoke", pipeline.pi_base_key(get_preset("smoke", seed=1))) is None
     with pytest.raises(AssertionError, match="pretrained"):
         pipeline.pi_base(get_preset("smoke", seed=1))
 

@@ -92,7 +92,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "figures":
         return cmd_figures(args.preset)
     if args.command == "pi-base":
-        from synthrl.pipeline import ship_pi_base
+        from synthrl.shipped import ship_pi_base
         from synthrl.presets import get_preset
 
         print(f"pi_base: {ship_pi_base(get_preset(args.preset))}")

@@ -87,10 +87,12 @@ def pi_base(preset: Preset) -> str:
         _save_train_result(sft(model, tokenizer, rows, preset.pretrain, preset.model, preset.seed),
                            tokenizer, folder)
 
+    from synthrl.shipped import copy_checkpoint, shipped_pi_base
+
     key = pi_base_key(preset)
     shipped = shipped_pi_base(preset.name, key)
     if shipped is not None:  # built once by `make pi-base` and shipped, as a base model comes from a hub
-        return str(cached_dir("pi_base", key, lambda folder: _copy_checkpoint(shipped, folder)))
+        return str(cached_dir("pi_base", key, lambda folder: copy_checkpoint(shipped, folder)))
     return str(cached_dir("pi_base", key, build))
 
 
@@ -101,61 +103,6 @@ def pi_base_key(preset: Preset) -> str:
                     *([preset.pretrain_solved] if preset.pretrain_solved else []),  # 0 keeps earlier keys
                     *([[to_dict(w) for w in preset.pretrain_worlds]] if preset.pretrain_worlds else []),
                     *([preset.pretrain_style] if preset.pretrain_style != "plain" else []))
-
-
-def shipped_dir(preset_name: str) -> Path:
-    from synthrl.results import data_dir
-
-    return data_dir() / "models" / f"pi_base__{preset_name}"
-
-
-def shipped_pi_base(preset_name: str, key: str) -> Path | None:
-    """The shipped pi_base of a preset (data/models/pi_base__<preset>), if it was built from the
-    same config (its provenance names the cache key); None otherwise (then it is pretrained here)."""
-    folder = shipped_dir(preset_name)
-    prov = folder / "provenance.json"
-    if not prov.exists():
-        return None
-    return folder if json.loads(prov.read_text()).get("cache_key") == key else None
-
-
-def _copy_checkpoint(source: Path, folder: Path) -> None:
-    import shutil
-
-    for f in source.iterdir():
-        if f.is_file() and f.name != "provenance.json":
-            shutil.copy2(f, folder / f.name)
-
-
-def ship_pi_base(preset: Preset) -> Path:
-    """Pretrain (or take from the cache) the preset's pi_base and write it to data/models with its
-    provenance: `make pi-base`. The study runs then start from it, as from a hub checkpoint."""
-    import dataclasses as dc
-    import shutil
-    from datetime import datetime, timezone
-
-    from synthrl.results import device_name, git_commit
-
-    key = pi_base_key(preset)
-    folder = Path(pi_base(preset))
-    out = shipped_dir(preset.name)
-    tmp = out.with_name(out.name + ".tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    for f in folder.iterdir():
-        if f.is_file() and f.name != "DONE":
-            shutil.copy2(f, tmp / f.name)
-    log = train_log(str(folder))
-    (tmp / "provenance.json").write_text(json.dumps({
-        "cache_key": key, "preset": preset.name, "git_commit": git_commit(), "device": device_name(),
-        "pretrain_wall_s": round(log["wall_s"], 1), "tokens": log["tokens"],
-        "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "config": {k: v for k, v in dc.asdict(preset).items()
-                   if k in ("task", "world", "model", "n_pretrain_docs", "pretrain_solved", "pretrain", "seed",
-                            "pretrain_worlds", "pretrain_style")}}, indent=1, default=str))
-    shutil.rmtree(out, ignore_errors=True)
-    tmp.rename(out)
-    return out
 
 
 def finetune(preset: Preset, stage: str, base: str, rows: list[dict], seed: int, train_cfg=None) -> str:
