@@ -66,11 +66,13 @@ def claims(results: pd.DataFrame) -> pd.DataFrame:
     """The quickstart makes no claim of its own; one row says whether SFT on D_syn improves
     pi_base (the paper's regime: SFT improves its base model), by McNemar on the test problems."""
     err = results[results.metric == "test_error"].set_index("method")["value"]
-    solved = {m: results[(results.metric == "solved") & (results.method == m)].sort_values("item")["value"] > 0
-              for m in ("pi_base", "SFT")}
+    rows = results[results.metric == "solved"]
+    solved = {m: rows[rows.method == m].sort_values("item")["value"] > 0 for m in ("pi_base", "SFT")} \
+        if len(rows) else {"pi_base": [], "SFT": []}
     if len(solved["SFT"]) == 0 or len(solved["SFT"]) != len(solved["pi_base"]):
         return pd.DataFrame([{"claim": CLAIM, "paper": "lower error than pi_base",
-                              "ours": "per-problem outcomes not recorded in these results",
+                              "ours": "per-problem outcomes not recorded in these results (a run at this kit's "
+                                      "HEAD records them)",
                               "verdict": verdicts.NOT_TESTABLE}])
     verdict, t = verdicts.paired(solved["pi_base"], solved["SFT"], +1)
     if verdicts.at_bound([err["pi_base"], err["SFT"]]):

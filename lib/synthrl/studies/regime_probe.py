@@ -14,9 +14,9 @@ import time
 import pandas as pd
 
 from synthrl.presets import Preset, get_preset
-from synthrl.tasks.arith import ArithConfig
 from synthrl.regime import check
 from synthrl.studies import positive_scaling
+from synthrl.tasks.arith import ArithConfig
 
 STUDY = "regime_probe"
 SIZES = (64, 256, 1024)  # the scaling range's ends and middle
@@ -38,22 +38,19 @@ def _teacher_both(preset: Preset) -> Preset:
                                pretrain_worlds=tuple(s.world or preset.world for s in preset.scaling.settings))
 
 
-# name -> (what it changes, the preset). Appended in the order they were run; never edited after.
+# name -> (what it changes, the preset). Appended in the order they were run; a probe's preset is never
+# edited after its run.
 PROBES: dict[str, tuple[str, callable]] = {
     "as-is": ("the cpu preset as committed before issue 11", lambda p: p),
     "ft-lr-3e-4": ("SFT at lr 3e-4 (a third of 1e-3), at least 50 steps",
                    lambda p: _scaling(_ft(p, 3e-4), min_steps=50)),
     "base-5x": ("pi_base on 5x the corpus (30,000 documents, 2 epochs), SFT at lr 3e-4, at least 50 steps",
                 lambda p: _scaling(_ft(dataclasses.replace(p, n_pretrain_docs=30000), 3e-4), min_steps=50)),
-    "base-5x-teacher-both": ("as base-5x-teacher, the corpus drawn half from each setting's world (gsm8k-like, "
-                             "math-like)", lambda p: dataclasses.replace(
-                                 p, n_pretrain_docs=30000, pretrain_style="teacher",
-                                 pretrain_worlds=tuple(s.world or p.world for s in p.scaling.settings))),
+    "base-5x-teacher-both": ("pi_base on 30,000 documents whose worked solutions are in the teacher's styles (not "
+                             "one plain style), drawn half from each setting's world; SFT as the preset",
+                             _teacher_both),
     "base-5x-teacher-both-3ep": ("as base-5x-teacher-both, SFT for exactly 3 epochs (no 100-step floor: a "
-                                 "capable base needs no minimum)", lambda p: _scaling(dataclasses.replace(
-                                     p, n_pretrain_docs=30000, pretrain_style="teacher",
-                                     pretrain_worlds=tuple(s.world or p.world for s in p.scaling.settings)),
-                                     min_steps=1)),
+                                 "capable base needs no minimum)", lambda p: _scaling(_teacher_both(p), min_steps=1)),
     "base-5x-teacher-both-lr1e-4": ("as base-5x-teacher-both, SFT at lr 1e-4 (a tenth of pi_base's peak rate: "
                                     "restarting at the pretraining rate undoes pretraining)",
                                     lambda p: _ft(_teacher_both(p), 1e-4)),
@@ -66,6 +63,11 @@ PROBES: dict[str, tuple[str, callable]] = {
                                          ArithConfig(min_steps=1, max_steps=2, n_distractors=0),
                                          ArithConfig(min_steps=1, max_steps=2, n_distractors=0,
                                                      shuffle_facts=True))), 3e-4)),
+    "base-5x-teacher-both-solved-0.2-lr3e-4": ("as base-5x-teacher-both, but only a fifth of pi_base's stories "
+                                               "come with a worked solution (3,000 of 15,000), so that D_syn has "
+                                               "more to teach; SFT at lr 3e-4",
+                                               lambda p: _ft(dataclasses.replace(_teacher_both(p),
+                                                                                 pretrain_solved=0.2), 3e-4)),
 }
 
 
