@@ -12,6 +12,12 @@ ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text()
 
 
+@pytest.fixture(autouse=True)
+def _committed_data(monkeypatch):
+    """These tests read the committed results (and write nothing)."""
+    monkeypatch.setenv("SYNTHRL_DATA", str(ROOT / "data"))
+
+
 def test_readme_shows_the_two_make_commands_first():
     first_block = re.search(r"```\n(.*?)```", README, re.S).group(1)
     assert [line.split()[:2] for line in first_block.strip().splitlines()] == [["make", "demo"], ["make", "test"]]

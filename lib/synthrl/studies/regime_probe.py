@@ -68,6 +68,10 @@ PROBES: dict[str, tuple[str, callable]] = {
                                                "more to teach; SFT at lr 3e-4",
                                                lambda p: _ft(dataclasses.replace(_teacher_both(p),
                                                                                  pretrain_solved=0.2), 3e-4)),
+    "base-5x-teacher-both-solved-0.2-10ep": ("as base-5x-teacher-both-solved-0.2-lr3e-4, SFT for 10 epochs "
+                                             "(SFT carrying more of the skill)",
+                                             lambda p: _scaling(_ft(dataclasses.replace(
+                                                 _teacher_both(p), pretrain_solved=0.2), 3e-4), epochs=10.0)),
 }
 
 
