@@ -72,6 +72,9 @@ PROBES: dict[str, tuple[str, callable]] = {
                                              "(SFT carrying more of the skill)",
                                              lambda p: _scaling(_ft(dataclasses.replace(
                                                  _teacher_both(p), pretrain_solved=0.2), 3e-4), epochs=10.0)),
+    "base-5x-teacher-both-solved-0.2-20ep": ("as base-5x-teacher-both-solved-0.2-10ep, SFT for 20 epochs",
+                                             lambda p: _scaling(_ft(dataclasses.replace(
+                                                 _teacher_both(p), pretrain_solved=0.2), 3e-4), epochs=20.0)),
 }
 
 
