@@ -75,7 +75,7 @@ def measure_rollouts(preset_name: str, n_traces: int = 24) -> dict:
     from synthrl import pipeline
     from synthrl.credit import estimate_q
     from synthrl.models import load_checkpoint
-    from synthrl.studies.q_values import negative_traces
+    from synthrl.pairs import negative_traces
 
     preset = get_preset(preset_name)
     world = make_task(preset)

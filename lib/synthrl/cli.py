@@ -13,7 +13,7 @@ from synthrl.presets import PRESETS
 RESULTS = {"quickstart": ("quickstart", {}), "positive_scaling": ("positive_scaling", {}),
            "positive_scaling_lr": ("positive_scaling", {"ablation": "lr"}), "q_values": ("q_values", {}),
            "star_graph": ("star_graph", {})}
-STUDIES = ("quickstart", "positive_scaling", "q_values", "star_graph")
+STUDIES = tuple(dict.fromkeys(module for module, _ in RESULTS.values()))
 
 
 def study_module(name: str):

@@ -34,17 +34,11 @@ def validate(world: ArithWorld, problems: list[Problem], credits: list[TraceCred
     - drop_auc: how well the Q drop at a step (-A_i) separates wrong steps from right ones, over
       the steps up to each trace's first wrong step (later steps inherit its wrong values).
     """
-    by_uid = {p.uid: p for p in problems}
     rows = []
     for n in rollout_counts:
         counts = dict.fromkeys(("agreement", "early", "early_irrelevant", "late", "none"), 0)
         total, wrong_drops, right_drops = 0, [], []
-        for credit in credits:
-            c = credit.truncated(n)
-            labels = world.label_steps(by_uid[c.uid], "\n".join(c.steps))
-            pit = first_wrong_step(labels)
-            if pit is None:
-                continue
+        for c, labels, pit in _labelled(world, problems, credits, n):
             total += 1
             found = c.first_pit(definition)
             kind = ("none" if found is None else "agreement" if found == pit else "early" if found < pit
@@ -60,15 +54,20 @@ def validate(world: ArithWorld, problems: list[Problem], credits: list[TraceCred
     return pd.DataFrame(rows)
 
 
+def _labelled(world: ArithWorld, problems: list[Problem], credits: list[TraceCredit], n: int):
+    """(credit with n rollouts per prefix, exact labels, exact first wrong step) of each trace that
+    has a wrong step, in order."""
+    by_uid = {p.uid: p for p in problems}
+    for credit in credits:
+        c = credit.truncated(n)
+        labels = world.label_steps(by_uid[c.uid], "\n".join(c.steps))
+        pit = first_wrong_step(labels)
+        if pit is not None:
+            yield c, labels, pit
+
+
 def hits(world: ArithWorld, problems: list[Problem], credits: list[TraceCredit], n: int,
          definition: str = "min") -> list[bool]:
     """Per trace with a wrong step, in order: is the estimated first pit (n rollouts per prefix)
     the exact first wrong step? The paired outcomes a McNemar test compares across n or estimators."""
-    by_uid = {p.uid: p for p in problems}
-    out = []
-    for credit in credits:
-        c = credit.truncated(n)
-        pit = first_wrong_step(world.label_steps(by_uid[c.uid], "\n".join(c.steps)))
-        if pit is not None:
-            out.append(c.first_pit(definition) == pit)
-    return out
+    return [c.first_pit(definition) == pit for c, _, pit in _labelled(world, problems, credits, n)]

@@ -78,7 +78,8 @@ def pi_base(preset: Preset) -> str:
         worlds = preset.pretrain_worlds or (preset.world,)
         tasks = [make_task(dataclasses.replace(preset, world=w)) for w in worlds]
         tokenizer = _tokenizer(preset)
-        if any(t.vocabulary() != make_task(preset).vocabulary() for t in tasks):
+        vocabulary = make_task(preset).vocabulary()
+        if any(t.vocabulary() != vocabulary for t in tasks):
             raise ValueError("pretrain_worlds must have the world's vocabulary (the same max_value)")
         model = build_model(preset.model, tokenizer, seed=preset.seed)
         n = preset.n_pretrain_docs // len(tasks)

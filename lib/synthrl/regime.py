@@ -30,10 +30,6 @@ class RegimeTargets:
     min_sft_fall: float = 0.10
 
 
-def _mean(df: pd.DataFrame) -> pd.Series:
-    return df.groupby("n_problems")["value"].mean()
-
-
 def check(results: pd.DataFrame, targets: RegimeTargets = RegimeTargets()) -> pd.DataFrame:
     """One row per setting and target: what was measured and whether the target holds. A target
     whose inputs are missing from the table is 'not measured' (holds = False)."""
@@ -46,14 +42,14 @@ def check(results: pd.DataFrame, targets: RegimeTargets = RegimeTargets()) -> pd
 
         base = r[(r.method == "pi_base") & (r.metric == "test_error")]
         sft = r[(r.method == "SFT") & (r.metric == "test_error")]
-        sizes = sorted(sft["n_problems"].unique())
+        means = sft.groupby("n_problems")["value"].mean()  # by size, ascending
+        sizes = list(means.index)
         if base.empty or not sizes:
             add("SFT never worse than pi_base at any size", "not measured", False)
             add(f"SFT beats pi_base by > {targets.sft_beats_base_se:g} SE at the largest size", "not measured", False)
         else:
             b = float(base["value"].iloc[0])
             n_test = int(base["n_test"].iloc[0]) if "n_test" in base and base["n_test"].notna().all() else None
-            means = _mean(sft)
             worse = [int(n) for n, m in means.items() if m > b]
             big = sft[sft.n_problems == sizes[-1]]["value"]
             # standard error of the gap: seeds' spread of SFT, and pi_base's binomial error on the test set
@@ -74,7 +70,6 @@ def check(results: pd.DataFrame, targets: RegimeTargets = RegimeTargets()) -> pd
                 f"{cov.mean():.3f}" if len(cov) else "not measured", len(cov) > 0 and cov.mean() >= targets.min_coverage)
             add(f"pi_sft's sample accuracy in [{lo:.0%}, {hi:.0%}] at the middle size",
                 f"{acc.mean():.3f}" if len(acc) else "not measured", len(acc) > 0 and lo <= acc.mean() <= hi)
-            means = _mean(sft)
             fall = means.iloc[0] - means.iloc[-1]
             add(f"SFT's error falls by >= {targets.min_sft_fall:.2f} over the sizes",
                 f"{means.iloc[0]:.3f} -> {means.iloc[-1]:.3f} ({fall:+.3f})", fall >= targets.min_sft_fall)

@@ -137,9 +137,7 @@ def scaling_explorer(preset, results=None):
     state = {"results": results}
 
     def show(df):
-        ps = positive_scaling
-        figure = figures.positive_scaling(ps.mean_errors(df), ps.fits(df), ps.efficiencies(df, n_boot=300),
-                                          ps.base_errors(df), preset.name)
+        figure = positive_scaling.fig2(df, n_boot=300)
         display(figure)
         plt.close(figure)
         display(positive_scaling.claims(df, n_boot=300))

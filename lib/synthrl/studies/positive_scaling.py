@@ -324,15 +324,28 @@ def base_errors(results: pd.DataFrame) -> pd.DataFrame:
     return results[(results.method == "pi_base") & (results.metric == "test_error")][["setting", "value"]]
 
 
+def fig2(results: pd.DataFrame, n_boot: int = 1000):
+    """Figs. 2a/2b from the numbers this module computes (means, fits, k with its interval, pi_base)."""
+    from synthrl import figures as draw
+
+    return draw.positive_scaling(mean_errors(results), fits(results), efficiencies(results, n_boot),
+                                 base_errors(results), str(results["preset"].iloc[0]))
+
+
+def fig9(results: pd.DataFrame):
+    """Fig. 9 from the numbers this module computes."""
+    from synthrl import figures as draw
+
+    return draw.one_positive(mean_errors(results), fits(results), base_errors(results))
+
+
 def figures(results: pd.DataFrame, n_boot: int = 1000) -> dict:
     """Figs. 2, 3 and 9, drawn from the numbers this module computes."""
     from synthrl import figures as draw
 
-    means, fitted, base = mean_errors(results), fits(results), base_errors(results)
     suffix = "_lr" if results["study"].iloc[0].endswith("_lr") else ""
-    figs = {f"fig2_positive_scaling{suffix}": draw.positive_scaling(
-                means, fitted, efficiencies(results, n_boot), base, str(results["preset"].iloc[0])),
+    figs = {f"fig2_positive_scaling{suffix}": fig2(results, n_boot),
             f"fig3_nll_under_base{suffix}": draw.nll_under_base(results)}
-    if "RFT-1" in set(means.method):
-        figs[f"fig9_one_positive{suffix}"] = draw.one_positive(means, fitted, base)
+    if (results.method == "RFT-1").any():
+        figs[f"fig9_one_positive{suffix}"] = fig9(results)
     return figs

@@ -3,7 +3,6 @@ could not run): Monte-Carlo Q of every step prefix, checked against the arith wo
 step labels as the number of rollouts grows."""
 from __future__ import annotations
 
-import random
 import time
 
 import numpy as np
@@ -13,6 +12,7 @@ from synthrl import pipeline, verdicts
 from synthrl.cache import cache_key
 from synthrl.credit import FIRST_PIT_DEFINITIONS, TraceCredit, with_pool
 from synthrl.credit_validation import hits, validate
+from synthrl.pairs import negative_traces
 from synthrl.presets import Preset, get_preset, to_dict
 from synthrl.results import provenance, table
 from synthrl.tasks.arith import first_wrong_step
@@ -21,25 +21,6 @@ from synthrl.tasks.base import Problem
 STUDY = "q_values"
 VALIDATION_METRICS = ("first_pit_agreement", "first_pit_early", "first_pit_early_irrelevant", "first_pit_late",
                       "first_pit_none", "drop_auc")
-
-
-def negative_traces(world, d_syn: list[Problem], sampled: list[dict], n: int, seed: int):
-    """Up to n incorrect samples of pi_sft, one per problem, each with an exactly labelled wrong
-    step (a seeded random choice)."""
-    by_uid = {p.uid: p for p in d_syn}
-    rows = [r for r in sampled if not r["correct"]]
-    random.Random(seed).shuffle(rows)
-    problems, traces, seen = [], [], set()
-    for r in rows:
-        p = by_uid[r["uid"]]
-        if r["uid"] in seen or first_wrong_step(world.label_steps(p, r["completion"])) is None:
-            continue
-        seen.add(r["uid"])
-        problems.append(p)
-        traces.append(r["completion"])
-        if len(traces) == n:
-            break
-    return problems, traces
 
 
 def q_rows(world, problems: list[Problem], credits: list[TraceCredit]) -> list[dict]:
