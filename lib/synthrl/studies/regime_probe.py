@@ -75,6 +75,20 @@ PROBES: dict[str, tuple[str, callable]] = {
     "base-5x-teacher-both-solved-0.2-20ep": ("as base-5x-teacher-both-solved-0.2-10ep, SFT for 20 epochs",
                                              lambda p: _scaling(_ft(dataclasses.replace(
                                                  _teacher_both(p), pretrain_solved=0.2), 3e-4), epochs=20.0)),
+    # Session 6. The study's time limit (20 min on 2 cores for 30 cells and two methods) allows about 3
+    # epochs over each size, so SFT must move pi_base within a few hundred steps: a pi_base half-way up
+    # its learning curve (between the solved-0.2 and solved-1.0 bases), SFT at a gentle rate, and no
+    # step floor (the smallest sets are not forced through 12 epochs of memorization).
+    "solved-0.5-3ep": ("pi_base as base-5x-teacher-both with worked solutions for half its stories (7,500 of "
+                       "15,000 per world); SFT at lr 3e-4 for exactly 3 epochs (no step floor)",
+                       lambda p: _scaling(_ft(dataclasses.replace(_teacher_both(p), pretrain_solved=0.5), 3e-4),
+                                          min_steps=1)),
+    "solved-0.5-6ep": ("as solved-0.5-3ep, SFT for exactly 6 epochs",
+                       lambda p: _scaling(_ft(dataclasses.replace(_teacher_both(p), pretrain_solved=0.5), 3e-4),
+                                          min_steps=1, epochs=6.0)),
+    "solved-0.35-6ep": ("as solved-0.5-6ep, worked solutions for 35% of pi_base's stories",
+                        lambda p: _scaling(_ft(dataclasses.replace(_teacher_both(p), pretrain_solved=0.35), 3e-4),
+                                           min_steps=1, epochs=6.0)),
 }
 
 
