@@ -1,4 +1,4 @@
-"""`python -m synthrl demo | run STUDY | figures | bench` (the Makefile's targets)."""
+"""`python -m synthrl demo | run STUDY | figures | readme | pi-base | bench` (the Makefile's targets)."""
 from __future__ import annotations
 
 import argparse
@@ -52,6 +52,44 @@ def cmd_run(study: str, preset: str, ablation: str | None = None) -> int:
     return 0
 
 
+def readme_tables(preset: str = "cpu") -> dict:
+    """The README's generated blocks: marker -> a function building its table from the committed
+    results (`synthrl.readme`). Every study's claims, the regime check and the regime probes."""
+    from synthrl.regime import check
+    from synthrl.results import load_results
+    from synthrl.studies import regime_probe
+
+    def claims(name):
+        return lambda: study_module(name).claims(load_results(name, preset))
+
+    def regime():
+        table = check(load_results("positive_scaling", preset))
+        return table.assign(holds=table["holds"].map({True: "yes", False: "no"}))
+
+    def probes():
+        found = regime_probe.committed()
+        if not found:
+            raise FileNotFoundError("no committed regime probes")
+        return regime_probe.ledger(found)
+
+    tables = {name.replace("_", "-") + "-claims": claims(name) for name in RESULTS}
+    return {**tables, "regime-results": regime, "regime-probes": probes}
+
+
+def cmd_readme(path: str = "README.md") -> int:
+    from pathlib import Path
+
+    from synthrl import readme
+    from synthrl.datafiles import atomic_write_text
+
+    text, skipped = readme.update(Path(path).read_text(), readme_tables())
+    atomic_write_text(Path(path), text)
+    for marker in skipped:
+        print(f"skip {marker}: its results are not committed")
+    print(f"{path}: generated tables rewritten")
+    return 0
+
+
 def cmd_figures(preset: str) -> int:
     from synthrl import figures
     from synthrl.results import load_results
@@ -78,6 +116,7 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--ablation", default=None, choices=("lr",), help="positive_scaling: the learning-rate arms")
     figs = sub.add_parser("figures", help="regenerate every figure from committed results")
     figs.add_argument("--preset", default="cpu", choices=sorted(PRESETS))
+    sub.add_parser("readme", help="rewrite the README's generated tables from the committed cpu results")
     base = sub.add_parser("pi-base", help="pretrain the preset's pi_base and ship it under data/models")
     base.add_argument("--preset", default="cpu", choices=sorted(PRESETS))
     bench = sub.add_parser("bench", help="training and sampling throughput, batched vs one-at-a-time")
@@ -91,6 +130,8 @@ def main(argv: list[str] | None = None) -> int:
         return cmd_run(args.study, args.preset, args.ablation)
     if args.command == "figures":
         return cmd_figures(args.preset)
+    if args.command == "readme":
+        return cmd_readme()
     if args.command == "pi-base":
         from synthrl.shipped import ship_pi_base
         from synthrl.presets import get_preset
