@@ -89,7 +89,30 @@ PROBES: dict[str, tuple[str, callable]] = {
     "solved-0.35-6ep": ("as solved-0.5-6ep, worked solutions for 35% of pi_base's stories",
                         lambda p: _scaling(_ft(dataclasses.replace(_teacher_both(p), pretrain_solved=0.35), 3e-4),
                                            min_steps=1, epochs=6.0)),
+    # math-like is the setting short of the regime (coverage 0.52, sample accuracy 0.13 at 3 epochs): an
+    # easier math-like world, pi_base unchanged (still read both preset worlds: the world of D_syn and the
+    # test is a part of what pi_base read, as MATH is a part of what a math base model read)
+    "solved-0.5-3ep-math-3-steps": ("as solved-0.5-3ep (same pi_base), math-like problems of exactly 3 steps "
+                                    "(not 3-4), facts shuffled, one distractor",
+                                    lambda p: _math_world(_solved_half(p), ArithConfig(
+                                        min_steps=3, max_steps=3, n_distractors=1, shuffle_facts=True))),
+    "solved-0.5-3ep-math-2-3-steps": ("as solved-0.5-3ep (same pi_base), math-like problems of 2-3 steps, "
+                                      "facts shuffled, one distractor (gsm8k-like with its facts out of order)",
+                                      lambda p: _math_world(_solved_half(p), ArithConfig(
+                                          min_steps=2, max_steps=3, n_distractors=1, shuffle_facts=True))),
 }
+
+
+def _solved_half(preset: Preset) -> Preset:
+    """The solved-0.5-3ep preset."""
+    return _scaling(_ft(dataclasses.replace(_teacher_both(preset), pretrain_solved=0.5), 3e-4), min_steps=1)
+
+
+def _math_world(preset: Preset, world: ArithConfig) -> Preset:
+    """math-like on another world; pi_base's corpus stays as it was (pretrain_worlds kept)."""
+    settings = tuple(dataclasses.replace(s, world=world) if s.name == "math-like" else s
+                     for s in preset.scaling.settings)
+    return _scaling(preset, settings=settings)
 
 
 def run(preset: Preset | str, name: str) -> pd.DataFrame:
