@@ -100,7 +100,25 @@ PROBES: dict[str, tuple[str, callable]] = {
                                       "facts shuffled, one distractor (gsm8k-like with its facts out of order)",
                                       lambda p: _math_world(_solved_half(p), ArithConfig(
                                           min_steps=2, max_steps=3, n_distractors=1, shuffle_facts=True))),
+    # On that pair of worlds SFT is slightly worse than pi_base at 64 in both settings (+0.017, +0.020) and
+    # falls 0.08-0.09: how SFT's first steps move pi_base decides the smallest size. Three SFT set-ups:
+    "half-lr2e-4-4ep": ("as solved-0.5-3ep-math-2-3-steps, SFT at lr 2e-4 for 4 epochs (smaller steps, a few more)",
+                        lambda p: _scaling(_ft(_half_2_3(p), 2e-4), epochs=4.0)),
+    "half-warmup-0.3": ("as solved-0.5-3ep-math-2-3-steps, SFT's warmup over 30% of its steps, not 5% (Adam's "
+                        "moments settle before the full rate: fresh moments make its first steps sign-like)",
+                        lambda p: _warmup(_half_2_3(p), 0.3)),
+    "half-lr1e-4-6ep": ("as solved-0.5-3ep-math-2-3-steps, SFT at lr 1e-4 for 6 epochs",
+                        lambda p: _scaling(_ft(_half_2_3(p), 1e-4), epochs=6.0)),
 }
+
+
+def _half_2_3(preset: Preset) -> Preset:
+    return _math_world(_solved_half(preset), ArithConfig(min_steps=2, max_steps=3, n_distractors=1, shuffle_facts=True))
+
+
+def _warmup(preset: Preset, ratio: float) -> Preset:
+    return dataclasses.replace(preset, sft=dataclasses.replace(preset.sft, warmup_ratio=ratio),
+                               rft=dataclasses.replace(preset.rft, warmup_ratio=ratio))
 
 
 def _solved_half(preset: Preset) -> Preset:
