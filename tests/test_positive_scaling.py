@@ -14,7 +14,7 @@ SMOKE = get_preset("smoke")
 
 @pytest.fixture(scope="module")
 def smoke_results(module_run_home):
-    return ps.run(SMOKE, seeds=(0, 1), sizes=(16, 32))
+    return ps.run(SMOKE, seeds=(0, 1), sizes=(16, 32), methods=("SFT", "RFT", "RFT-1"))
 
 
 def test_every_cell_has_sft_rft_and_rft1(smoke_results):
@@ -55,6 +55,35 @@ def test_nll_scored_for_the_largest_size_and_first_seed_only(smoke_results):
     assert set(nll.n_problems) == {32} and set(nll.seed) == {0}
     assert set(nll.setting) == {"gsm8k-like", "math-like"} and "D_syn" in set(nll.method)
     assert (nll["value"] > 0).all()
+
+
+@pytest.mark.parametrize("rft_steps", ["sft", "epochs"])
+def test_rft_budget(smoke_results, monkeypatch, rft_steps):
+    """RFT trains as many optimizer steps as SFT at the same size (equal compute), or `epochs` passes
+    over D+; the smoke run's cells are cached, so only the budgets are recorded here."""
+    calls = []
+    real = ps.pipeline.finetune
+
+    def spy(preset, stage, base, rows, seed, train_cfg=None):
+        calls.append((stage, len(rows), train_cfg.max_steps))
+        return real(preset, stage, base, rows, seed, train_cfg)
+
+    monkeypatch.setattr(ps.pipeline, "finetune", spy)
+    preset = dataclasses.replace(SMOKE, scaling=dataclasses.replace(SMOKE.scaling, rft_steps=rft_steps, min_steps=1))
+    ps.run(preset, seeds=(0,), sizes=(32,), settings=["gsm8k-like"], workers=1)
+    (_, n_sft, sft_steps), (_, n_plus, rft_steps_run) = sorted(calls, key=lambda c: c[0] != "pi_sft")
+    assert sft_steps == ps.train_config(preset, n_sft).max_steps
+    assert rft_steps_run == (sft_steps if rft_steps == "sft" else ps.train_config(preset, n_plus).max_steps)
+
+
+def test_one_positive_ablation_runs_rft1_beside_sft():
+    p = ps.ablation_preset(get_preset("cpu"), "one_positive")
+    assert p.scaling.methods == ("SFT", "RFT-1") and p.scaling.settings == get_preset("cpu").scaling.settings
+    assert ps.ablation_preset(get_preset("cpu"), "lr").scaling.settings == get_preset("cpu").scaling.lr_arms
+    with pytest.raises(ValueError, match="unknown ablation"):
+        ps.ablation_preset(get_preset("cpu"), "nope")
+    with pytest.raises(ValueError, match="rft_steps"):
+        ScalingConfig(rft_steps="forever")
 
 
 def test_min_steps_floor_and_epochs():

@@ -11,7 +11,9 @@ from synthrl.presets import PRESETS
 
 # results name -> (study module, its run's overrides). Every study has run / claims / figures.
 RESULTS = {"quickstart": ("quickstart", {}), "positive_scaling": ("positive_scaling", {}),
-           "positive_scaling_lr": ("positive_scaling", {"ablation": "lr"}), "q_values": ("q_values", {}),
+           "positive_scaling_lr": ("positive_scaling", {"ablation": "lr"}),
+           "positive_scaling_one_positive": ("positive_scaling", {"ablation": "one_positive"}),
+           "q_values": ("q_values", {}),
            "star_graph": ("star_graph", {})}
 STUDIES = tuple(dict.fromkeys(module for module, _ in RESULTS.values()))
 
@@ -113,7 +115,8 @@ def main(argv: list[str] | None = None) -> int:
     run = sub.add_parser("run", help="run one study and save its results and figures")
     run.add_argument("study", choices=STUDIES)
     run.add_argument("--preset", default="cpu", choices=sorted(PRESETS))
-    run.add_argument("--ablation", default=None, choices=("lr",), help="positive_scaling: the learning-rate arms")
+    run.add_argument("--ablation", default=None, choices=("lr", "one_positive"),
+                     help="positive_scaling: the learning-rate arms, or RFT-1 (one positive per problem)")
     figs = sub.add_parser("figures", help="regenerate every figure from committed results")
     figs.add_argument("--preset", default="cpu", choices=sorted(PRESETS))
     sub.add_parser("readme", help="rewrite the README's generated tables from the committed cpu results")

@@ -84,7 +84,8 @@ def pi_base(preset: Preset) -> str:
         model = build_model(preset.model, tokenizer, seed=preset.seed)
         n = preset.n_pretrain_docs // len(tasks)
         rows = [{"text": t} for i, task in enumerate(tasks)
-                for t in task.pretrain_corpus(n, preset.seed + i, preset.pretrain_solved, preset.pretrain_style)]
+                for t in task.pretrain_corpus(n, preset.seed + i, preset.pretrain_solved, preset.pretrain_style,
+                                              preset.pretrain_unsolved_ops)]
         _save_train_result(sft(model, tokenizer, rows, preset.pretrain, preset.model, preset.seed),
                            tokenizer, folder)
 
@@ -103,7 +104,8 @@ def pi_base_key(preset: Preset) -> str:
                     to_dict(preset.pretrain), preset.n_pretrain_docs, preset.seed,
                     *([preset.pretrain_solved] if preset.pretrain_solved else []),  # 0 keeps earlier keys
                     *([[to_dict(w) for w in preset.pretrain_worlds]] if preset.pretrain_worlds else []),
-                    *([preset.pretrain_style] if preset.pretrain_style != "plain" else []))
+                    *([preset.pretrain_style] if preset.pretrain_style != "plain" else []),
+                    *([list(preset.pretrain_unsolved_ops)] if preset.pretrain_unsolved_ops else []))
 
 
 def finetune(preset: Preset, stage: str, base: str, rows: list[dict], seed: int, train_cfg=None) -> str:

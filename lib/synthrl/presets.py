@@ -142,7 +142,14 @@ class ScalingConfig:
     # took 22 min on 2 cores; 3 and 100 keep the cpu study under 20.
     epochs: float = 3.0
     min_steps: int = 100
-    methods: tuple[str, ...] = ("SFT", "RFT", "RFT-1")  # RFT-1: one positive per problem (Fig. 9)
+    # RFT-1 (one positive per problem, Fig. 9) is its own run, `positive_scaling.run(..., ablation=
+    # "one_positive")`, saved as positive_scaling_one_positive, so that each run stays under 20 min
+    methods: tuple[str, ...] = ("SFT", "RFT")
+    # How long RFT trains: "sft", as many optimizer steps as SFT at the same |D_syn| (equal compute:
+    # the comparison is of the data, and D+ with up to 4 positives per problem would otherwise cost
+    # about 2.5x SFT's steps, past the 20 min a study may take on 2 cores), or "epochs", `epochs`
+    # passes over D+. The paper does not say; our choice.
+    rft_steps: str = "sft"
     # pi_sft's samples per D_syn problem, from which D+ is drawn: the paper samples 8 per problem
     # (for D-), and the regime's coverage is "one of 8 samples right" (synthrl.regime)
     samples_per_problem: int = 8
@@ -159,6 +166,8 @@ class ScalingConfig:
             raise ValueError("need two or more positive sizes, one or more seeds and settings")
         if self.epochs <= 0 or self.min_steps < 1 or self.workers < 1 or self.samples_per_problem < 1:
             raise ValueError("need epochs > 0, min_steps >= 1, workers >= 1 and samples_per_problem >= 1")
+        if self.rft_steps not in ("sft", "epochs"):
+            raise ValueError(f"rft_steps must be 'sft' or 'epochs', got {self.rft_steps!r}")
         if "SFT" not in self.methods or not set(self.methods) <= {"SFT", "RFT", "RFT-1"}:
             raise ValueError(f"methods must include 'SFT' and be among SFT, RFT, RFT-1; got {self.methods}")
 
@@ -231,6 +240,9 @@ class Preset:
     # The style of pi_base's worked solutions: "plain" (one phrasing) or "teacher" (the teacher's
     # varied styles, as a math base model has read solutions written in many ways)
     pretrain_style: str = "plain"
+    # Operations whose problems pi_base reads only unsolved (arith only): a skill the base model lacks and
+    # D_syn teaches, as the paper's synthetic data teaches its base model what pretraining did not
+    pretrain_unsolved_ops: tuple[str, ...] = ()
     pretrain: TrainConfig = field(default_factory=lambda: TrainConfig(epochs=2.0))  # our choice
     sft: TrainConfig = field(default_factory=TrainConfig)
     rft: TrainConfig = field(default_factory=TrainConfig)

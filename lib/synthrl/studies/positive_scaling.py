@@ -45,9 +45,10 @@ def train_config(preset: Preset, n_rows: int) -> TrainConfig:
     return dataclasses.replace(preset.sft, max_steps=steps)
 
 
-def _finetune(preset: Preset, stage: str, base: str, rows: list[dict], seed: int) -> str:
-    # RFT on an empty D+ (pi_sft solved none of its problems) trains on nothing: it is pi_base
-    return pipeline.finetune(preset, stage, base, rows, seed, train_config(preset, len(rows))) if rows else base
+def _finetune(preset: Preset, stage: str, base: str, rows: list[dict], seed: int, n_rows: int) -> str:
+    """Train on `rows` for the budget of `n_rows` rows (`train_config`). RFT on an empty D+ (pi_sft
+    solved none of its problems) trains on nothing: it is pi_base."""
+    return pipeline.finetune(preset, stage, base, rows, seed, train_config(preset, n_rows)) if rows else base
 
 
 def cell(preset: Preset, setting: Setting, seed: int, size: int, base: str, score_nll: bool) -> list[dict]:
@@ -57,7 +58,7 @@ def cell(preset: Preset, setting: Setting, seed: int, size: int, base: str, scor
     problems = pipeline.d_syn(sp, n=size, seed=seed)
     test = pipeline.test_problems(sp)
     sft_rows = pipeline.sft_rows(sp, problems)
-    sft = _finetune(sp, "pi_sft", base, sft_rows, seed)
+    sft = _finetune(sp, "pi_sft", base, sft_rows, seed, len(sft_rows))
     sampled = pipeline.samples(sp, sft, problems, seed, progress=False)  # the study counts cells
     plus = pipeline.d_plus(sampled, sp.sampling.positives_per_problem)
     datasets = {"SFT": sft_rows, "RFT": plus, "RFT-1": pipeline.d_plus(sampled, 1)}
@@ -65,7 +66,8 @@ def cell(preset: Preset, setting: Setting, seed: int, size: int, base: str, scor
     common = {"setting": setting.name, "task": sp.task, "seed": seed, "n_problems": size}
     rows = []
     for method, data in datasets.items():
-        ckpt = sft if method == "SFT" else _finetune(sp, "pi_rft", base, data, seed)
+        budget = len(sft_rows) if preset.scaling.rft_steps == "sft" else len(data)
+        ckpt = sft if method == "SFT" else _finetune(sp, "pi_rft", base, data, seed, budget)
         err = pipeline.evaluate_checkpoint(sp, ckpt, test)["test_error"]
         rows.append({**common, "method": method, "metric": "test_error", "value": err, "n_samples": len(data),
                      "n_test": len(test)})
@@ -146,14 +148,25 @@ def with_overrides(preset: Preset | str, sizes=None, seeds=None, settings=None, 
                                sampling=dataclasses.replace(preset.sampling, **sampling))
 
 
-ABLATIONS = ("lr",)  # lr: the SFT/RFT learning-rate arms of `ScalingConfig.lr_arms` as the settings
+# lr: the SFT/RFT learning-rate arms of `ScalingConfig.lr_arms` as the settings; one_positive: RFT-1
+# (one positive per problem, Fig. 9) beside SFT, on the preset's settings
+ABLATIONS = ("lr", "one_positive")
+
+
+def ablation_preset(preset: Preset, ablation: str) -> Preset:
+    """The preset an ablation runs: its settings or methods replaced."""
+    if ablation not in ABLATIONS:
+        raise ValueError(f"unknown ablation {ablation!r}; choose one of {ABLATIONS}")
+    change = {"settings": preset.scaling.lr_arms} if ablation == "lr" else {"methods": ("SFT", "RFT-1")}
+    return dataclasses.replace(preset, scaling=dataclasses.replace(preset.scaling, **change))
 
 
 def run(preset: Preset | str = "cpu", progress: bool = False, ablation: str | None = None,
         **overrides) -> pd.DataFrame:
     """The tidy results of every cell, with provenance. `ablation="lr"` runs the preset's
-    learning-rate arms (same sizes, seeds and pi_base) instead of its settings; its results are
-    saved as `positive_scaling_lr`. `overrides`: see `with_overrides`."""
+    learning-rate arms (same sizes, seeds and pi_base) instead of its settings, `ablation=
+    "one_positive"` RFT-1 beside SFT; their results are saved as `positive_scaling_<ablation>`.
+    `overrides`: see `with_overrides`."""
     from concurrent.futures import ProcessPoolExecutor, as_completed
     from multiprocessing import get_context
 
@@ -161,10 +174,7 @@ def run(preset: Preset | str = "cpu", progress: bool = False, ablation: str | No
 
     preset = get_preset(preset) if isinstance(preset, str) else preset
     if ablation is not None:
-        if ablation not in ABLATIONS:
-            raise ValueError(f"unknown ablation {ablation!r}; choose one of {ABLATIONS}")
-        preset = dataclasses.replace(preset, scaling=dataclasses.replace(preset.scaling,
-                                                                         settings=preset.scaling.lr_arms))
+        preset = ablation_preset(preset, ablation)
     preset = with_overrides(preset, **overrides)
     cfg: ScalingConfig = preset.scaling
     start = time.perf_counter()
@@ -343,7 +353,7 @@ def figures(results: pd.DataFrame, n_boot: int = 1000) -> dict:
     """Figs. 2, 3 and 9, drawn from the numbers this module computes."""
     from synthrl import figures as draw
 
-    suffix = "_lr" if results["study"].iloc[0].endswith("_lr") else ""
+    suffix = str(results["study"].iloc[0])[len(STUDY):]  # "", "_lr" or "_one_positive"
     figs = {f"fig2_positive_scaling{suffix}": fig2(results, n_boot),
             f"fig3_nll_under_base{suffix}": draw.nll_under_base(results)}
     if (results.method == "RFT-1").any():

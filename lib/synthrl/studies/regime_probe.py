@@ -109,6 +109,16 @@ PROBES: dict[str, tuple[str, callable]] = {
                         lambda p: _warmup(_half_2_3(p), 0.3)),
     "half-lr1e-4-6ep": ("as solved-0.5-3ep-math-2-3-steps, SFT at lr 1e-4 for 6 epochs",
                         lambda p: _scaling(_ft(_half_2_3(p), 1e-4), epochs=6.0)),
+    # Every SFT set-up above gains about 0.07 at 1,024 over a pi_base that has read solutions of the very
+    # kind D_syn holds. In the paper the synthetic data teaches what the base model lacks: a pi_base that
+    # read every problem solved *except* those needing a "times" step (48% of problems), which it reads
+    # unsolved; D_syn then teaches that skill. math-like: 2-3 steps, facts shuffled.
+    "times-unsolved": ("pi_base on 30,000 teacher-style documents from both settings' worlds (gsm8k-like; "
+                       "2-3 steps shuffled), every story solved except those needing a 'times' step; SFT at lr "
+                       "3e-4 for exactly 3 epochs",
+                       lambda p: _teacher_both(_scaling(_ft(dataclasses.replace(
+                           _math_world(p, ArithConfig(min_steps=2, max_steps=3, n_distractors=1, shuffle_facts=True)),
+                           pretrain_unsolved_ops=("times",)), 3e-4), min_steps=1))),
 }
 
 

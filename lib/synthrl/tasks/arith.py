@@ -291,10 +291,12 @@ class ArithWorld:
                                                self.teacher_solution(p, rng), p.meta)
         return list(problems.values())
 
-    def pretrain_corpus(self, n_docs: int, seed: int, solved_fraction: float = 0.0, style: str = "plain") -> list[str]:
+    def pretrain_corpus(self, n_docs: int, seed: int, solved_fraction: float = 0.0, style: str = "plain",
+                        unsolved_ops: tuple[str, ...] = ()) -> list[str]:
         """pi_base's corpus: the world's arithmetic and its problem statements; a fraction
         `solved_fraction` of the statements come with a worked solution, in the plain style or
-        in the teacher's (`style`).
+        in the teacher's (`style`). A statement whose solution needs a step of one of `unsolved_ops`
+        never comes solved: pi_base reads such problems but never how they are solved.
 
         Our design: the base model knows the facts ("7 + 3 = 10") and the language of the
         problems. With solved_fraction = 0 it has never seen a solution, so the format and the
@@ -305,6 +307,8 @@ class ArithWorld:
             raise ValueError(f"solved_fraction is a fraction, got {solved_fraction}")
         if style not in ("plain", "teacher"):
             raise ValueError(f"style must be 'plain' (one phrasing) or 'teacher' (the teacher's), got {style!r}")
+        if unknown := set(unsolved_ops) - set(OPS):
+            raise ValueError(f"unsolved_ops must be among {OPS}, got {sorted(unknown)}")
         rng = random.Random(f"arith/pretrain/{seed}")
         m = self.config.max_value
         docs = []
@@ -312,7 +316,7 @@ class ArithWorld:
         for i in range(n_docs):
             if i % 2:
                 story = stories[i // 2]
-                solved = rng.random() < solved_fraction
+                solved = rng.random() < solved_fraction and not self.step_ops(story) & set(unsolved_ops)
                 solution = self.plain_solution(story) if style == "plain" else self.teacher_solution(story, rng)
                 docs.append(f"{self.prompt(story)}{solution}" if solved else self._story(story, rng))
                 continue
@@ -333,6 +337,12 @@ class ArithWorld:
                 facts.append(f"{x} {o} {y} = {z}")
             docs.append(" . ".join(facts) + " .")
         return docs
+
+    @staticmethod
+    def step_ops(problem: Problem) -> set[str]:
+        """The operations of the steps a problem's solution needs."""
+        quantities = problem.meta["quantities"]
+        return {quantities[n]["op"] for n in problem.meta["needed_steps"]}
 
     @staticmethod
     def _story(problem: Problem, rng: random.Random) -> str:
