@@ -143,3 +143,17 @@ def test_plain_solutions_are_correct_and_the_corpus_holds_the_asked_fraction(wor
     assert all("answer" in d.split("\n")[-1] for d in solved)
     with pytest.raises(ValueError):
         world.pretrain_corpus(10, seed=0, solved_fraction=1.5)
+
+
+def test_unsolved_ops_are_never_shown_solved(world):
+    """pi_base may read the problems needing a step of some operation only unsolved: no solved
+    document then has such a step, and every other story is solved (solved_fraction 1)."""
+    docs = world.pretrain_corpus(600, seed=0, solved_fraction=1.0, style="teacher", unsolved_ops=("times",))
+    stories = world.make_problems("train", 600 // 2 + 1, 0 + 7919)[:300]
+    by_question = {world.prompt(p).strip(): p for p in stories}
+    solved = [d for d in docs if "\n" in d]
+    assert solved and all("times" not in world.step_ops(by_question[d.split("\n")[0]]) for d in solved)
+    needing = sum("times" in world.step_ops(p) for p in stories)
+    assert 0 < needing < len(stories) and len(solved) == len(stories) - needing
+    with pytest.raises(ValueError, match="unsolved_ops"):
+        world.pretrain_corpus(10, seed=0, unsolved_ops=("divide",))

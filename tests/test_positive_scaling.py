@@ -70,10 +70,12 @@ def test_rft_budget(smoke_results, monkeypatch, rft_steps):
 
     monkeypatch.setattr(ps.pipeline, "finetune", spy)
     preset = dataclasses.replace(SMOKE, scaling=dataclasses.replace(SMOKE.scaling, rft_steps=rft_steps, min_steps=1))
-    ps.run(preset, seeds=(0,), sizes=(32,), settings=["gsm8k-like"], workers=1)
-    (_, n_sft, sft_steps), (_, n_plus, rft_steps_run) = sorted(calls, key=lambda c: c[0] != "pi_sft")
-    assert sft_steps == ps.train_config(preset, n_sft).max_steps
-    assert rft_steps_run == (sft_steps if rft_steps == "sft" else ps.train_config(preset, n_plus).max_steps)
+    ps.run(preset, seeds=(0,), sizes=(16, 32), settings=["gsm8k-like"], workers=1)
+    sft, rft = ([c for c in calls if c[0] == stage] for stage in ("pi_sft", "pi_rft"))
+    assert len(sft) == len(rft) == 2  # one per size
+    for (_, n_sft, sft_steps), (_, n_plus, rft_steps_run) in zip(sft, rft):
+        assert sft_steps == ps.train_config(preset, n_sft).max_steps
+        assert rft_steps_run == (sft_steps if rft_steps == "sft" else ps.train_config(preset, n_plus).max_steps)
 
 
 def test_one_positive_ablation_runs_rft1_beside_sft():
@@ -88,6 +90,7 @@ def test_one_positive_ablation_runs_rft1_beside_sft():
 
 def test_min_steps_floor_and_epochs():
     p = get_preset("cpu")
+    p = dataclasses.replace(p, scaling=dataclasses.replace(p.scaling, min_steps=100))
     assert ps.train_config(p, 16).max_steps == p.scaling.min_steps
     assert ps.train_config(p, 8000).max_steps == int(p.scaling.epochs * 8000 / p.sft.batch_size)
 
@@ -157,4 +160,4 @@ def test_explorer_run_button_reruns_a_small_experiment():
     run_button.click()  # ipywidgets logs a handler's exception instead of raising: check the result
     df = panel.explorer_state["results"]
     assert df is not None and set(df.setting) == {"gsm8k-like"} and set(df.n_problems) == {0, 16, 32}  # 0: pi_base
-    assert set(df[df.metric == "test_error"].method) == {"pi_base", "SFT", "RFT", "RFT-1"}
+    assert set(df[df.metric == "test_error"].method) == {"pi_base", *SMOKE.scaling.methods}

@@ -13,7 +13,7 @@ from pathlib import Path
 from synthrl.presets import Preset
 
 PRETRAIN_FIELDS = ("task", "world", "model", "n_pretrain_docs", "pretrain_solved", "pretrain", "seed",
-                   "pretrain_worlds", "pretrain_style")
+                   "pretrain_worlds", "pretrain_style", "pretrain_unsolved_ops")
 
 
 def shipped_dir(preset_name: str) -> Path:

@@ -13,13 +13,20 @@ import time
 
 import pandas as pd
 
-from synthrl.presets import Preset, get_preset
+from synthrl.presets import CreditConfig, Preset, ScalingConfig, Setting, get_preset
 from synthrl.regime import check
 from synthrl.studies import positive_scaling
 from synthrl.tasks.arith import ArithConfig
 
 STUDY = "regime_probe"
 SIZES = (64, 256, 1024)  # the scaling range's ends and middle
+
+# The cpu preset as it was before issue 11, which every probe changes: probes stay what they were when
+# the preset moves (its math-like world then had 3-4 steps).
+BEFORE = Preset(name="cpu", credit=CreditConfig(n_rollouts=64), scaling=ScalingConfig(settings=(
+    Setting("gsm8k-like"), Setting("math-like", world=ArithConfig(min_steps=3, max_steps=4, n_distractors=1,
+                                                                  shuffle_facts=True))),
+    methods=("SFT", "RFT", "RFT-1"), rft_steps="epochs"))
 
 
 def _ft(preset: Preset, lr: float) -> Preset:
@@ -144,8 +151,9 @@ def _math_world(preset: Preset, world: ArithConfig) -> Preset:
 
 
 def run(preset: Preset | str, name: str) -> pd.DataFrame:
-    """The probe's cells as positive-scaling results, with its name and description."""
-    preset = get_preset(preset) if isinstance(preset, str) else preset
+    """The probe's cells as positive-scaling results, with its name and description: the probe's change
+    of the pre-issue-11 cpu preset (`BEFORE`), or of another preset given by value or name."""
+    preset = BEFORE if preset == "cpu" else get_preset(preset) if isinstance(preset, str) else preset
     what, change = PROBES[name]
     return positive_scaling.run(change(preset), sizes=SIZES, seeds=(0,), methods=("SFT",)).assign(
         study=STUDY, probe=name, probe_change=what)
