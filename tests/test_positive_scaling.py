@@ -69,7 +69,7 @@ def test_rft_budget(smoke_results, monkeypatch, rft_steps):
         return real(preset, stage, base, rows, seed, train_cfg)
 
     monkeypatch.setattr(ps.pipeline, "finetune", spy)
-    preset = dataclasses.replace(SMOKE, scaling=dataclasses.replace(SMOKE.scaling, rft_steps=rft_steps, min_steps=1))
+    preset = dataclasses.replace(SMOKE, rft_steps=rft_steps, scaling=dataclasses.replace(SMOKE.scaling, min_steps=1))
     ps.run(preset, seeds=(0,), sizes=(16, 32), settings=["gsm8k-like"], workers=1)
     sft, rft = ([c for c in calls if c[0] == stage] for stage in ("pi_sft", "pi_rft"))
     assert len(sft) == len(rft) == 2  # one per size
@@ -85,7 +85,7 @@ def test_one_positive_ablation_runs_rft1_beside_sft():
     with pytest.raises(ValueError, match="unknown ablation"):
         ps.ablation_preset(get_preset("cpu"), "nope")
     with pytest.raises(ValueError, match="rft_steps"):
-        ScalingConfig(rft_steps="forever")
+        get_preset("smoke", rft_steps="forever")
 
 
 def test_min_steps_floor_and_epochs():

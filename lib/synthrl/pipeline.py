@@ -8,6 +8,7 @@ stage whose output is already cached is not run again, so an interrupted run res
 from __future__ import annotations
 
 import dataclasses
+import math
 import json
 from pathlib import Path
 from typing import NamedTuple
@@ -171,10 +172,22 @@ def d_plus(sample_rows: list[dict], positives_per_problem: int) -> list[dict]:
     return out
 
 
-def pi_rft(preset: Preset, base: str, plus_rows: list[dict], seed: int | None = None) -> str:
-    """RFT: pi_base finetuned on D+ (the paper trains RFT from pi_base, not from pi_sft)."""
+def train_steps(cfg, n_rows: int) -> int:
+    """Optimizer steps of a training run on n_rows (transformers: whole batches per epoch, rounded up)."""
+    return cfg.max_steps if cfg.max_steps > 0 else math.ceil(cfg.epochs * math.ceil(n_rows / cfg.batch_size))
+
+
+def pi_rft(preset: Preset, base: str, plus_rows: list[dict], seed: int | None = None,
+           n_sft_rows: int | None = None) -> str:
+    """RFT: pi_base finetuned on D+ (the paper trains RFT from pi_base, not from pi_sft), for as many
+    steps as SFT on `n_sft_rows` D_syn rows (`Preset.rft_steps` "sft") or `rft.epochs` over D+."""
     rows = [{"prompt": r["prompt"], "completion": r["completion"]} for r in plus_rows]
-    return finetune(preset, "pi_rft", base, rows, preset.seed if seed is None else seed)
+    cfg = preset.rft
+    if preset.rft_steps == "sft":
+        if n_sft_rows is None:
+            raise ValueError("rft_steps 'sft': give the number of D_syn rows SFT trained on")
+        cfg = dataclasses.replace(cfg, max_steps=train_steps(preset.sft, n_sft_rows))
+    return finetune(preset, "pi_rft", base, rows, preset.seed if seed is None else seed, cfg)
 
 
 class PositiveRun(NamedTuple):
@@ -193,7 +206,7 @@ def positive_run(preset: Preset) -> PositiveRun:
     sft = pi_sft(preset, base, problems)
     sampled = samples(preset, sft, problems)
     plus = d_plus(sampled, preset.sampling.positives_per_problem)
-    return PositiveRun(problems, base, sft, sampled, plus, pi_rft(preset, base, plus))
+    return PositiveRun(problems, base, sft, sampled, plus, pi_rft(preset, base, plus, n_sft_rows=len(problems)))
 
 
 def evaluate_checkpoint(preset: Preset, checkpoint: str, problems: list[Problem]) -> dict:

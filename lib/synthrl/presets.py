@@ -147,11 +147,6 @@ class ScalingConfig:
     # RFT-1 (one positive per problem, Fig. 9) is its own run, `positive_scaling.run(..., ablation=
     # "one_positive")`, saved as positive_scaling_one_positive, so that each run stays under 20 min
     methods: tuple[str, ...] = ("SFT", "RFT")
-    # How long RFT trains: "sft", as many optimizer steps as SFT at the same |D_syn| (equal compute:
-    # the comparison is of the data, and D+ with up to 4 positives per problem would otherwise cost
-    # about 2.5x SFT's steps, past the 20 min a study may take on 2 cores), or "epochs", `epochs`
-    # passes over D+. The paper does not say; our choice.
-    rft_steps: str = "sft"
     # pi_sft's samples per D_syn problem, from which D+ is drawn: the paper samples 8 per problem
     # (for D-), and the regime's coverage is "one of 8 samples right" (synthrl.regime)
     samples_per_problem: int = 8
@@ -168,8 +163,6 @@ class ScalingConfig:
             raise ValueError("need two or more positive sizes, one or more seeds and settings")
         if self.epochs <= 0 or self.min_steps < 1 or self.workers < 1 or self.samples_per_problem < 1:
             raise ValueError("need epochs > 0, min_steps >= 1, workers >= 1 and samples_per_problem >= 1")
-        if self.rft_steps not in ("sft", "epochs"):
-            raise ValueError(f"rft_steps must be 'sft' or 'epochs', got {self.rft_steps!r}")
         if "SFT" not in self.methods or not set(self.methods) <= {"SFT", "RFT", "RFT-1"}:
             raise ValueError(f"methods must include 'SFT' and be among SFT, RFT, RFT-1; got {self.methods}")
 
@@ -248,6 +241,11 @@ class Preset:
     pretrain: TrainConfig = field(default_factory=lambda: TrainConfig(epochs=2.0))  # our choice
     sft: TrainConfig = field(default_factory=TrainConfig)
     rft: TrainConfig = field(default_factory=TrainConfig)
+    # How long RFT trains: "sft", as many optimizer steps as SFT on the same D_syn (equal compute: the
+    # comparison is of the data, and D+ with up to 4 positives per problem would otherwise cost about
+    # 2.5x SFT's steps, past the time a study may take on 2 cores), or "epochs", `rft.epochs` passes
+    # over D+. The paper does not say; our choice.
+    rft_steps: str = "sft"
     sampling: SampleConfig = field(default_factory=SampleConfig)
     credit: CreditConfig = field(default_factory=CreditConfig)
     scaling: ScalingConfig = field(default_factory=ScalingConfig)
@@ -255,6 +253,8 @@ class Preset:
     seed: int = 0
 
     def __post_init__(self) -> None:
+        if self.rft_steps not in ("sft", "epochs"):
+            raise ValueError(f"rft_steps must be 'sft' or 'epochs', got {self.rft_steps!r}")
         if self.pretrain_style not in ("plain", "teacher"):
             raise ValueError(f"pretrain_style must be 'plain' or 'teacher', got {self.pretrain_style!r}")
         if self.task not in ("arith", "gsm8k", "math"):
@@ -306,10 +306,12 @@ PRESETS: dict[str, Preset] = {
     # step, which it reads unsolved: D_syn teaches that skill, as the paper's synthetic data teaches its
     # base model. SFT and RFT at lr 3e-4 (a third of pi_base's peak: at 1e-3 SFT undid pretraining,
     # probes base-5x-teacher-both*) for exactly 3 epochs (no step floor), the budget that keeps the
-    # positive-scaling study under 20 minutes on 2 cores.
+    # positive-scaling study under 20 minutes on 2 cores. The quickstart's SFT: 4 epochs over its 2,000
+    # problems (6 before; with RFT at SFT's step count, `make demo` stays under 7 minutes).
     "cpu": Preset(name="cpu", credit=CreditConfig(n_rollouts=64), n_pretrain_docs=30000, pretrain_solved=1.0,
                   pretrain_style="teacher", pretrain_worlds=(ArithConfig(), HARD_WORLD),
-                  pretrain_unsolved_ops=("times",), sft=TrainConfig(lr=3e-4), rft=TrainConfig(lr=3e-4),
+                  pretrain_unsolved_ops=("times",), sft=TrainConfig(epochs=4.0, lr=3e-4),
+                  rft=TrainConfig(epochs=4.0, lr=3e-4),
                   scaling=ScalingConfig(min_steps=1)),
     # One GPU: a harder world and a ~20M-parameter model.
     "gpu": Preset(

@@ -66,7 +66,7 @@ def cell(preset: Preset, setting: Setting, seed: int, size: int, base: str, scor
     common = {"setting": setting.name, "task": sp.task, "seed": seed, "n_problems": size}
     rows = []
     for method, data in datasets.items():
-        budget = len(sft_rows) if preset.scaling.rft_steps == "sft" else len(data)
+        budget = len(sft_rows) if preset.rft_steps == "sft" else len(data)
         ckpt = sft if method == "SFT" else _finetune(sp, "pi_rft", base, data, seed, budget)
         err = pipeline.evaluate_checkpoint(sp, ckpt, test)["test_error"]
         rows.append({**common, "method": method, "metric": "test_error", "value": err, "n_samples": len(data),

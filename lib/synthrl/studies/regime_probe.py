@@ -26,7 +26,7 @@ SIZES = (64, 256, 1024)  # the scaling range's ends and middle
 BEFORE = Preset(name="cpu", credit=CreditConfig(n_rollouts=64), scaling=ScalingConfig(settings=(
     Setting("gsm8k-like"), Setting("math-like", world=ArithConfig(min_steps=3, max_steps=4, n_distractors=1,
                                                                   shuffle_facts=True))),
-    methods=("SFT", "RFT", "RFT-1"), rft_steps="epochs"))
+    methods=("SFT", "RFT", "RFT-1")), rft_steps="epochs")
 
 
 def _ft(preset: Preset, lr: float) -> Preset:
