@@ -30,6 +30,21 @@ def test_tidy_results_with_provenance(smoke_results):
     assert (df[df.metric == "train_loss"].groupby("method").size() > 0).all()
 
 
+def test_rft_trains_as_many_steps_as_sft(smoke_results):
+    """Preset.rft_steps "sft": RFT on D+ runs SFT's optimizer steps on D_syn (equal compute), whatever
+    the size of D+; the training logs' last steps say how many ran."""
+    from synthrl.presets import TrainConfig
+
+    _, home = smoke_results
+    steps = pipeline.train_steps(SMOKE.sft, SMOKE.n_train)
+    assert steps == 10  # 2 epochs of 160 rows in batches of 32
+    last = {stage: max(s for s, _ in pipeline.train_log(str(next(home.glob(f"{stage}/*"))))["losses"])
+            for stage in ("pi_sft", "pi_rft")}
+    assert last == {"pi_sft": steps, "pi_rft": steps}
+    assert pipeline.train_steps(TrainConfig(epochs=2.5, batch_size=8), 10) == 5  # whole batches, rounded up
+    assert pipeline.train_steps(TrainConfig(max_steps=7), 1000) == 7
+
+
 def test_rerun_is_served_from_the_cache(smoke_results, monkeypatch):
     df, home = smoke_results
     monkeypatch.setenv("SYNTHRL_HOME", str(home))

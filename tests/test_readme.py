@@ -79,3 +79,7 @@ def test_readme_update_rewrites_only_the_blocks():
     assert text == README
     stale = README.replace("| as-is | gsm8k-like |", "| as-is | typo |", 1)
     assert stale != README and update(stale, tables)[0] == README
+    start = README.index("<!-- regime-probes")
+    start = README.index("\n", start) + 1
+    emptied = README[:start] + README[README.index("<!-- /regime-probes"):]
+    assert update(emptied, tables)[0] == README  # an empty block is filled in place

@@ -74,8 +74,12 @@ def readme_tables(preset: str = "cpu") -> dict:
             raise FileNotFoundError("no committed regime probes")
         return regime_probe.ledger(found)
 
+    def means(name):
+        return lambda: study_module(name).means_table(load_results(name, preset))
+
     tables = {name.replace("_", "-") + "-claims": claims(name) for name in RESULTS}
-    return {**tables, "regime-results": regime, "regime-probes": probes}
+    scaling = {name.replace("_", "-") + "-means": means(name) for name in RESULTS if name.startswith("positive_scaling")}
+    return {**tables, **scaling, "regime-results": regime, "regime-probes": probes}
 
 
 def cmd_readme(path: str = "README.md") -> int:

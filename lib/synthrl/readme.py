@@ -19,12 +19,16 @@ def markdown(table: pd.DataFrame) -> list[str]:
             *(cells(row) for row in table.astype(str).itertuples(index=False))]
 
 
-def section(text: str, marker: str) -> str:
-    """The text between a marker's opening comment line and its closing comment."""
+def _block(text: str, marker: str) -> re.Match:
     match = re.search(rf"<!-- {re.escape(marker)}[:\s][^\n]*-->\n(.*?)<!-- /{re.escape(marker)} -->", text, re.S)
     if match is None:
         raise KeyError(f"the README has no generated block {marker!r}")
-    return match.group(1)
+    return match
+
+
+def section(text: str, marker: str) -> str:
+    """The text between a marker's opening comment line and its closing comment."""
+    return _block(text, marker).group(1)
 
 
 def rows(text: str, marker: str) -> list[str]:
@@ -34,10 +38,9 @@ def rows(text: str, marker: str) -> list[str]:
 
 
 def replace(text: str, marker: str, table: pd.DataFrame) -> str:
-    """`text` with the block's content replaced by `table` as markdown."""
-    old = section(text, marker)
-    start = text.index(old, text.index(f"<!-- {marker}"))
-    return text[:start] + "\n".join(markdown(table)) + "\n" + text[start + len(old):]
+    """`text` with the block's content (empty or not) replaced by `table` as markdown."""
+    start, end = _block(text, marker).span(1)
+    return text[:start] + "\n".join(markdown(table)) + "\n" + text[end:]
 
 
 def update(text: str, tables: dict[str, Callable[[], pd.DataFrame]]) -> tuple[str, list[str]]:

@@ -323,6 +323,21 @@ def mean_errors(results: pd.DataFrame) -> pd.DataFrame:
     return out.assign(sem=out["sem"].fillna(0.0))
 
 
+def means_table(results: pd.DataFrame) -> pd.DataFrame:
+    """Mean test error over seeds, one row per size and one column per setting and method, to 3
+    decimals: the table the README shows. pi_base (one number per setting) is the first row, in
+    the SFT column of its setting."""
+    m = mean_errors(results)
+    m = m.assign(column=m["setting"] + " " + m["method"].replace({"pi_base": "SFT"}))
+    wide = m.pivot_table(index="n_problems", columns="column", values="mean", sort=False).sort_index()
+    wide = wide.map(lambda v: "" if pd.isna(v) else f"{v:.3f}")
+    wide.columns.name = None
+    order = [f"{s} {method}" for s in m["setting"].drop_duplicates() for method in METHODS]
+    sizes = ["pi_base" if n == 0 else f"{int(n):,}" for n in wide.index]
+    header = r"\|D_syn\|"  # escaped for a markdown table
+    return wide.reset_index(drop=True).assign(**{header: sizes})[[header, *(c for c in order if c in wide)]]
+
+
 def nll_summary(results: pd.DataFrame) -> pd.DataFrame:
     nll = results[results.metric == "nll_per_token"]
     return nll.groupby(["setting", "method"])["value"].describe()[["count", "mean", "50%", "std"]]
@@ -354,6 +369,8 @@ def figures(results: pd.DataFrame, n_boot: int = 1000) -> dict:
     from synthrl import figures as draw
 
     suffix = str(results["study"].iloc[0])[len(STUDY):]  # "", "_lr" or "_one_positive"
+    if suffix == "_one_positive":  # the main run's cells: only Fig. 9 is this run's own
+        return {"fig9_one_positive": fig9(results)}
     figs = {f"fig2_positive_scaling{suffix}": fig2(results, n_boot),
             f"fig3_nll_under_base{suffix}": draw.nll_under_base(results)}
     if (results.method == "RFT-1").any():
