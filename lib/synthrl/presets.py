@@ -140,8 +140,9 @@ class ScalingConfig:
     seeds: tuple[int, ...] = (0, 1, 2)  # paper: a power law needs several seeds per size
     settings: tuple[Setting, ...] = (Setting("gsm8k-like"), Setting("math-like", world=HARD_WORLD))
     # Our choice: every run trains `epochs` passes over its data, but at least `min_steps`
-    # optimizer steps, so the smallest sets are not simply under-trained. 4 epochs and 120 steps
-    # took 22 min on 2 cores; 3 and 100 keep the cpu study under 20.
+    # optimizer steps, so the smallest sets are not simply under-trained (before issue 11 the cpu
+    # preset ran 3 and 100; it now runs exactly 3 epochs, min_steps 1: 12 epochs of 64 problems were
+    # memorization, regime probes solved-0.5-*).
     epochs: float = 3.0
     min_steps: int = 100
     # RFT-1 (one positive per problem, Fig. 9) is its own run, `positive_scaling.run(..., ablation=
