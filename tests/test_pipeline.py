@@ -1,4 +1,6 @@
 """The end-to-end smoke pipeline: tidy results, caching, resuming, determinism, bad cache files."""
+from pathlib import Path
+
 import pytest
 
 from synthrl import pipeline
@@ -106,3 +108,30 @@ def test_corrupt_cache_file_names_file_and_line():
     path.write_text("\n".join(lines) + "\n")
     with pytest.raises(DataFormatError, match=r"problems\.jsonl:3"):
         pipeline.d_syn(SMOKE)
+
+
+def test_lora_finetuning_merges_and_leaves_pi_base_alone(tmp_path):
+    """ModelConfig.lora_r is finetuning's: pi_base (from scratch) keeps its key and trains every weight,
+    while SFT trains rank-r adapters that are merged into a standalone checkpoint (no adapter folder),
+    whose weights moved from pi_base's by a low-rank difference."""
+    import dataclasses
+
+    import torch
+
+    from synthrl.models import load_checkpoint
+
+    lora = dataclasses.replace(SMOKE, model=dataclasses.replace(SMOKE.model, lora_r=2),
+                               sft=dataclasses.replace(SMOKE.sft, lr=1e-2))
+    assert pipeline.pi_base_key(lora) == pipeline.pi_base_key(SMOKE)
+    base = pipeline.pi_base(lora)
+    assert not (Path(base) / "adapter_config.json").exists()
+    sft = pipeline.pi_sft(lora, base, pipeline.d_syn(lora, n=32))
+    assert not (Path(sft) / "adapter_config.json").exists()
+    before, _ = load_checkpoint(base)
+    after, _ = load_checkpoint(sft)
+    w0 = dict(before.named_parameters())["model.layers.0.self_attn.q_proj.weight"]
+    w1 = dict(after.named_parameters())["model.layers.0.self_attn.q_proj.weight"]
+    delta = (w1 - w0).detach()
+    assert delta.abs().max() > 0 and torch.linalg.matrix_rank(delta) <= 2
+    emb0, emb1 = before.get_input_embeddings().weight, after.get_input_embeddings().weight
+    assert torch.equal(emb0, emb1)  # adapters on linear layers only

@@ -16,7 +16,7 @@ from typing import NamedTuple
 from synthrl.cache import cache_key, cached_dir, checkpoint_id
 from synthrl.datafiles import read_jsonl, write_jsonl
 from synthrl.evaluate import greedy_outputs, test_error
-from synthrl.presets import Preset, to_dict
+from synthrl.presets import ModelConfig, Preset, to_dict
 from synthrl.sampling import SamplingSpec, make_sampler
 from synthrl.tasks.base import Problem
 
@@ -87,7 +87,7 @@ def pi_base(preset: Preset) -> str:
         rows = [{"text": t} for i, task in enumerate(tasks)
                 for t in task.pretrain_corpus(n, preset.seed + i, preset.pretrain_solved, preset.pretrain_style,
                                               preset.pretrain_unsolved_ops)]
-        _save_train_result(sft(model, tokenizer, rows, preset.pretrain, preset.model, preset.seed),
+        _save_train_result(sft(model, tokenizer, rows, preset.pretrain, full_weights(preset.model), preset.seed),
                            tokenizer, folder)
 
     from synthrl.shipped import copy_checkpoint, shipped_pi_base
@@ -99,9 +99,15 @@ def pi_base(preset: Preset) -> str:
     return str(cached_dir("pi_base", key, build))
 
 
+def full_weights(model_cfg):
+    """The model config of pretraining from scratch: every weight trained (LoRA is for finetuning)."""
+    return dataclasses.replace(model_cfg, lora_r=0, lora_alpha=ModelConfig.lora_alpha,
+                               lora_dropout=ModelConfig.lora_dropout)
+
+
 def pi_base_key(preset: Preset) -> str:
-    """The cache key of pi_base: everything its pretraining depends on."""
-    return cache_key("pi_base", preset.task, to_dict(preset.world), to_dict(preset.model),
+    """The cache key of pi_base: everything its pretraining depends on (not finetuning's LoRA)."""
+    return cache_key("pi_base", preset.task, to_dict(preset.world), to_dict(full_weights(preset.model)),
                     to_dict(preset.pretrain), preset.n_pretrain_docs, preset.seed,
                     *([preset.pretrain_solved] if preset.pretrain_solved else []),  # 0 keeps earlier keys
                     *([[to_dict(w) for w in preset.pretrain_worlds]] if preset.pretrain_worlds else []),
@@ -118,7 +124,12 @@ def finetune(preset: Preset, stage: str, base: str, rows: list[dict], seed: int,
 
     def build(folder: Path) -> None:
         model, tokenizer = load_checkpoint(base, preset.model)
-        _save_train_result(sft(model, tokenizer, rows, train_cfg, preset.model, seed), tokenizer, folder)
+        result = sft(model, tokenizer, rows, train_cfg, preset.model, seed)
+        if preset.model.lora_r > 0 and preset.model.pretrained is None:
+            # a small from-scratch model: its adapters merged, so that the checkpoint stands alone (a
+            # pretrained model keeps its adapter folder, which names the hub model it adapts)
+            result = dataclasses.replace(result, model=result.model.merge_and_unload())
+        _save_train_result(result, tokenizer, folder)
 
     key = cache_key(stage, checkpoint_id(base), rows, to_dict(train_cfg), to_dict(preset.model), seed)
     return str(cached_dir(stage, key, build))

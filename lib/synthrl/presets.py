@@ -22,7 +22,9 @@ class ModelConfig:
     intermediate_size: int = 448
     max_positions: int = 256  # our choice: the longest arith prompt + solution is ~150 tokens
     pretrained: str | None = None  # hub id or local path; None builds from scratch
-    lora_r: int = 0  # 0 = full finetuning; QLoRA paper (Dettmers et al. 2023) uses 64
+    # LoRA adapters for finetuning (SFT, RFT): 0 = full finetuning; the QLoRA paper (Dettmers et al. 2023)
+    # uses 64. Pretraining a pi_base from scratch always trains every weight.
+    lora_r: int = 0
     lora_alpha: int = 16  # QLoRA paper default
     lora_dropout: float = 0.05  # QLoRA paper uses 0.05-0.1
     load_in_4bit: bool = False  # QLoRA: NF4 weights, double quantization, bf16 compute (CUDA only)
