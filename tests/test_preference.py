@@ -97,3 +97,76 @@ def test_training_raises_the_margin_and_leaves_the_reference_frozen(setup):
     assert (c1 - r1).mean() > (c0 - r0).mean() + 1.0
     assert result.losses[-1][1] < result.losses[0][1]
     assert all(torch.equal(v, frozen[k]) for k, v in reference.state_dict().items())
+
+
+def test_logged_margins_match_a_hand_computation(setup):
+    """The first step's log is of the batch before the update: with every pair in one batch, its
+    log-ratios, margin and accuracy are the hand-computed ones of the starting policy."""
+    tok, pairs = setup
+    policy, reference = build_model(TINY, tok, seed=1), build_model(TINY, tok, seed=2)
+    cfg = PreferenceConfig(beta=0.5, lr=1e-3, batch_size=len(pairs), max_steps=2)
+    hand = []
+    for e in (encode_pair(tok, p) for p in pairs):
+        lp = {k: hand_logp(m, e[side], e["n_prompt"]) for k, m, side in
+              (("pc", policy, "chosen"), ("pr", policy, "rejected"), ("rc", reference, "chosen"),
+               ("rr", reference, "rejected"))}
+        hand.append((lp["pc"] - lp["rc"], lp["pr"] - lp["rr"]))
+    result = train_preference(policy, reference, tok, pairs, cfg)
+    first = result.log[0]
+    chosen, rejected = (sum(h[i] for h in hand) / len(hand) for i in (0, 1))
+    assert first["chosen_logratio"] == pytest.approx(chosen, abs=1e-4)
+    assert first["rejected_logratio"] == pytest.approx(rejected, abs=1e-4)
+    assert first["reward_margin"] == pytest.approx(0.5 * (chosen - rejected), abs=1e-4)
+    assert first["pair_accuracy"] == pytest.approx(sum(c > r for c, r in hand) / len(hand))
+    assert first["loss"] == pytest.approx(sum(math.log1p(math.exp(-0.5 * (c - r))) for c, r in hand) / len(hand),
+                                          rel=1e-4)
+    assert [r["step"] for r in result.log] == [1, 2] and all(r["grad_norm"] > 0 for r in result.log)
+
+
+def test_warmup_schedule_and_clipping(setup):
+    tok, pairs = setup
+    policy, reference = build_model(TINY, tok, seed=1), build_model(TINY, tok, seed=2)
+    cfg = PreferenceConfig(lr=1e-3, batch_size=4, max_steps=10, warmup_ratio=0.2, lr_scheduler="linear",
+                           max_grad_norm=1e-3)
+    applied = []  # the norm of the gradient the optimizer stepped with (still in .grad after the step)
+
+    def on_step(step, model):
+        grads = [p.grad for p in model.parameters() if p.grad is not None]
+        if step > 0:
+            applied.append(float(torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g) for g in grads]))))
+
+    log = train_preference(policy, reference, tok, pairs, cfg, on_step=on_step).log
+    assert [r["lr"] for r in log[:3]] == pytest.approx([0.0, 5e-4, 1e-3])  # 2 warmup steps
+    assert log[-1]["lr"] == pytest.approx(1e-3 / 8)  # then linear decay to 0 over 8 steps
+    assert len(applied) == 10 and max(applied) <= 1e-3 * 1.001  # clipped to max_grad_norm
+    assert all(r["grad_norm"] > 1e-2 for r in log)  # the log keeps the norm before clipping
+    with pytest.raises(ValueError):
+        PreferenceConfig(lr_scheduler="step")
+
+
+def test_lora_policy_is_scored_against_its_disabled_adapters(setup):
+    """With LoRA, the reference is pi_sft with the adapters off: no second model. Training moves only
+    the adapters, and the disabled-adapter log-probs stay pi_sft's."""
+    from peft import LoraConfig, get_peft_model
+
+    tok, pairs = setup
+    base = build_model(TINY, tok, seed=3)
+    encoded = [encode_pair(tok, p) for p in pairs]
+    with torch.no_grad():
+        c0, r0 = pair_logps(base, encoded, tok.pad_token_id)
+    frozen = {k: v.clone() for k, v in base.state_dict().items()}
+    policy = get_peft_model(copy.deepcopy(base), LoraConfig(r=4, lora_alpha=8, target_modules="all-linear",
+                                                            lora_dropout=0.0, task_type="CAUSAL_LM"))
+    result = train_preference(policy, None, tok, pairs, PreferenceConfig(lr=3e-3, batch_size=4, max_steps=30))
+    assert result.log[0]["chosen_logratio"] == pytest.approx(0.0, abs=1e-5)  # B = 0 at the start: policy = pi_sft
+    with torch.no_grad():
+        c1, r1 = pair_logps(result.model, encoded, tok.pad_token_id)
+        with result.model.disable_adapter():
+            cr, rr = pair_logps(result.model, encoded, tok.pad_token_id)
+    assert torch.allclose(cr, c0, atol=1e-5) and torch.allclose(rr, r0, atol=1e-5)
+    assert (c1 - r1).mean() > (c0 - r0).mean() + 1.0
+    merged = result.model.merge_and_unload()
+    assert not torch.equal(merged.state_dict()["model.layers.0.self_attn.q_proj.weight"],
+                           frozen["model.layers.0.self_attn.q_proj.weight"])
+    with pytest.raises(ValueError, match="no reference"):
+        train_preference(copy.deepcopy(base), None, tok, pairs, PreferenceConfig(max_steps=1))

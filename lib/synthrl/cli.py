@@ -13,7 +13,7 @@ from synthrl.presets import PRESETS
 RESULTS = {"quickstart": ("quickstart", {}), "positive_scaling": ("positive_scaling", {}),
            "positive_scaling_lr": ("positive_scaling", {"ablation": "lr"}),
            "positive_scaling_one_positive": ("positive_scaling", {"ablation": "one_positive"}),
-           "q_values": ("q_values", {}),
+           "q_values": ("q_values", {}), "negative_scaling": ("negative_scaling", {}),
            "star_graph": ("star_graph", {})}
 STUDIES = tuple(dict.fromkeys(module for module, _ in RESULTS.values()))
 

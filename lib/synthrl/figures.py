@@ -9,7 +9,11 @@ import pandas as pd
 from synthrl.results import curve, data_dir
 
 METHOD_COLORS = {"pi_base": "#999999", "SFT": "#1f77b4", "RFT": "#2ca02c", "RFT-1": "#98df8a",
-                 "D_syn": "#1f77b4", "D+": "#2ca02c", "per-step DPO": "#d62728"}
+                 "D_syn": "#1f77b4", "D+": "#2ca02c", "per-step DPO": "#d62728",
+                 "per-step DPO (min)": "#d62728", "per-step DPO (no_success)": "#ff9896",
+                 "per-step DPO (max_drop)": "#8c564b", "oracle per-step DPO": "#9467bd",
+                 "pooled per-step DPO": "#e377c2", "naive DPO": "#7f7f7f", "DPOP": "#bcbd22", "AWR": "#17becf",
+                 "advantage-filtered RFT": "#ff7f0e", "GRPO": "#393b79"}
 
 
 def quickstart_test_error(results: pd.DataFrame) -> plt.Figure:
@@ -133,6 +137,42 @@ def positive_scaling(means: pd.DataFrame, fitted: pd.DataFrame, eff: pd.DataFram
         ax.set_title(title, fontsize=8)
         ax.legend(fontsize=7)
     fig.suptitle(f"positive-data scaling, preset {preset}", fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def method_errors(means: pd.DataFrame, fitted: pd.DataFrame, base: pd.DataFrame, methods: list[str],
+                  title: str) -> plt.Figure:
+    """Test error against |D_syn| (log-log) of each method in `methods`, mean over seeds (+- one standard
+    error) with its fitted power law, and pi_base's line; one panel per setting (Figs. 5a-5c, 10, 11)."""
+    fig, panels = _settings_axes(means, width=4.6)
+    for setting, ax in panels:
+        for method in methods:
+            _error_curve(ax, means[means.setting == setting], fitted[fitted.setting == setting], method, "n_problems")
+        _base_line(ax, base, setting)
+        ax.set(xscale="log", yscale="log", xlabel="|D_syn| (problems)", ylabel="test error (greedy)")
+        ax.set_title(setting, fontsize=8)
+        ax.legend(fontsize=6)
+    fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def preference_diagnostics(log: pd.DataFrame, title: str) -> plt.Figure:
+    """The preference trainer's per-step log (rows: method, metric, step, value, averaged over the
+    cells given): chosen and rejected log-ratios, the reward margin and the pair accuracy. A chosen
+    log-ratio that falls with the rejected one is DPO's known failure."""
+    metrics = ("dpo_chosen_logratio", "dpo_rejected_logratio", "dpo_reward_margin", "dpo_pair_accuracy")
+    fig, axes = plt.subplots(1, len(metrics), figsize=(3.6 * len(metrics), 3.2), squeeze=False)
+    for metric, ax in zip(metrics, axes[0]):
+        m = log[log.metric == metric]
+        for method, g in m.groupby("method", sort=False):
+            series = g.groupby("step")["value"].mean()
+            ax.plot(series.index, series.values, lw=1, color=METHOD_COLORS[method], label=method)
+        ax.set(xlabel="preference step", ylabel=metric.removeprefix("dpo_").replace("_", " "))
+        ax.axhline(0.0, color="#999999", lw=0.5)
+    axes[0][0].legend(fontsize=6)
+    fig.suptitle(title, fontsize=9)
     fig.tight_layout()
     return fig
 

@@ -125,14 +125,68 @@ def finetune(preset: Preset, stage: str, base: str, rows: list[dict], seed: int,
     def build(folder: Path) -> None:
         model, tokenizer = load_checkpoint(base, preset.model)
         result = sft(model, tokenizer, rows, train_cfg, preset.model, seed)
-        if preset.model.lora_r > 0 and preset.model.pretrained is None:
-            # a small from-scratch model: its adapters merged, so that the checkpoint stands alone (a
-            # pretrained model keeps its adapter folder, which names the hub model it adapts)
-            result = dataclasses.replace(result, model=result.model.merge_and_unload())
-        _save_train_result(result, tokenizer, folder)
+        # (a pretrained model keeps its adapter folder, which names the hub model it adapts)
+        _save_train_result(dataclasses.replace(result, model=_standalone(preset, result.model)), tokenizer, folder)
 
     key = cache_key(stage, checkpoint_id(base), rows, to_dict(train_cfg), to_dict(preset.model), seed)
     return str(cached_dir(stage, key, build))
+
+
+def _trainable_copy(preset: Preset, checkpoint: str):
+    """A checkpoint loaded to be trained further, and its frozen reference: a second copy for full
+    finetuning, or None with LoRA, whose adapters, disabled, are the checkpoint itself."""
+    from synthrl.models import load_checkpoint, lora_config
+
+    if (Path(checkpoint) / "adapter_config.json").exists():
+        raise NotImplementedError(f"{checkpoint} is a LoRA adapter of a pretrained model: training it further "
+                                  "against itself as the reference needs a second adapter (the pretrained path)")
+    model, tokenizer = load_checkpoint(checkpoint, preset.model)
+    if preset.model.lora_r > 0:
+        from peft import get_peft_model
+
+        return get_peft_model(model, lora_config(preset.model)), None, tokenizer
+    return model, load_checkpoint(checkpoint, preset.model)[0], tokenizer
+
+
+def _standalone(preset: Preset, model):
+    """A small from-scratch model's LoRA adapters merged, so that the checkpoint stands alone."""
+    return model.merge_and_unload() if preset.model.lora_r > 0 and preset.model.pretrained is None else model
+
+
+def pi_preference(preset: Preset, sft: str, pairs: list[dict], cfg) -> str:
+    """pi_sft trained on preference pairs (DPO, DPOP, per-step DPO) against pi_sft as the frozen
+    reference (`synthrl.preference`); its log holds the per-step diagnostics."""
+    from synthrl.models import save_checkpoint
+    from synthrl.preference import train_preference
+
+    keys = ("prompt", "chosen", "rejected", "rejected_is_prefix")
+    pairs = [{k: p[k] for k in keys} for p in pairs]
+
+    def build(folder: Path) -> None:
+        model, reference, tokenizer = _trainable_copy(preset, sft)
+        result = train_preference(model, reference, tokenizer, pairs, cfg)
+        save_checkpoint(_standalone(preset, result.model), tokenizer, folder)
+        (folder / "train_log.json").write_text(json.dumps(
+            {"losses": result.losses, "log": result.log, "tokens": 0, "wall_s": result.wall_s}))
+
+    key = cache_key("pi_preference", checkpoint_id(sft), pairs, to_dict(cfg), to_dict(preset.model))
+    return str(cached_dir("pi_preference", key, build))
+
+
+def pi_awr(preset: Preset, sft: str, traces: list[dict], cfg, seed: int) -> str:
+    """pi_sft trained by advantage-weighted NLL on traces {prompt, steps, weights} (`synthrl.awr`)."""
+    from synthrl.awr import train_awr
+    from synthrl.models import save_checkpoint
+
+    def build(folder: Path) -> None:
+        model, _, tokenizer = _trainable_copy(preset, sft)
+        result = train_awr(model, tokenizer, traces, cfg, seed)
+        save_checkpoint(_standalone(preset, result.model), tokenizer, folder)
+        (folder / "train_log.json").write_text(json.dumps(
+            {"losses": result.losses, "tokens": 0, "wall_s": result.wall_s}))
+
+    key = cache_key("pi_awr", checkpoint_id(sft), traces, to_dict(cfg), to_dict(preset.model), seed)
+    return str(cached_dir("pi_awr", key, build))
 
 
 def sft_rows(preset: Preset, problems: list[Problem]) -> list[dict]:
@@ -169,18 +223,9 @@ def samples(preset: Preset, checkpoint: str, problems: list[Problem], seed: int 
 def d_plus(sample_rows: list[dict], positives_per_problem: int) -> list[dict]:
     """D+: correct samples, deduplicated per problem (whitespace-insensitive), at most
     `positives_per_problem` each, in sampling order (RFT, Yuan et al. 2023)."""
-    kept: dict[str, list[str]] = {}
-    out = []
-    for r in sample_rows:
-        if not r["correct"]:
-            continue
-        norm = " ".join(r["completion"].split())
-        seen = kept.setdefault(r["uid"], [])
-        if norm in seen or len(seen) >= positives_per_problem:
-            continue
-        seen.append(norm)
-        out.append({"uid": r["uid"], "prompt": r["prompt"], "completion": r["completion"]})
-    return out
+    from synthrl.pairs import distinct_samples
+
+    return distinct_samples(sample_rows, correct=True, per_problem=positives_per_problem)
 
 
 def train_steps(cfg, n_rows: int) -> int:

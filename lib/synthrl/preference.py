@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from contextlib import nullcontext
+from dataclasses import dataclass, field
 
 import torch
 import torch.nn.functional as F
@@ -78,34 +79,70 @@ class PreferenceResult:
     model: object
     losses: list[tuple[int, float]]  # (step, mean loss of the batch)
     wall_s: float
+    # per step: loss, the batch's mean chosen and rejected log-ratios log pi/pi_ref, the reward margin
+    # beta * (chosen - rejected log-ratio) and the pair accuracy (margin > 0), as TRL's DPOTrainer logs
+    # them, with the learning rate and the gradient norm before clipping
+    log: list[dict] = field(default_factory=list)
 
 
 @torch.no_grad()
 def reference_logps(reference, encoded: list[dict], pad_id: int, batch_size: int = 64):
     """pi_sft's log-probabilities of every pair, computed once before training."""
+    was_training = reference.training
     reference.eval()
     chosen, rejected = [], []
     for start in range(0, len(encoded), batch_size):
         c, r = pair_logps(reference, encoded[start:start + batch_size], pad_id)
         chosen.append(c.cpu())
         rejected.append(r.cpu())
+    reference.train(was_training)
     return torch.cat(chosen), torch.cat(rejected)
+
+
+def _frozen_reference(model, reference):
+    """The reference model and the context it is scored in: `reference` itself, or with LoRA models
+    (reference None) the policy with its adapters disabled, which is pi_sft with no second copy."""
+    if reference is not None:
+        return reference, nullcontext()
+    if hasattr(model, "disable_adapter"):
+        return model, model.disable_adapter()
+    raise ValueError("no reference model: give pi_sft, or a LoRA model whose disabled adapters are pi_sft")
+
+
+def step_log(step: int, loss, policy_chosen, policy_rejected, ref_chosen, ref_rejected, cfg: PreferenceConfig,
+             lr: float, grad_norm: float) -> dict:
+    """One step's diagnostics of a batch (see PreferenceResult.log)."""
+    chosen_ratio = (policy_chosen - ref_chosen).detach()
+    rejected_ratio = (policy_rejected - ref_rejected).detach()
+    return {"step": step, "loss": float(loss), "chosen_logratio": float(chosen_ratio.mean()),
+            "rejected_logratio": float(rejected_ratio.mean()),
+            "reward_margin": float(cfg.beta * (chosen_ratio - rejected_ratio).mean()),
+            "pair_accuracy": float((chosen_ratio > rejected_ratio).float().mean()), "lr": lr, "grad_norm": grad_norm}
 
 
 def train_preference(model, reference, tokenizer, pairs: list[dict], cfg: PreferenceConfig,
                      on_step: Callable[[int, object], None] | None = None) -> PreferenceResult:
-    """Train `model` (a copy of pi_sft) on preference pairs against the frozen `reference`.
-    `on_step(step, model)` is called before the first step (step 0) and after every step, with
-    the model in eval mode (a study evaluates there)."""
+    """Train `model` (a copy of pi_sft, or pi_sft with LoRA adapters) on preference pairs against the
+    frozen `reference` (None for a LoRA model: its adapters disabled). Warmup, then the configured
+    schedule (transformers' schedulers), gradients clipped at `cfg.max_grad_norm`. `on_step(step,
+    model)` is called before the first step (step 0) and after every step, with the model in eval
+    mode (a study evaluates there)."""
+    from transformers import get_scheduler
+
     if not pairs:
         raise ValueError("no preference pairs to train on")
     encoded = [encode_pair(tokenizer, p) for p in pairs]
-    ref_chosen, ref_rejected = reference_logps(reference, encoded, tokenizer.pad_token_id)
+    ref_model, ref_context = _frozen_reference(model, reference)
+    with ref_context:
+        ref_chosen, ref_rejected = reference_logps(ref_model, encoded, tokenizer.pad_token_id)
     generator = torch.Generator().manual_seed(cfg.seed)
     steps_per_epoch = -(-len(encoded) // cfg.batch_size)
     total = cfg.max_steps if cfg.max_steps > 0 else max(1, round(cfg.epochs * steps_per_epoch))
-    optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr)
-    losses, step, start = [], 0, time.perf_counter()
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(trainable, lr=cfg.lr)
+    scheduler = get_scheduler("constant_with_warmup" if cfg.lr_scheduler == "constant" else cfg.lr_scheduler,
+                              optimizer, num_warmup_steps=int(cfg.warmup_ratio * total), num_training_steps=total)
+    losses, log, step, start = [], [], 0, time.perf_counter()
 
     def report() -> None:
         if on_step is not None:
@@ -118,18 +155,22 @@ def train_preference(model, reference, tokenizer, pairs: list[dict], cfg: Prefer
         for batch in torch.randperm(len(encoded), generator=generator).split(cfg.batch_size):
             chosen, rejected = pair_logps(model, [encoded[i] for i in batch], tokenizer.pad_token_id)
             device = chosen.device
-            loss = preference_loss(chosen, rejected, ref_chosen[batch].to(device), ref_rejected[batch].to(device),
-                                   cfg).mean()
+            ref_c, ref_r = ref_chosen[batch].to(device), ref_rejected[batch].to(device)
+            loss = preference_loss(chosen, rejected, ref_c, ref_r, cfg).mean()
             optimizer.zero_grad()
             loss.backward()
+            norm = torch.nn.utils.clip_grad_norm_(trainable, cfg.max_grad_norm or float("inf"))
+            lr = scheduler.get_last_lr()[0]
             optimizer.step()
+            scheduler.step()
             step += 1
             losses.append((step, loss.item()))
+            log.append(step_log(step, loss.item(), chosen, rejected, ref_c, ref_r, cfg, lr, float(norm)))
             report()
             if step >= total:
                 break
     model.eval()
-    return PreferenceResult(model, losses, time.perf_counter() - start)
+    return PreferenceResult(model, losses, time.perf_counter() - start, log)
 
 
 def per_step_pair(prompt: str, positive: str, negative_steps: list[str], first_pit: int, sep: str = "\n") -> dict:

@@ -103,12 +103,22 @@ class PreferenceConfig:
     epochs: float = 1.0
     max_steps: int = -1  # > 0 overrides epochs
     seed: int = 0
+    # Warmup over this fraction of the steps, then `lr_scheduler` ("constant", "linear", "cosine"), and
+    # gradients clipped at `max_grad_norm` (None: not clipped): the alignment handbook's DPO recipe
+    # (zephyr-7b-dpo: warmup 0.1, cosine) and transformers' default clip of 1.0
+    warmup_ratio: float = 0.1
+    lr_scheduler: str = "cosine"
+    max_grad_norm: float | None = 1.0
 
     def __post_init__(self) -> None:
         if self.loss not in ("dpo", "dpop"):
             raise ValueError(f"loss must be 'dpo' or 'dpop', got {self.loss!r}")
         if self.beta <= 0 or self.dpop_lambda < 0 or self.lr <= 0 or self.batch_size < 1:
             raise ValueError("need beta > 0, dpop_lambda >= 0, lr > 0, batch_size >= 1")
+        if not 0 <= self.warmup_ratio < 1 or self.lr_scheduler not in ("constant", "linear", "cosine"):
+            raise ValueError("need 0 <= warmup_ratio < 1 and lr_scheduler 'constant', 'linear' or 'cosine'")
+        if self.max_grad_norm is not None and self.max_grad_norm <= 0:
+            raise ValueError(f"max_grad_norm must be > 0 or None, got {self.max_grad_norm}")
 
 
 @dataclass(frozen=True)
@@ -171,6 +181,41 @@ class ScalingConfig:
 
 
 @dataclass(frozen=True)
+class NegativeConfig:
+    """The negative-data study (Figs. 5, 10, 11; `synthrl.studies.negative_scaling`) on the cells of the
+    positive-scaling study: D- from pi_sft's samples there, pairs and weights from `synthrl.pairs`."""
+
+    negatives_per_problem: int = 8  # paper: 8 incorrect samples of pi_sft per problem
+    # Per-step DPO runs once per first-pit definition (credit.FIRST_PIT_DEFINITIONS), each judged: none
+    # is picked by its result. The first is the paper's, which the pooled variant (Fig. 10) uses.
+    first_pits: tuple[str, ...] = ("min", "no_success", "max_drop")
+    chosen: str = "self"  # the chosen side: pi_sft's own positives (pairs.chosen_by_problem says why)
+    # Rollouts per step prefix under BoK(pi_sft), K = 5 (paper); the count is our choice (the paper does
+    # not say), fixed before any run: 8, the number of samples per problem D- and D+ come from
+    credit: CreditConfig = field(default_factory=lambda: CreditConfig(n_rollouts=8))
+    dpo: PreferenceConfig = field(default_factory=PreferenceConfig)  # max_steps: SFT's, set per cell
+    # AWR's temperature (our choice): advantages are differences of probabilities in [-1, 1], so 0.1
+    # spans weights from e^-10 to the clip at 20 (Peng et al. 2019)
+    awr_beta: float = 0.1
+    filter_drop: float = 0.5  # paper (Fig. 11): drop the responses in the bottom 50% of minimum advantage
+    methods: tuple[str, ...] = ("oracle per-step DPO", "pooled per-step DPO", "naive DPO", "DPOP", "AWR",
+                                "advantage-filtered RFT")
+
+    def __post_init__(self) -> None:
+        from synthrl.credit import FIRST_PIT_DEFINITIONS
+
+        known = ("oracle per-step DPO", "pooled per-step DPO", "naive DPO", "DPOP", "AWR", "advantage-filtered RFT")
+        if unknown := set(self.methods) - set(known):
+            raise ValueError(f"unknown methods {sorted(unknown)}; choose from {known}")
+        if not self.first_pits or set(self.first_pits) - set(FIRST_PIT_DEFINITIONS):
+            raise ValueError(f"first_pits must be a non-empty subset of {FIRST_PIT_DEFINITIONS}")
+        if self.chosen not in ("self", "teacher"):
+            raise ValueError(f"chosen must be 'self' or 'teacher', got {self.chosen!r}")
+        if self.negatives_per_problem < 1 or self.awr_beta <= 0 or not 0 <= self.filter_drop < 1:
+            raise ValueError("need negatives_per_problem >= 1, awr_beta > 0 and 0 <= filter_drop < 1")
+
+
+@dataclass(frozen=True)
 class StarConfig:
     """The star-graph study (Fig. 8): SFT from scratch on G(d, l, N) with checkpoints along
     training, then per-step DPO from chosen checkpoints against continued SFT."""
@@ -194,7 +239,10 @@ class StarConfig:
     checkpoints: tuple[int, ...] = (0, 100, 200, 300, 500, 750, 1000, 1500, 2000, 2500, 3000)  # SFT iterations
     dpo_from: tuple[int, ...] = (500, 750, 1000)  # under-trained starts (the paper: iteration 60 of its run)
     dpo_from_over: int | None = 3000  # an over-trained start (Fig. 8c); None: none
-    dpo: PreferenceConfig = field(default_factory=lambda: PreferenceConfig(lr=5e-4, batch_size=32, max_steps=600))
+    # per-step DPO as the committed star-graph run trained it: a constant rate, no warmup, no clipping
+    # (the hardened trainer's defaults are issue 17's to try)
+    dpo: PreferenceConfig = field(default_factory=lambda: PreferenceConfig(
+        lr=5e-4, batch_size=32, max_steps=600, warmup_ratio=0.0, lr_scheduler="constant", max_grad_norm=None))
     dpo_eval_every: int = 50  # evaluate per-step DPO every this many steps
     negatives_per_graph: int = 4  # samples of the start checkpoint per training graph, at temperature 1
     q_rollouts: int = 8  # rollouts from the start node: Q of the critical token (our choice)
@@ -253,6 +301,7 @@ class Preset:
     credit: CreditConfig = field(default_factory=CreditConfig)
     scaling: ScalingConfig = field(default_factory=ScalingConfig)
     star: StarConfig = field(default_factory=StarConfig)
+    negative: NegativeConfig = field(default_factory=NegativeConfig)
     seed: int = 0
 
     def __post_init__(self) -> None:

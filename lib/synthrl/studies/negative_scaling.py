@@ -1,0 +1,300 @@
+"""Negative-data scaling (paper Figs. 5a/5b/5c, 10, 11): per-step DPO on pi_sft's negatives cut at
+their first pit, against SFT and RFT (the positive-scaling cells), naive DPO and DPOP on whole
+responses, advantage-weighted RL, advantage-filtered RFT, per-step DPO with advantages pooled from
+pi_sft's samples (Fig. 10) and with the exact first wrong step (the oracle cut).
+
+Each cell (setting, seed, size) takes the positive-scaling cell's D_syn, pi_sft and samples from
+the same cache, builds D- (`synthrl.pairs`), scores every negative's step prefixes by rollouts
+under BoK(pi_sft), and trains each method from pi_sft for as many optimizer steps as SFT took on
+that D_syn (advantage-filtered RFT, like RFT, from pi_base). The analysis estimates each method's
+k-fold data efficiency over SFT by the kit's verdict rules.
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+
+import pandas as pd
+
+from synthrl import pairs as P
+from synthrl import pipeline, verdicts
+from synthrl.cache import cache_key
+from synthrl.credit import with_pool
+from synthrl.presets import NegativeConfig, Preset, Setting, get_preset, to_dict
+from synthrl.results import provenance, table
+from synthrl.studies import positive_scaling as positive
+
+STUDY = "negative_scaling"
+PAPER_K = 8.0  # paper.md, claim 5: per-step DPO is worth 8x the synthetic data
+
+
+def per_step_name(definition: str) -> str:
+    return f"per-step DPO ({definition})"
+
+
+def method_names(cfg: NegativeConfig) -> list[str]:
+    """Every method the config runs, by the name its rows carry."""
+    return [*(per_step_name(d) for d in cfg.first_pits), *cfg.methods]
+
+
+def _train_budget(preset: Preset, n_sft_rows: int) -> int:
+    """SFT's optimizer steps on the cell's D_syn: every method trains as long (equal compute)."""
+    return positive.train_config(preset, n_sft_rows).max_steps
+
+
+def _pooled(task, problems: dict, negatives: list[dict], credits: list, sampled: list[dict]) -> list:
+    """Fig. 10: each negative's credit with pi_sft's other samples of its problem (positive and
+    negative) counted as rollouts from every prefix they begin with. The trace itself is left out:
+    it was chosen for failing, so counting it would bias its own prefixes' Q down."""
+    by_uid: dict[str, list[str]] = {}
+    for r in sampled:
+        by_uid.setdefault(r["uid"], []).append(r["completion"])
+    out = []
+    for r, c in zip(negatives, credits):
+        others = list(by_uid.get(r["uid"], []))
+        others.remove(r["completion"])
+        out += with_pool(task, [problems[r["uid"]]], [c], {r["uid"]: others})
+    return out
+
+
+def cell(preset: Preset, setting: Setting, seed: int, size: int, base: str) -> list[dict]:
+    """One cell: every method's test error, its training data's size and cost, and the preference
+    trainer's diagnostics."""
+    cfg = preset.negative
+    sp = positive.setting_preset(preset, setting)
+    task = pipeline.make_task(sp)
+    problems = pipeline.d_syn(sp, n=size, seed=seed)
+    by_uid = {p.uid: p for p in problems}
+    test = pipeline.test_problems(sp)
+    sft_rows = pipeline.sft_rows(sp, problems)
+    sft = positive._finetune(sp, "pi_sft", base, sft_rows, seed, len(sft_rows))  # the positive cell's
+    sampled = pipeline.samples(sp, sft, problems, seed, progress=False)
+    plus = pipeline.d_plus(sampled, sp.sampling.positives_per_problem)
+    minus = P.d_minus(sampled, cfg.negatives_per_problem)
+    chosen = P.chosen_by_problem(cfg.chosen, problems, plus)
+    scored = dataclasses.replace(sp, credit=cfg.credit)
+    neg_credit = pipeline.credits(scored, sft, [by_uid[r["uid"]] for r in minus], [r["completion"] for r in minus])
+    steps = _train_budget(sp, len(sft_rows))
+    dpo = dataclasses.replace(cfg.dpo, max_steps=steps, seed=seed)
+    common = {"setting": setting.name, "task": sp.task, "seed": seed, "n_problems": size}
+    rollouts = sum(sum(c.rollouts) for c in neg_credit)
+    rows = [{**common, "method": "D-", "metric": "negatives", "value": len(minus)},
+            {**common, "method": "D-", "metric": "rollouts", "value": rollouts}]
+
+    def preference(method: str, built: list[dict], loss: str = "dpo", cost: int = 0) -> None:
+        if not built:  # no pit found, or no positive to pair with: nothing to train on
+            rows.append({**common, "method": method, "metric": "pairs", "value": 0})
+            return
+        ckpt = pipeline.pi_preference(sp, sft, built, dataclasses.replace(dpo, loss=loss))
+        finish(method, ckpt, len(built), cost)
+        for r in pipeline.train_log(ckpt).get("log", []):
+            for m in ("chosen_logratio", "rejected_logratio", "reward_margin", "pair_accuracy"):
+                rows.append({**common, "method": method, "metric": f"dpo_{m}", "value": r[m], "step": r["step"]})
+
+    def finish(method: str, ckpt: str, n_data: int, cost: int) -> None:
+        err = pipeline.evaluate_checkpoint(sp, ckpt, test)["test_error"]
+        rows.extend([{**common, "method": method, "metric": "test_error", "value": err, "n_samples": n_data,
+                      "n_test": len(test)},
+                     {**common, "method": method, "metric": "rollouts", "value": cost},
+                     {**common, "method": method, "metric": "train_wall_s", "value": pipeline.train_log(ckpt)["wall_s"]}])
+
+    for definition in cfg.first_pits:
+        preference(per_step_name(definition),
+                   P.per_step_pairs(task, minus, P.estimated_pits(neg_credit, definition), chosen), cost=rollouts)
+    if "oracle per-step DPO" in cfg.methods:
+        preference("oracle per-step DPO", P.per_step_pairs(task, minus, P.oracle_pits(task, by_uid, minus), chosen))
+    if "pooled per-step DPO" in cfg.methods:
+        pooled = _pooled(task, by_uid, minus, neg_credit, sampled)
+        preference("pooled per-step DPO", P.per_step_pairs(
+            task, minus, P.estimated_pits(pooled, cfg.first_pits[0]), chosen), cost=rollouts)
+    for method, loss in (("naive DPO", "dpo"), ("DPOP", "dpop")):
+        if method in cfg.methods:
+            preference(method, P.naive_pairs(minus, chosen), loss)
+    if {"AWR", "advantage-filtered RFT"} & set(cfg.methods):
+        pos_credit = pipeline.credits(scored, sft, [by_uid[r["uid"]] for r in plus], [r["completion"] for r in plus])
+        traces, credits = plus + minus, pos_credit + neg_credit
+        cost = rollouts + sum(sum(c.rollouts) for c in pos_credit)
+        if "AWR" in cfg.methods:
+            weighted = [{"prompt": r["prompt"], "steps": c.steps, "weights": P.awr_weights(c, cfg.awr_beta).tolist()}
+                        for r, c in zip(traces, credits) if c.steps]
+            ckpt = pipeline.pi_awr(sp, sft, weighted, dataclasses.replace(sp.sft, max_steps=steps), seed)
+            finish("AWR", ckpt, len(weighted), cost)
+        if "advantage-filtered RFT" in cfg.methods:
+            kept = [{"prompt": traces[i]["prompt"], "completion": traces[i]["completion"]}
+                    for i in P.advantage_filter(credits, cfg.filter_drop)]
+            ckpt = positive._finetune(sp, "pi_rft", base, kept, seed, len(sft_rows))
+            finish("advantage-filtered RFT", ckpt, len(kept), cost)
+    return rows
+
+
+def with_overrides(preset: Preset | str, sizes=None, seeds=None, settings=None, **negative) -> Preset:
+    """The preset with the study's knobs replaced: the scaling sizes, seeds and settings (as the
+    positive study's), and any `NegativeConfig` field (beta goes to the DPO config)."""
+    preset = positive.with_overrides(preset, sizes=sizes, seeds=seeds, settings=settings)
+    if "beta" in negative:
+        negative["dpo"] = dataclasses.replace(negative.get("dpo", preset.negative.dpo), beta=negative.pop("beta"))
+    if "n_rollouts" in negative:
+        negative["credit"] = dataclasses.replace(preset.negative.credit, n_rollouts=negative.pop("n_rollouts"))
+    return dataclasses.replace(preset, negative=dataclasses.replace(preset.negative, **negative))
+
+
+def run(preset: Preset | str = "cpu", progress: bool = False, **overrides) -> pd.DataFrame:
+    """The tidy results of every cell, with the positive-scaling rows (pi_base, SFT, RFT) of the same
+    cells, and provenance. Cells run one after another (each holds several models)."""
+    from tqdm.auto import tqdm
+
+    preset = with_overrides(get_preset(preset) if isinstance(preset, str) else preset, **overrides)
+    start = time.perf_counter()
+    base = positive._shared_base(preset)
+    cells = [(s, seed, size) for size in sorted(preset.scaling.sizes, reverse=True)
+             for s in preset.scaling.settings for seed in preset.scaling.seeds]
+    rows = []
+    for s, seed, size in tqdm(cells, desc="negative scaling cells", disable=not progress):
+        rows += [r for r in positive.cell(preset, s, seed, size, base, score_nll=False)
+                 if r["method"] in ("SFT", "RFT", "pi_sft")]
+        rows += cell(preset, s, seed, size, base)
+    rows += positive.base_rows(preset, base)
+    rows = [{"study": STUDY, "preset": preset.name, **r} for r in rows]
+    df = table(rows, provenance(cache_key(to_dict(preset)), time.perf_counter() - start))
+    return df.sort_values(["setting", "method", "metric", "n_problems", "seed"], kind="stable", ignore_index=True)
+
+
+# ---- analysis ------------------------------------------------------------------------------------
+
+def efficiencies(results: pd.DataFrame, n_boot: int = 1000) -> pd.DataFrame:
+    """k of every method over SFT per setting, at equal |D_syn| (the positive study's rules)."""
+    out = []
+    methods = [m for m in results.method.dropna().unique()
+               if m not in ("SFT", "pi_base", "pi_sft", "D-") and (results[results.method == m].metric == "test_error").any()]
+    for setting in results.setting.dropna().unique():
+        for method in methods:
+            if positive.errors(results, setting, method).empty:
+                continue
+            try:
+                e = positive.efficiency(results, setting, method, n_boot)
+            except ValueError as err:
+                out.append({"setting": setting, "method": method, "note": str(err)})
+                continue
+            out.append({"setting": setting, "method": method, "k": e.k, "k_lo": e.lo, "k_hi": e.hi,
+                        "sizes_used": list(e.groups_used), "sizes_beyond": list(e.groups_beyond),
+                        "dropped": e.dropped, "note": ""})
+    return pd.DataFrame(out)
+
+
+def _trend(results: pd.DataFrame, setting: str, method: str) -> tuple[float, float, float] | None:
+    """The slope of (method - SFT) test error against log2 |D_syn|, paired by seed and size, with a
+    95% t interval: naive DPO "gets worse with scale" when it is > 0."""
+    from scipy import stats
+
+    m = positive.errors(results, setting, method).set_index(["n_problems", "seed"])["value"]
+    s = positive.errors(results, setting, "SFT").set_index(["n_problems", "seed"])["value"]
+    diff = (m - s).dropna()
+    if diff.index.get_level_values(0).nunique() < 2:
+        return None
+    x = [math.log2(n) for n in diff.index.get_level_values(0)]
+    fit = stats.linregress(x, diff.to_numpy())
+    if len(diff) < 3:
+        return fit.slope, float("nan"), float("nan")
+    t = stats.t.ppf(0.975, len(diff) - 2)
+    return fit.slope, fit.slope - t * fit.stderr, fit.slope + t * fit.stderr
+
+
+def claims(results: pd.DataFrame, n_boot: int = 1000) -> pd.DataFrame:
+    """C5 (k of per-step DPO over SFT under each declared first pit; naive DPO against scale), C7 (Fig.
+    10: pooled advantages) and C8 (Fig. 11: advantage-filtered RFT beats RFT), per setting."""
+    rows = []
+    eff = efficiencies(results, n_boot)
+    eff = eff.set_index(["setting", "method"]) if not eff.empty else eff
+    for setting in results.setting.dropna().unique():
+        def add(claim, paper, ours, verdict):
+            rows.append({"setting": setting, "claim": claim, "paper": paper, "ours": ours, "verdict": verdict})
+
+        stuck = verdicts.at_bound(positive.errors(results, setting, "SFT")["value"])
+        for method in results.method.dropna().unique():
+            if not str(method).startswith("per-step DPO") or (setting, method) not in eff.index:
+                continue
+            add(f"Fig. 5: {method} matches SFT on 8x the D_syn", "k = 8",
+                *positive._k_row(eff.loc[(setting, method)], PAPER_K, stuck))
+        trend = _trend(results, setting, "naive DPO")
+        if trend is not None:
+            slope, lo, hi = trend
+            ours = f"naive DPO - SFT error: {slope:+.3f} per doubling [{lo:+.3f}, {hi:+.3f}]"
+            add("Fig. 5c: naive DPO does not help and gets worse with scale", "slope > 0", ours,
+                verdicts.NOT_TESTABLE if stuck else verdicts.interval(lo, hi, (0.0, math.inf), 0.0))
+        for method, other, claim in (
+                ("pooled per-step DPO", per_step_name("min"), "Fig. 10: advantages from pi_sft's samples too "
+                                                              "improve per-step DPO"),
+                ("advantage-filtered RFT", "RFT", "Fig. 11: advantage-filtered RFT beats RFT")):
+            d = _difference(results, setting, method, other)
+            if d is not None:
+                mean, lo, hi = d
+                add(claim, "lower error", f"{method} - {other}: {mean:+.3f} [{lo:+.3f}, {hi:+.3f}] over sizes and seeds",
+                    verdicts.NOT_TESTABLE if stuck else verdicts.interval(lo, hi, (-math.inf, 0.0), 0.0))
+    return pd.DataFrame(rows)
+
+
+def _difference(results: pd.DataFrame, setting: str, method: str, other: str):
+    """Mean test-error difference (method - other) over cells paired by size and seed, with a 95% t
+    interval; None when there are fewer than two pairs."""
+    from scipy import stats
+
+    a = positive.errors(results, setting, method).set_index(["n_problems", "seed"])["value"]
+    b = positive.errors(results, setting, other).set_index(["n_problems", "seed"])["value"]
+    diff = (a - b).dropna()
+    if len(diff) < 2:
+        return None
+    ci = stats.ttest_1samp(diff.to_numpy(), 0.0).confidence_interval(0.95)
+    return float(diff.mean()), float(ci.low), float(ci.high)
+
+
+def fits(results: pd.DataFrame) -> pd.DataFrame:
+    """Power-law fit of test error against |D_syn| per setting and method (alpha with a 95% t interval)."""
+    from synthrl.scaling import fit_power_law
+
+    out = []
+    e = results[results.metric == "test_error"]
+    for (setting, method), g in e[e.method != "pi_base"].groupby(["setting", "method"]):
+        try:
+            f = fit_power_law(g["n_problems"], g["value"])
+        except ValueError as err:  # an error of 0 or a single size: no log-log fit
+            out.append({"setting": setting, "method": method, "note": str(err)})
+            continue
+        out.append({"setting": setting, "method": method, "a": f.a, "alpha": f.alpha, "alpha_lo": f.alpha_ci[0],
+                    "alpha_hi": f.alpha_ci[1], "r2": f.r2, "note": ""})
+    return pd.DataFrame(out, columns=["setting", "method", "a", "alpha", "alpha_lo", "alpha_hi", "r2", "note"])
+
+
+def preference_log(results: pd.DataFrame) -> pd.DataFrame:
+    """The preference trainer's per-step diagnostics at the largest size (every seed and setting)."""
+    log = results[results.metric.str.startswith("dpo_")]
+    return log[log.n_problems == log.n_problems.max()] if not log.empty else log
+
+
+def figures(results: pd.DataFrame) -> dict:
+    """Figs. 5a/5b (per-step DPO against SFT and RFT), 5c (the pair constructions), 10 and 11, and the
+    preference trainer's diagnostics, drawn from the numbers this module computes."""
+    from synthrl import figures as draw
+
+    means, fitted = positive.mean_errors(results), fits(results)
+    base, preset = positive.base_errors(results), str(results["preset"].iloc[0])
+    present = list(means.method.unique())
+    per_step = [m for m in present if str(m).startswith("per-step DPO")]
+
+    def pick(*names):
+        return [m for m in names if m in present]
+
+    figs = {"fig5ab_negative_scaling": draw.method_errors(means, fitted, base, pick("SFT", "RFT", *per_step),
+                                                         f"negative-data scaling, preset {preset}"),
+            "fig5c_pair_constructions": draw.method_errors(
+                means, fitted, base, pick("SFT", "naive DPO", "DPOP", per_step_name("min"), "oracle per-step DPO"),
+                f"pair constructions, preset {preset}"),
+            "fig10_fig11_advantages": draw.method_errors(
+                means, fitted, base, pick(per_step_name("min"), "pooled per-step DPO", "RFT", "advantage-filtered RFT",
+                                          "AWR"), f"advantages: pooled (Fig. 10), filtered RFT (Fig. 11), AWR; {preset}")}
+    log = preference_log(results)
+    if not log.empty:
+        n = int(log.n_problems.max())
+        figs["preference_diagnostics"] = draw.preference_diagnostics(
+            log, f"preference training at |D_syn| = {n} (mean over seeds and settings), preset {preset}")
+    return figs
