@@ -31,6 +31,10 @@ def test_costs_count_the_rollouts_each_method_paid(results):
             assert cost[(ns.per_step_name(d), n)] == cost[("D-", n)]  # the rollouts that found the pits
         assert cost[("oracle per-step DPO", n)] == 0 and cost[("naive DPO", n)] == 0  # no rollouts needed
         assert cost[("AWR", n)] > cost[("D-", n)]  # positives scored too
+    online = results[results.metric.str.startswith("online_")].set_index(["metric", "n_problems"])["value"]
+    for n in (16, 32):  # GRPO: one pass over the problems, a group of 8 samples each, all counted
+        assert online[("online_samples", n)] == 8 * n
+        assert online[("online_sampled_tokens", n)] >= online[("online_samples", n)]
 
 
 def test_preference_diagnostics_start_at_the_reference(results):

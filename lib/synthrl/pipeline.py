@@ -189,6 +189,32 @@ def pi_awr(preset: Preset, sft: str, traces: list[dict], cfg, seed: int) -> str:
     return str(cached_dir("pi_awr", key, build))
 
 
+def pi_grpo(preset: Preset, sft: str, problems: list[Problem], train_cfg, generations: int, epochs: float,
+            seed: int) -> str:
+    """pi_sft trained by outcome-reward online RL (TRL's GRPO) on D_syn's problems, the verifier's 0/1
+    as the reward, sampling at the preset's temperature: `epochs` passes, `generations` per problem."""
+    from synthrl.models import load_checkpoint
+    from synthrl.train import grpo
+
+    task = make_task(preset)
+    by_uid = {p.uid: p for p in problems}
+    prompts = [{"prompt": task.prompt(p), "uid": p.uid} for p in problems]
+    steps = max(1, math.ceil(epochs * len(problems) / 2))  # two problems' groups per step
+
+    def reward(completions: list[str], uids: list[str]) -> list[float]:
+        return [float(task.is_correct(by_uid[u], c)) for c, u in zip(completions, uids)]
+
+    def build(folder: Path) -> None:
+        model, tokenizer = load_checkpoint(sft, preset.model)
+        result = grpo(model, tokenizer, prompts, reward, train_cfg, preset.model, seed, generations,
+                      preset.sampling.temperature, preset.sampling.max_new_tokens, steps)
+        _save_train_result(dataclasses.replace(result, model=_standalone(preset, result.model)), tokenizer, folder)
+
+    key = cache_key("pi_grpo", checkpoint_id(sft), [p.uid for p in problems], to_dict(train_cfg), to_dict(preset.model),
+                    generations, steps, preset.sampling.temperature, preset.sampling.max_new_tokens, seed)
+    return str(cached_dir("pi_grpo", key, build))
+
+
 def sft_rows(preset: Preset, problems: list[Problem]) -> list[dict]:
     task = make_task(preset)
     return [{"prompt": task.prompt(p), "completion": p.solution} for p in problems]

@@ -185,6 +185,11 @@ class NegativeConfig:
     """The negative-data study (Figs. 5, 10, 11; `synthrl.studies.negative_scaling`) on the cells of the
     positive-scaling study: D- from pi_sft's samples there, pairs and weights from `synthrl.pairs`."""
 
+    # The cells the methods run in (empty: the scaling study's sizes and seeds). SFT and RFT come from the
+    # positive-scaling cells at every scaling size, so that a method's k-fold over SFT is read inside
+    # SFT's measured range: an 8x effect at n needs SFT measured at 8n.
+    sizes: tuple[int, ...] = ()
+    seeds: tuple[int, ...] = ()
     negatives_per_problem: int = 8  # paper: 8 incorrect samples of pi_sft per problem
     # Per-step DPO runs once per first-pit definition (credit.FIRST_PIT_DEFINITIONS), each judged: none
     # is picked by its result. The first is the paper's, which the pooled variant (Fig. 10) uses.
@@ -198,13 +203,19 @@ class NegativeConfig:
     # spans weights from e^-10 to the clip at 20 (Peng et al. 2019)
     awr_beta: float = 0.1
     filter_drop: float = 0.5  # paper (Fig. 11): drop the responses in the bottom 50% of minimum advantage
+    # GRPO (TRL), the outcome-reward online RL users pick: groups of 8 samples per problem (the paper's 8
+    # per problem), `grpo_epochs` passes over D_syn's problems. 1 pass samples as many completions as D-
+    # and D+ come from; per-step DPO's rollouts come on top, and the cost rows show them. Our choice.
+    grpo_generations: int = 8
+    grpo_epochs: float = 1.0
     methods: tuple[str, ...] = ("oracle per-step DPO", "pooled per-step DPO", "naive DPO", "DPOP", "AWR",
-                                "advantage-filtered RFT")
+                                "advantage-filtered RFT", "GRPO")
 
     def __post_init__(self) -> None:
         from synthrl.credit import FIRST_PIT_DEFINITIONS
 
-        known = ("oracle per-step DPO", "pooled per-step DPO", "naive DPO", "DPOP", "AWR", "advantage-filtered RFT")
+        known = ("oracle per-step DPO", "pooled per-step DPO", "naive DPO", "DPOP", "AWR", "advantage-filtered RFT",
+                 "GRPO")
         if unknown := set(self.methods) - set(known):
             raise ValueError(f"unknown methods {sorted(unknown)}; choose from {known}")
         if not self.first_pits or set(self.first_pits) - set(FIRST_PIT_DEFINITIONS):
@@ -213,6 +224,8 @@ class NegativeConfig:
             raise ValueError(f"chosen must be 'self' or 'teacher', got {self.chosen!r}")
         if self.negatives_per_problem < 1 or self.awr_beta <= 0 or not 0 <= self.filter_drop < 1:
             raise ValueError("need negatives_per_problem >= 1, awr_beta > 0 and 0 <= filter_drop < 1")
+        if self.grpo_generations < 2 or self.grpo_epochs <= 0:
+            raise ValueError("GRPO needs grpo_generations >= 2 (a group) and grpo_epochs > 0")
 
 
 @dataclass(frozen=True)
@@ -346,6 +359,7 @@ PRESETS: dict[str, Preset] = {
                         sft=TrainConfig(batch_size=32, lr=3e-3, warmup_ratio=0.05, max_steps=60),
                         checkpoints=(0, 10, 20, 40, 60), dpo_from=(10, 20), dpo_from_over=60,
                         dpo=PreferenceConfig(lr=1e-3, batch_size=16, max_steps=10), dpo_eval_every=5),
+        negative=NegativeConfig(sizes=(16, 32), seeds=(0,)),
     ),
     # A laptop with 2 cores: the quickstart in about 5 minutes (pi_base shipped: `make pi-base`).
     # 64 rollouts per prefix (our choice): notebook 05 reports 1..64; between 16 and 64 the paper's

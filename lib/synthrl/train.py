@@ -29,6 +29,14 @@ class _LossLog(TrainerCallback):
             self.losses.append((state.global_step, float(logs["loss"])))
 
 
+def _checkpointing(config_cls, on: bool) -> dict:
+    """Activation checkpointing on or off (transformers 5.2x renamed gradient_checkpointing, kept as a
+    deprecated alias): TRL turns it on by default, which only costs time for a small model on a CPU."""
+    name = ("activation_checkpointing" if "activation_checkpointing" in config_cls.__dataclass_fields__
+            else "gradient_checkpointing")
+    return {name: on}
+
+
 def sft_config(cfg: TrainConfig, model_cfg: ModelConfig, seed: int, output_dir: str, max_length: int,
                lr_scheduler: str = "cosine"):
     """TRL's SFTConfig for our runs. TRL defaults bf16 and gradient checkpointing to on; both are
@@ -36,9 +44,6 @@ def sft_config(cfg: TrainConfig, model_cfg: ModelConfig, seed: int, output_dir: 
     from trl import SFTConfig
 
     on_gpu = torch.cuda.is_available()
-    # transformers 5.2x renamed gradient_checkpointing (kept as a deprecated alias)
-    checkpointing = ("activation_checkpointing" if "activation_checkpointing" in SFTConfig.__dataclass_fields__
-                     else "gradient_checkpointing")
     return SFTConfig(
         output_dir=output_dir,
         num_train_epochs=cfg.epochs,
@@ -54,7 +59,7 @@ def sft_config(cfg: TrainConfig, model_cfg: ModelConfig, seed: int, output_dir: 
         seed=seed,
         data_seed=seed,
         bf16=model_cfg.bf16 and on_gpu,
-        **{checkpointing: model_cfg.pretrained is not None and on_gpu},
+        **_checkpointing(SFTConfig, model_cfg.pretrained is not None and on_gpu),
         use_cpu=not on_gpu,
         max_length=max_length,
         dataloader_num_workers=0,
@@ -95,3 +100,44 @@ def sft(model, tokenizer, rows: list[dict], cfg: TrainConfig, model_cfg: ModelCo
 
 def completion_rows(prompts: list[str], completions: list[str]) -> list[dict]:
     return [{"prompt": p, "completion": c} for p, c in zip(prompts, completions, strict=True)]
+
+
+def grpo(model, tokenizer, prompts: list[dict], reward, cfg: TrainConfig, model_cfg: ModelConfig, seed: int,
+         num_generations: int, temperature: float, max_new_tokens: int, max_steps: int) -> TrainResult:
+    """Outcome-reward online RL through TRL's `GRPOTrainer` (Shao et al. 2024): `num_generations`
+    samples of each prompt, scored by `reward(completions, uids) -> list[float]` (the verifier's 0/1),
+    advantages normalised within each prompt's group. `prompts` are {"prompt", "uid"}. The batch is
+    two prompts' groups; TRL's generation (transformers' `generate`) samples. Everything else is TRL's
+    default, as a user would run it (its DAPO loss, no KL term, group-scaled rewards)."""
+    import time
+
+    from trl import GRPOConfig, GRPOTrainer
+
+    from synthrl.models import lora_config
+
+    if not prompts:
+        raise ValueError("no prompts to train on")
+
+    sampled = [0]  # completion tokens TRL sampled (the online method's cost)
+
+    def verifier(prompts, completions, uid, **kwargs) -> list[float]:
+        sampled[0] += sum(len(tokenizer(c, add_special_tokens=False)["input_ids"]) for c in completions)
+        return reward(completions, uid)
+
+    callback = _LossLog()
+    on_gpu = torch.cuda.is_available()
+    with tempfile.TemporaryDirectory(prefix="synthrl-grpo-") as out:
+        args = GRPOConfig(
+            output_dir=out, max_steps=max_steps, per_device_train_batch_size=2 * num_generations,
+            num_generations=num_generations, learning_rate=cfg.lr, lr_scheduler_type="cosine",
+            warmup_steps=cfg.warmup_ratio, weight_decay=cfg.weight_decay, temperature=temperature,
+            max_completion_length=max_new_tokens, logging_steps=5, save_strategy="no", report_to="none", seed=seed,
+            data_seed=seed, bf16=model_cfg.bf16 and on_gpu, use_cpu=not on_gpu, dataloader_num_workers=0,
+            disable_tqdm=True, **_checkpointing(GRPOConfig, model_cfg.pretrained is not None and on_gpu))
+        trainer = GRPOTrainer(model=model, reward_funcs=[verifier], args=args, train_dataset=Dataset.from_list(prompts),
+                              processing_class=tokenizer, peft_config=lora_config(model_cfg), callbacks=[callback])
+        trainer.remove_callback(PrinterCallback)
+        start = time.perf_counter()
+        trainer.train()
+        wall = time.perf_counter() - start
+    return TrainResult(trainer.model, callback.losses, sampled[0], wall)  # tokens: sampled, not trained on

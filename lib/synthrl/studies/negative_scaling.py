@@ -125,13 +125,22 @@ def cell(preset: Preset, setting: Setting, seed: int, size: int, base: str) -> l
                     for i in P.advantage_filter(credits, cfg.filter_drop)]
             ckpt = positive._finetune(sp, "pi_rft", base, kept, seed, len(sft_rows))
             finish("advantage-filtered RFT", ckpt, len(kept), cost)
+    if "GRPO" in cfg.methods:  # at the preference methods' rate: every RL method from pi_sft moves it as gently
+        ckpt = pipeline.pi_grpo(sp, sft, problems, dataclasses.replace(sp.sft, lr=cfg.dpo.lr), cfg.grpo_generations,
+                                cfg.grpo_epochs, seed)
+        finish("GRPO", ckpt, len(problems), 0)
+        online = math.ceil(cfg.grpo_epochs * size / 2) * 2 * cfg.grpo_generations
+        rows += [{**common, "method": "GRPO", "metric": "online_samples", "value": online},
+                 {**common, "method": "GRPO", "metric": "online_sampled_tokens", "value": pipeline.train_log(ckpt)["tokens"]}]
     return rows
 
 
-def with_overrides(preset: Preset | str, sizes=None, seeds=None, settings=None, **negative) -> Preset:
-    """The preset with the study's knobs replaced: the scaling sizes, seeds and settings (as the
-    positive study's), and any `NegativeConfig` field (beta goes to the DPO config)."""
-    preset = positive.with_overrides(preset, sizes=sizes, seeds=seeds, settings=settings)
+def with_overrides(preset: Preset | str, settings=None, **negative) -> Preset:
+    """The preset with the study's knobs replaced: the settings (as the positive study's), and any
+    `NegativeConfig` field (sizes and seeds are the methods' cells; beta goes to the DPO config,
+    n_rollouts to the credit config)."""
+    preset = positive.with_overrides(preset, settings=settings)
+    negative = {k: tuple(v) if k in ("sizes", "seeds", "first_pits", "methods") else v for k, v in negative.items()}
     if "beta" in negative:
         negative["dpo"] = dataclasses.replace(negative.get("dpo", preset.negative.dpo), beta=negative.pop("beta"))
     if "n_rollouts" in negative:
@@ -140,19 +149,25 @@ def with_overrides(preset: Preset | str, sizes=None, seeds=None, settings=None, 
 
 
 def run(preset: Preset | str = "cpu", progress: bool = False, **overrides) -> pd.DataFrame:
-    """The tidy results of every cell, with the positive-scaling rows (pi_base, SFT, RFT) of the same
-    cells, and provenance. Cells run one after another (each holds several models)."""
+    """The tidy results of every cell, with the positive-scaling rows (pi_base, SFT, RFT) at every
+    scaling size and provenance. Cells run one after another (each holds several models); the
+    positive cells are the positive-scaling study's, free once it has run."""
     from tqdm.auto import tqdm
 
     preset = with_overrides(get_preset(preset) if isinstance(preset, str) else preset, **overrides)
     start = time.perf_counter()
     base = positive._shared_base(preset)
-    cells = [(s, seed, size) for size in sorted(preset.scaling.sizes, reverse=True)
-             for s in preset.scaling.settings for seed in preset.scaling.seeds]
+    cfg = preset.negative
+    sizes, seeds = cfg.sizes or preset.scaling.sizes, cfg.seeds or preset.scaling.seeds
+    settings = preset.scaling.settings
+    positive_cells = [(s, seed, n) for n in sorted(set(preset.scaling.sizes) | set(sizes), reverse=True)
+                      for s in settings for seed in seeds]
+    cells = [(s, seed, n) for n in sorted(sizes, reverse=True) for s in settings for seed in seeds]
     rows = []
-    for s, seed, size in tqdm(cells, desc="negative scaling cells", disable=not progress):
+    for s, seed, size in tqdm(positive_cells, desc="positive-scaling cells (SFT, RFT)", disable=not progress):
         rows += [r for r in positive.cell(preset, s, seed, size, base, score_nll=False)
                  if r["method"] in ("SFT", "RFT", "pi_sft")]
+    for s, seed, size in tqdm(cells, desc="negative-scaling cells", disable=not progress):
         rows += cell(preset, s, seed, size, base)
     rows += positive.base_rows(preset, base)
     rows = [{"study": STUDY, "preset": preset.name, **r} for r in rows]
