@@ -66,3 +66,24 @@ def test_config_rejects_unknown_methods_and_pits():
         NegativeConfig(methods=("PPO",))
     with pytest.raises(ValueError, match="first_pits"):
         NegativeConfig(first_pits=("median",))
+
+
+def test_explorer_reruns_one_cell_with_the_chosen_cut_and_rollouts(results):
+    """The explorer's run: the chosen cut and rollouts per prefix reach the cell (fewer rollouts cost
+    fewer, in multiples of the count); smoke's positive cells are shared with the module's run."""
+    pytest.importorskip("ipywidgets")
+    from synthrl.widgets import negative_explorer
+
+    panel = negative_explorer(SMOKE)
+    (left, right), run_button = panel.children[0].children, panel.children[1]
+    size, beta, cut = left.children
+    n_rollouts, setting = right.children
+    size.value, cut.value, n_rollouts.value, setting.value = 16, "oracle", 2, "gsm8k-like"
+    run_button.click()  # ipywidgets logs a handler's exception instead of raising: check the result
+    df = panel.explorer_state["results"]
+    assert df is not None
+    methods = set(df[(df.metric == "test_error") & (df.n_problems == 16)].method)
+    assert methods == {"SFT", "RFT", ns.per_step_name("min"), "oracle per-step DPO"}
+    cost = df[(df.metric == "rollouts") & (df.method == "D-")]["value"].iloc[0]
+    full = results[(results.metric == "rollouts") & (results.method == "D-") & (results.n_problems == 16)]["value"].iloc[0]
+    assert cost % 2 == 0 and cost == full * 2 / SMOKE.negative.credit.n_rollouts

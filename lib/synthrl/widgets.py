@@ -172,6 +172,59 @@ def scaling_explorer(preset, results=None):
     return panel
 
 
+def negative_explorer(preset):
+    """Per-step DPO in one cell, interactively: choose |D_syn|, beta, the cut (a first-pit definition
+    or the oracle's exact first wrong step), rollouts per prefix and a setting, then 'run' (seed 0;
+    cached stages are free, progress bars count cells and rollouts). Shows each method's test error
+    beside SFT, RFT and pi_base, the pairs and rollouts it cost, and the preference trainer's log."""
+    import ipywidgets as w
+    import matplotlib.pyplot as plt
+    from IPython.display import display
+
+    from synthrl import figures
+    from synthrl.studies import negative_scaling
+
+    cfg = preset.negative
+    style = {"description_width": "initial"}
+    controls = {
+        "size": w.Dropdown(options=sorted(preset.scaling.sizes), value=min(cfg.sizes or preset.scaling.sizes),
+                           description="|D_syn|", style=style),
+        "beta": w.FloatLogSlider(value=cfg.dpo.beta, base=10, min=-2, max=0, step=0.25, description="DPO beta",
+                                 style=style),
+        "cut": w.Dropdown(options=[*FIRST_PIT_DEFINITIONS, "oracle"], value=cfg.first_pits[0],
+                          description="cut after", style=style),
+        "n_rollouts": w.IntSlider(value=cfg.credit.n_rollouts, min=1, max=32, description="rollouts per prefix",
+                                  style=style),
+        "setting": w.Dropdown(options=[s.name for s in preset.scaling.settings], description="setting", style=style),
+    }
+    run_button, out = w.Button(description="run", button_style="primary"), w.Output()
+    state = {"results": None}
+
+    def run(_=None):
+        out.clear_output()
+        with out:
+            cut = controls["cut"].value
+            pits, methods = ((cut,), ()) if cut != "oracle" else ((cfg.first_pits[0],), ("oracle per-step DPO",))
+            df = negative_scaling.run(preset, progress=True, settings=[controls["setting"].value],
+                                      sizes=(controls["size"].value,), seeds=(0,), first_pits=pits, methods=methods,
+                                      beta=controls["beta"].value, n_rollouts=controls["n_rollouts"].value)
+            state["results"] = df
+            n = controls["size"].value
+            cell = df[(df.n_problems.isin([0, n])) & df.metric.isin(["test_error", "rollouts", "pairs"])]
+            display(cell.pivot_table(index="method", columns="metric", values="value", aggfunc="first"))
+            log = negative_scaling.preference_log(df)
+            if not log.empty:
+                figure = figures.preference_diagnostics(log, f"preference training at |D_syn| = {n}")
+                display(figure)
+                plt.close(figure)
+
+    run_button.on_click(run)
+    panel = w.VBox([w.HBox([w.VBox(list(controls.values())[:3]), w.VBox(list(controls.values())[3:])]),
+                    run_button, out])
+    panel.explorer_state = state
+    return panel
+
+
 def star_explorer(preset, results=None):
     """The star-graph study, interactively: choose d, l, N and the SFT checkpoint per-step DPO
     starts from; 'run' runs that experiment at the preset's sizes (cached runs are free) and
