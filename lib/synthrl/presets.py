@@ -378,7 +378,13 @@ PRESETS: dict[str, Preset] = {
                   pretrain_style="teacher", pretrain_worlds=(ArithConfig(), HARD_WORLD),
                   pretrain_unsolved_ops=("times",), sft=TrainConfig(epochs=4.0, lr=3e-4),
                   rft=TrainConfig(epochs=4.0, lr=3e-4),
-                  scaling=ScalingConfig(min_steps=1)),
+                  scaling=ScalingConfig(min_steps=1),
+                  # The negative-data study's cells, set by its time limit (30 minutes on 2 cores) before any cpu
+                  # claim was run: one cell of 64 problems with every method took 176 s here (rollouts 54 s, seven
+                  # preference runs 68 s, ten evaluations 30 s, GRPO 18 s), growing with the size. Sizes 64 and
+                  # 128, where an 8x effect is read inside SFT's measured range (SFT runs to 1,024), 3 seeds,
+                  # both settings, and 4 negatives per problem, not the paper's 8 (it halves the rollouts)
+                  negative=NegativeConfig(sizes=(64, 128), seeds=(0, 1, 2), negatives_per_problem=4)),
     # One GPU: a harder world and a ~20M-parameter model.
     "gpu": Preset(
         name="gpu",

@@ -150,9 +150,9 @@ def with_overrides(preset: Preset | str, settings=None, **negative) -> Preset:
 
 def run(preset: Preset | str = "cpu", progress: bool = False, **overrides) -> pd.DataFrame:
     """The tidy results of every cell, with the positive-scaling rows (pi_base, SFT, RFT) at every
-    scaling size and provenance. Cells run one after another (each holds several models); the
-    positive cells are the positive-scaling study's, free once it has run."""
-    from tqdm.auto import tqdm
+    scaling size and provenance. Cells run in the scaling study's worker processes; the positive
+    cells are the positive-scaling study's, free once it has run."""
+    from synthrl.studies.pool import map_cells
 
     preset = with_overrides(get_preset(preset) if isinstance(preset, str) else preset, **overrides)
     start = time.perf_counter()
@@ -160,15 +160,14 @@ def run(preset: Preset | str = "cpu", progress: bool = False, **overrides) -> pd
     cfg = preset.negative
     sizes, seeds = cfg.sizes or preset.scaling.sizes, cfg.seeds or preset.scaling.seeds
     settings = preset.scaling.settings
-    positive_cells = [(s, seed, n) for n in sorted(set(preset.scaling.sizes) | set(sizes), reverse=True)
+    workers = preset.scaling.workers
+    positive_cells = [(preset, s, seed, n, base, False) for n in sorted(set(preset.scaling.sizes) | set(sizes),
+                                                                        reverse=True)
                       for s in settings for seed in seeds]
-    cells = [(s, seed, n) for n in sorted(sizes, reverse=True) for s in settings for seed in seeds]
-    rows = []
-    for s, seed, size in tqdm(positive_cells, desc="positive-scaling cells (SFT, RFT)", disable=not progress):
-        rows += [r for r in positive.cell(preset, s, seed, size, base, score_nll=False)
-                 if r["method"] in ("SFT", "RFT", "pi_sft")]
-    for s, seed, size in tqdm(cells, desc="negative-scaling cells", disable=not progress):
-        rows += cell(preset, s, seed, size, base)
+    rows = [r for r in map_cells(positive.cell, positive_cells, workers, "positive-scaling cells (SFT, RFT)", progress)
+            if r["method"] in ("SFT", "RFT", "pi_sft")]
+    cells = [(preset, s, seed, n, base) for n in sorted(sizes, reverse=True) for s in settings for seed in seeds]
+    rows += map_cells(cell, cells, workers, "negative-scaling cells", progress)
     rows += positive.base_rows(preset, base)
     rows = [{"study": STUDY, "preset": preset.name, **r} for r in rows]
     df = table(rows, provenance(cache_key(to_dict(preset)), time.perf_counter() - start))

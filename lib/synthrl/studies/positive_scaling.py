@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import os
 import random
 import time
 
@@ -106,15 +105,6 @@ def base_rows(preset: Preset, base: str) -> list[dict]:
     return rows
 
 
-def _init_worker(threads: int) -> None:
-    import torch
-
-    from synthrl import quiet_libraries
-
-    torch.set_num_threads(threads)
-    quiet_libraries()
-
-
 def _shared_base(preset: Preset) -> str:
     """One pi_base for every setting (the paper uses one base model for GSM8K and MATH): the
     first setting's. Arith worlds must then share a vocabulary."""
@@ -167,10 +157,7 @@ def run(preset: Preset | str = "cpu", progress: bool = False, ablation: str | No
     learning-rate arms (same sizes, seeds and pi_base) instead of its settings, `ablation=
     "one_positive"` RFT-1 beside SFT; their results are saved as `positive_scaling_<ablation>`.
     `overrides`: see `with_overrides`."""
-    from concurrent.futures import ProcessPoolExecutor, as_completed
-    from multiprocessing import get_context
-
-    from tqdm.auto import tqdm
+    from synthrl.studies.pool import map_cells
 
     preset = get_preset(preset) if isinstance(preset, str) else preset
     if ablation is not None:
@@ -182,20 +169,7 @@ def run(preset: Preset | str = "cpu", progress: bool = False, ablation: str | No
     biggest, first_seed = max(cfg.sizes), cfg.seeds[0]
     jobs = [(preset, s, seed, size, base, size == biggest and seed == first_seed)
             for size in sorted(cfg.sizes, reverse=True) for s in cfg.settings for seed in cfg.seeds]
-    bar = tqdm(total=len(jobs), desc="positive scaling cells", disable=not progress)
-    rows = []
-    if cfg.workers == 1:
-        for job in jobs:
-            rows += cell(*job)
-            bar.update()
-    else:  # spawned workers, one thread each (fork after torch has started threads can hang)
-        threads = max(1, (os.cpu_count() or 1) // cfg.workers)
-        with ProcessPoolExecutor(cfg.workers, mp_context=get_context("spawn"), initializer=_init_worker,
-                                 initargs=(threads,)) as pool:
-            for future in as_completed([pool.submit(cell, *job) for job in jobs]):
-                rows += future.result()
-                bar.update()
-    bar.close()
+    rows = map_cells(cell, jobs, cfg.workers, "positive scaling cells", progress)
     rows += base_rows(preset, base)
     study = STUDY if ablation is None else f"{STUDY}_{ablation}"
     rows = [{"study": study, "preset": preset.name, "step": None, **r} for r in rows]
