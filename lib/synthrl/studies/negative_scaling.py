@@ -178,22 +178,8 @@ def run(preset: Preset | str = "cpu", progress: bool = False, **overrides) -> pd
 
 def efficiencies(results: pd.DataFrame, n_boot: int = 1000) -> pd.DataFrame:
     """k of every method over SFT per setting, at equal |D_syn| (the positive study's rules)."""
-    out = []
-    methods = [m for m in results.method.dropna().unique()
-               if m not in ("SFT", "pi_base", "pi_sft", "D-") and (results[results.method == m].metric == "test_error").any()]
-    for setting in results.setting.dropna().unique():
-        for method in methods:
-            if positive.errors(results, setting, method).empty:
-                continue
-            try:
-                e = positive.efficiency(results, setting, method, n_boot)
-            except ValueError as err:
-                out.append({"setting": setting, "method": method, "note": str(err)})
-                continue
-            out.append({"setting": setting, "method": method, "k": e.k, "k_lo": e.lo, "k_hi": e.hi,
-                        "sizes_used": list(e.groups_used), "sizes_beyond": list(e.groups_beyond),
-                        "dropped": e.dropped, "note": ""})
-    return pd.DataFrame(out)
+    trained = results[(results.metric == "test_error") & ~results.method.isin(["SFT", "pi_base"])]
+    return positive.efficiencies(results, n_boot, methods=tuple(trained.method.unique()))
 
 
 def _trend(results: pd.DataFrame, setting: str, method: str) -> tuple[float, float, float] | None:

@@ -213,11 +213,11 @@ def efficiency(results: pd.DataFrame, setting: str, method: str, n_boot: int = 1
                                 method_groups=m["n_problems"].to_numpy(), n_boot=n_boot)
 
 
-def efficiencies(results: pd.DataFrame, n_boot: int = 1000) -> pd.DataFrame:
-    """k of RFT and RFT-1 over SFT per setting: the numbers the claims and the figures show."""
+def efficiencies(results: pd.DataFrame, n_boot: int = 1000, methods=("RFT", "RFT-1")) -> pd.DataFrame:
+    """k of each method (RFT and RFT-1 here) over SFT per setting: the numbers the claims and the figures show."""
     out = []
     for setting in results.setting.dropna().unique():
-        for method in ("RFT", "RFT-1"):
+        for method in methods:
             if errors(results, setting, method).empty or errors(results, setting, "SFT").empty:
                 continue
             try:
