@@ -78,7 +78,8 @@ def readme_tables(preset: str = "cpu") -> dict:
         return lambda: study_module(name).means_table(load_results(name, preset))
 
     tables = {name.replace("_", "-") + "-claims": claims(name) for name in RESULTS}
-    scaling = {name.replace("_", "-") + "-means": means(name) for name in RESULTS if name.startswith("positive_scaling")}
+    scaling = {name.replace("_", "-") + "-means": means(name) for name in RESULTS
+               if name.startswith("positive_scaling") or name == "negative_scaling"}
     return {**tables, **scaling, "regime-results": regime, "regime-probes": probes}
 
 

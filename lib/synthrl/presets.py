@@ -180,6 +180,11 @@ class ScalingConfig:
             raise ValueError(f"methods must include 'SFT' and be among SFT, RFT, RFT-1; got {self.methods}")
 
 
+# The negative-data study's methods beside per-step DPO with an estimated cut (one per first-pit definition)
+NEGATIVE_METHODS = ("oracle per-step DPO", "pooled per-step DPO", "naive DPO", "DPOP", "AWR", "advantage-filtered RFT",
+                    "GRPO")
+
+
 @dataclass(frozen=True)
 class NegativeConfig:
     """The negative-data study (Figs. 5, 10, 11; `synthrl.studies.negative_scaling`) on the cells of the
@@ -208,16 +213,13 @@ class NegativeConfig:
     # and D+ come from; per-step DPO's rollouts come on top, and the cost rows show them. Our choice.
     grpo_generations: int = 8
     grpo_epochs: float = 1.0
-    methods: tuple[str, ...] = ("oracle per-step DPO", "pooled per-step DPO", "naive DPO", "DPOP", "AWR",
-                                "advantage-filtered RFT", "GRPO")
+    methods: tuple[str, ...] = NEGATIVE_METHODS
 
     def __post_init__(self) -> None:
         from synthrl.credit import FIRST_PIT_DEFINITIONS
 
-        known = ("oracle per-step DPO", "pooled per-step DPO", "naive DPO", "DPOP", "AWR", "advantage-filtered RFT",
-                 "GRPO")
-        if unknown := set(self.methods) - set(known):
-            raise ValueError(f"unknown methods {sorted(unknown)}; choose from {known}")
+        if unknown := set(self.methods) - set(NEGATIVE_METHODS):
+            raise ValueError(f"unknown methods {sorted(unknown)}; choose from {NEGATIVE_METHODS}")
         if not self.first_pits or set(self.first_pits) - set(FIRST_PIT_DEFINITIONS):
             raise ValueError(f"first_pits must be a non-empty subset of {FIRST_PIT_DEFINITIONS}")
         if self.chosen not in ("self", "teacher"):

@@ -20,8 +20,8 @@ import pandas as pd
 from synthrl import pairs as P
 from synthrl import pipeline, verdicts
 from synthrl.cache import cache_key
-from synthrl.credit import with_pool
-from synthrl.presets import NegativeConfig, Preset, Setting, get_preset, to_dict
+from synthrl.credit import FIRST_PIT_DEFINITIONS, with_pool
+from synthrl.presets import NEGATIVE_METHODS, NegativeConfig, Preset, Setting, get_preset, to_dict
 from synthrl.results import provenance, table
 from synthrl.studies import positive_scaling as positive
 
@@ -298,3 +298,22 @@ def figures(results: pd.DataFrame) -> dict:
         figs["preference_diagnostics"] = draw.preference_diagnostics(
             log, f"preference training at |D_syn| = {n} (mean over seeds and settings), preset {preset}")
     return figs
+
+
+def means_table(results: pd.DataFrame) -> pd.DataFrame:
+    """Mean test error over seeds (+- its standard error) per method, one column per setting and size
+    at which the methods ran, pi_base first: the table the README shows."""
+    m = positive.mean_errors(results)
+    sizes = sorted(m[m.method == per_step_name("min")].n_problems.unique()) or sorted(m.n_problems.unique())
+    m = m[m.n_problems.isin(sizes) | (m.method == "pi_base")]
+    m = m.assign(column=[f"{s} {'pi_base' if n == 0 else int(n)}" for s, n in zip(m.setting, m.n_problems)],
+                 text=[f"{a:.3f} ± {b:.3f}" if c > 1 else f"{a:.3f}" for a, b, c in zip(m["mean"], m["sem"], m["count"])])
+    wide = m[m.method != "pi_base"].pivot_table(index="method", columns="column", values="text", aggfunc="first",
+                                               sort=False)
+    base = m[m.method == "pi_base"].set_index("setting")["text"]
+    listed = ["SFT", "RFT", *map(per_step_name, FIRST_PIT_DEFINITIONS), *NEGATIVE_METHODS]
+    order = [x for x in listed if x in wide.index] + [x for x in wide.index if x not in listed]
+    columns = [f"{s} {int(n)}" for s in m.setting.drop_duplicates() for n in sizes]
+    wide = wide.reindex(index=order, columns=columns).fillna("")
+    wide.loc["pi_base"] = [base.get(c.rsplit(" ", 1)[0], "") for c in columns]
+    return wide.loc[["pi_base", *order]].rename_axis("method").reset_index()
