@@ -1,12 +1,16 @@
 """The negative-data study in the smoke preset: every method runs from the same cell's pi_sft, its cost
 and the preference trainer's diagnostics are recorded, and the claims are judged by the kit's rules."""
+import dataclasses
+
 import pytest
 
 from synthrl.presets import get_preset
 from synthrl.studies import negative_scaling as ns
 from synthrl.verdicts import NOT_TESTABLE, VERDICTS
 
+# smoke, with the scaling study's sizes cut to the methods' two: no SFT cells beyond them to pay for
 SMOKE = get_preset("smoke")
+SMOKE = dataclasses.replace(SMOKE, scaling=dataclasses.replace(SMOKE.scaling, sizes=(16, 32)))
 
 
 @pytest.fixture(scope="module")
