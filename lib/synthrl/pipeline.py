@@ -58,12 +58,14 @@ def _tokenizer(preset: Preset):
     return build_tokenizer(make_task(preset).vocabulary())
 
 
-def _save_train_result(result, tokenizer, folder: Path) -> None:
+def _save_trained(model, tokenizer, folder: Path, losses, wall_s: float, tokens: int = 0, **extra) -> None:
+    """A trained model's checkpoint and its train_log.json: losses, tokens seen, wall time, and any
+    extra record (the preference trainer's per-step diagnostics)."""
     from synthrl.models import save_checkpoint
 
-    save_checkpoint(result.model, tokenizer, folder)
+    save_checkpoint(model, tokenizer, folder)
     (folder / "train_log.json").write_text(json.dumps(
-        {"losses": result.losses, "tokens": result.tokens, "wall_s": result.wall_s}))
+        {"losses": losses, "tokens": tokens, "wall_s": wall_s, **extra}))
 
 
 def pi_base(preset: Preset) -> str:
@@ -87,8 +89,8 @@ def pi_base(preset: Preset) -> str:
         rows = [{"text": t} for i, task in enumerate(tasks)
                 for t in task.pretrain_corpus(n, preset.seed + i, preset.pretrain_solved, preset.pretrain_style,
                                               preset.pretrain_unsolved_ops)]
-        _save_train_result(sft(model, tokenizer, rows, preset.pretrain, full_weights(preset.model), preset.seed),
-                           tokenizer, folder)
+        result = sft(model, tokenizer, rows, preset.pretrain, full_weights(preset.model), preset.seed)
+        _save_trained(result.model, tokenizer, folder, result.losses, result.wall_s, result.tokens)
 
     from synthrl.shipped import copy_checkpoint, shipped_pi_base
 
@@ -126,7 +128,7 @@ def finetune(preset: Preset, stage: str, base: str, rows: list[dict], seed: int,
         model, tokenizer = load_checkpoint(base, preset.model)
         result = sft(model, tokenizer, rows, train_cfg, preset.model, seed)
         # (a pretrained model keeps its adapter folder, which names the hub model it adapts)
-        _save_train_result(dataclasses.replace(result, model=_standalone(preset, result.model)), tokenizer, folder)
+        _save_trained(_standalone(preset, result.model), tokenizer, folder, result.losses, result.wall_s, result.tokens)
 
     key = cache_key(stage, checkpoint_id(base), rows, to_dict(train_cfg), to_dict(preset.model), seed)
     return str(cached_dir(stage, key, build))
@@ -156,7 +158,6 @@ def _standalone(preset: Preset, model):
 def pi_preference(preset: Preset, sft: str, pairs: list[dict], cfg) -> str:
     """pi_sft trained on preference pairs (DPO, DPOP, per-step DPO) against pi_sft as the frozen
     reference (`synthrl.preference`); its log holds the per-step diagnostics."""
-    from synthrl.models import save_checkpoint
     from synthrl.preference import train_preference
 
     keys = ("prompt", "chosen", "rejected", "rejected_is_prefix")
@@ -165,9 +166,7 @@ def pi_preference(preset: Preset, sft: str, pairs: list[dict], cfg) -> str:
     def build(folder: Path) -> None:
         model, reference, tokenizer = _trainable_copy(preset, sft)
         result = train_preference(model, reference, tokenizer, pairs, cfg)
-        save_checkpoint(_standalone(preset, result.model), tokenizer, folder)
-        (folder / "train_log.json").write_text(json.dumps(
-            {"losses": result.losses, "log": result.log, "tokens": 0, "wall_s": result.wall_s}))
+        _save_trained(_standalone(preset, result.model), tokenizer, folder, result.losses, result.wall_s, log=result.log)
 
     key = cache_key("pi_preference", checkpoint_id(sft), pairs, to_dict(cfg), to_dict(preset.model))
     return str(cached_dir("pi_preference", key, build))
@@ -176,17 +175,19 @@ def pi_preference(preset: Preset, sft: str, pairs: list[dict], cfg) -> str:
 def pi_awr(preset: Preset, sft: str, traces: list[dict], cfg, seed: int) -> str:
     """pi_sft trained by advantage-weighted NLL on traces {prompt, steps, weights} (`synthrl.awr`)."""
     from synthrl.awr import train_awr
-    from synthrl.models import save_checkpoint
 
     def build(folder: Path) -> None:
         model, _, tokenizer = _trainable_copy(preset, sft)
         result = train_awr(model, tokenizer, traces, cfg, seed)
-        save_checkpoint(_standalone(preset, result.model), tokenizer, folder)
-        (folder / "train_log.json").write_text(json.dumps(
-            {"losses": result.losses, "tokens": 0, "wall_s": result.wall_s}))
+        _save_trained(_standalone(preset, result.model), tokenizer, folder, result.losses, result.wall_s)
 
     key = cache_key("pi_awr", checkpoint_id(sft), traces, to_dict(cfg), to_dict(preset.model), seed)
     return str(cached_dir("pi_awr", key, build))
+
+
+def grpo_steps(epochs: float, n_problems: int) -> int:
+    """GRPO's optimizer steps: `epochs` passes over the problems, two problems' groups per step."""
+    return max(1, math.ceil(epochs * n_problems / 2))
 
 
 def pi_grpo(preset: Preset, sft: str, problems: list[Problem], train_cfg, generations: int, epochs: float,
@@ -199,7 +200,7 @@ def pi_grpo(preset: Preset, sft: str, problems: list[Problem], train_cfg, genera
     task = make_task(preset)
     by_uid = {p.uid: p for p in problems}
     prompts = [{"prompt": task.prompt(p), "uid": p.uid} for p in problems]
-    steps = max(1, math.ceil(epochs * len(problems) / 2))  # two problems' groups per step
+    steps = grpo_steps(epochs, len(problems))
 
     def reward(completions: list[str], uids: list[str]) -> list[float]:
         return [float(task.is_correct(by_uid[u], c)) for c, u in zip(completions, uids)]
@@ -208,7 +209,7 @@ def pi_grpo(preset: Preset, sft: str, problems: list[Problem], train_cfg, genera
         model, tokenizer = load_checkpoint(sft, preset.model)
         result = grpo(model, tokenizer, prompts, reward, train_cfg, preset.model, seed, generations,
                       preset.sampling.temperature, preset.sampling.max_new_tokens, steps)
-        _save_train_result(dataclasses.replace(result, model=_standalone(preset, result.model)), tokenizer, folder)
+        _save_trained(_standalone(preset, result.model), tokenizer, folder, result.losses, result.wall_s, result.tokens)
 
     key = cache_key("pi_grpo", checkpoint_id(sft), [p.uid for p in problems], to_dict(train_cfg), to_dict(preset.model),
                     generations, steps, preset.sampling.temperature, preset.sampling.max_new_tokens, seed)

@@ -87,17 +87,19 @@ def cell(preset: Preset, setting: Setting, seed: int, size: int, base: str) -> l
             rows.append({**common, "method": method, "metric": "pairs", "value": 0})
             return
         ckpt = pipeline.pi_preference(sp, sft, built, dataclasses.replace(dpo, loss=loss))
-        finish(method, ckpt, len(built), cost)
-        for r in pipeline.train_log(ckpt).get("log", []):
+        for r in finish(method, ckpt, len(built), cost).get("log", []):
             for m in ("chosen_logratio", "rejected_logratio", "reward_margin", "pair_accuracy"):
                 rows.append({**common, "method": method, "metric": f"dpo_{m}", "value": r[m], "step": r["step"]})
 
-    def finish(method: str, ckpt: str, n_data: int, cost: int) -> None:
+    def finish(method: str, ckpt: str, n_data: int, cost: int) -> dict:
+        """The method's rows; returns its training log."""
         err = pipeline.evaluate_checkpoint(sp, ckpt, test)["test_error"]
+        log = pipeline.train_log(ckpt)
         rows.extend([{**common, "method": method, "metric": "test_error", "value": err, "n_samples": n_data,
                       "n_test": len(test)},
                      {**common, "method": method, "metric": "rollouts", "value": cost},
-                     {**common, "method": method, "metric": "train_wall_s", "value": pipeline.train_log(ckpt)["wall_s"]}])
+                     {**common, "method": method, "metric": "train_wall_s", "value": log["wall_s"]}])
+        return log
 
     for definition in cfg.first_pits:
         preference(per_step_name(definition),
@@ -128,10 +130,10 @@ def cell(preset: Preset, setting: Setting, seed: int, size: int, base: str) -> l
     if "GRPO" in cfg.methods:  # at the preference methods' rate: every RL method from pi_sft moves it as gently
         ckpt = pipeline.pi_grpo(sp, sft, problems, dataclasses.replace(sp.sft, lr=cfg.dpo.lr), cfg.grpo_generations,
                                 cfg.grpo_epochs, seed)
-        finish("GRPO", ckpt, len(problems), 0)
-        online = math.ceil(cfg.grpo_epochs * size / 2) * 2 * cfg.grpo_generations
+        log = finish("GRPO", ckpt, len(problems), 0)
+        online = pipeline.grpo_steps(cfg.grpo_epochs, size) * 2 * cfg.grpo_generations
         rows += [{**common, "method": "GRPO", "metric": "online_samples", "value": online},
-                 {**common, "method": "GRPO", "metric": "online_sampled_tokens", "value": pipeline.train_log(ckpt)["tokens"]}]
+                 {**common, "method": "GRPO", "metric": "online_sampled_tokens", "value": log["tokens"]}]
     return rows
 
 
