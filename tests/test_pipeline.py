@@ -135,3 +135,40 @@ def test_lora_finetuning_merges_and_leaves_pi_base_alone(tmp_path):
     assert delta.abs().max() > 0 and torch.linalg.matrix_rank(delta) <= 2
     emb0, emb1 = before.get_input_embeddings().weight, after.get_input_embeddings().weight
     assert torch.equal(emb0, emb1)  # adapters on linear layers only
+
+
+def test_sft_kept_on_dev_is_the_epoch_with_the_lowest_dev_error():
+    """Preset.sft_keep "best_dev" (early stopping): dev problems are apart from D_syn and the test set;
+    every epoch's end is a candidate (never step 0, which is pi_base); the kept checkpoint is the first
+    with the lowest greedy dev error, and re-evaluating it gives that error."""
+    import dataclasses
+
+    import torch
+
+    from synthrl.models import load_checkpoint
+    from synthrl.presets import TrainConfig
+
+    keep = dataclasses.replace(SMOKE, sft_keep="best_dev", n_dev=24,
+                               sft=TrainConfig(epochs=3.0, batch_size=8, lr=3e-3))
+    problems = pipeline.d_syn(keep, n=32)
+    dev = pipeline.dev_problems(keep)
+    questions = {p.question for p in dev}
+    assert len(dev) == 24 and len(questions) == 24
+    assert not questions & {p.question for p in pipeline.test_problems(keep)}
+    assert not questions & {p.question for p in problems}
+    base = pipeline.pi_base(keep)
+    sft = pipeline.pi_sft(keep, base, problems)
+    log = pipeline.train_log(sft)
+    steps = [r["step"] for r in log["dev_errors"]]
+    assert steps == [4, 8, 12]  # the ends of 3 epochs of 4 batches
+    errors = [r["dev_error"] for r in log["dev_errors"]]
+    assert log["kept_step"] == steps[errors.index(min(errors))]
+    assert pipeline.evaluate_checkpoint(keep, sft, dev)["test_error"] == min(errors)
+    last = pipeline.pi_sft(dataclasses.replace(keep, sft_keep="last"), base, problems)
+    assert last != sft and "dev_errors" not in pipeline.train_log(last)
+    # the same training run: the kept weights are the last step's only if the last epoch was kept
+    kept, final = (dict(load_checkpoint(c)[0].named_parameters()) for c in (sft, last))
+    same = all(torch.equal(kept[n], final[n]) for n in final)
+    assert same == (log["kept_step"] == steps[-1])
+    with pytest.raises(ValueError, match="sft_keep"):
+        dataclasses.replace(SMOKE, sft_keep="best_test")

@@ -52,6 +52,23 @@ def test_problems(preset: Preset) -> list[Problem]:
     return _problems_stage("test", key, lambda: task.make_problems("test", preset.n_test, 0))
 
 
+def dev_problems(preset: Preset) -> list[Problem]:
+    """Problems to choose a checkpoint on, never trained or tested on: for a generated world, problems of
+    the held-out region drawn with another seed (1), the test problems removed. Real datasets have no
+    dev split here yet (a hub task raises)."""
+    if preset.task != "arith":
+        raise NotImplementedError(f"a dev split of {preset.task!r} (sft_keep='best_dev') is not built yet")
+    task = make_task(preset)
+    test = {p.question for p in test_problems(preset)}
+
+    def make() -> list[Problem]:  # n_test + n_dev distinct problems hold n_dev outside the test set
+        return [p for p in task.make_problems("test", preset.n_test + preset.n_dev, 1)
+                if p.question not in test][:preset.n_dev]
+
+    key = cache_key("dev", preset.task, to_dict(preset.world), preset.n_test, preset.n_dev)
+    return _problems_stage("dev", key, make)
+
+
 def _tokenizer(preset: Preset):
     from synthrl.models import build_tokenizer
 
@@ -120,18 +137,43 @@ def pi_base_key(preset: Preset) -> str:
 def finetune(preset: Preset, stage: str, base: str, rows: list[dict], seed: int, train_cfg=None) -> str:
     """SFT-style training of `base` on prompt-completion rows (SFT, RFT); returns the checkpoint."""
     from synthrl.models import load_checkpoint
-    from synthrl.train import sft
+    from synthrl.train import EpochSnapshots, sft
 
     train_cfg = train_cfg or (preset.sft if stage == "pi_sft" else preset.rft)
+    dev = dev_problems(preset) if stage == "pi_sft" and preset.sft_keep == "best_dev" else None
 
     def build(folder: Path) -> None:
         model, tokenizer = load_checkpoint(base, preset.model)
-        result = sft(model, tokenizer, rows, train_cfg, preset.model, seed)
+        snapshots = EpochSnapshots() if dev else None
+        result = sft(model, tokenizer, rows, train_cfg, preset.model, seed, callbacks=(snapshots,) if dev else ())
+        chosen = _best_on_dev(preset, result.model, tokenizer, snapshots.snapshots, dev) if dev else {}
         # (a pretrained model keeps its adapter folder, which names the hub model it adapts)
-        _save_trained(_standalone(preset, result.model), tokenizer, folder, result.losses, result.wall_s, result.tokens)
+        _save_trained(_standalone(preset, result.model), tokenizer, folder, result.losses, result.wall_s, result.tokens,
+                      **chosen)
 
-    key = cache_key(stage, checkpoint_id(base), rows, to_dict(train_cfg), to_dict(preset.model), seed)
+    key = cache_key(stage, checkpoint_id(base), rows, to_dict(train_cfg), to_dict(preset.model), seed,
+                    *([["best_dev", [p.uid for p in dev]]] if dev else []))  # "last" keeps earlier keys
     return str(cached_dir(stage, key, build))
+
+
+def _best_on_dev(preset: Preset, model, tokenizer, snapshots: list, dev: list[Problem]) -> dict:
+    """Early stopping: each snapshot's greedy error on the dev problems; the model is left holding the
+    first snapshot with the lowest (a later one must be strictly better, as transformers'
+    load_best_model_at_end keeps). transformers selects on a teacher-forced metric of its eval loop;
+    the paper's quantity is the greedy answer's error, so the candidates are decoded here."""
+    from synthrl.train import load_snapshot
+
+    task = make_task(preset)
+    errors = []
+    for _, weights in snapshots:
+        load_snapshot(model, weights)
+        outs = greedy_outputs(make_sampler("", model, tokenizer, batch_size=preset.sampling.batch_size),
+                              task, dev, preset.sampling.max_new_tokens)
+        errors.append(test_error(task, dev, outs))
+    best = min(range(len(errors)), key=lambda i: (errors[i], i))
+    load_snapshot(model, snapshots[best][1])
+    return {"dev_errors": [{"step": step, "dev_error": e} for (step, _), e in zip(snapshots, errors)],
+            "kept_step": snapshots[best][0]}
 
 
 def _trainable_copy(preset: Preset, checkpoint: str):

@@ -312,6 +312,12 @@ class Preset:
     # 2.5x SFT's steps, past the time a study may take on 2 cores), or "epochs", `rft.epochs` passes
     # over D+. The paper does not say; our choice.
     rft_steps: str = "sft"
+    # Which of SFT's checkpoints pi_sft is: "last", or "best_dev", the epoch's end (1, 2, ...; never step
+    # 0, which is pi_base) with the lowest greedy error on `n_dev` dev problems, drawn apart from D_syn and
+    # the test set (early stopping, as a researcher keeps the checkpoint that does best on a validation
+    # split). The paper does not say; "last" is our default.
+    sft_keep: str = "last"
+    n_dev: int = 200  # our choice: a greedy error's standard error of about 0.03
     sampling: SampleConfig = field(default_factory=SampleConfig)
     credit: CreditConfig = field(default_factory=CreditConfig)
     scaling: ScalingConfig = field(default_factory=ScalingConfig)
@@ -322,6 +328,8 @@ class Preset:
     def __post_init__(self) -> None:
         if self.rft_steps not in ("sft", "epochs"):
             raise ValueError(f"rft_steps must be 'sft' or 'epochs', got {self.rft_steps!r}")
+        if self.sft_keep not in ("last", "best_dev") or self.n_dev < 1:
+            raise ValueError(f"sft_keep must be 'last' or 'best_dev' and n_dev >= 1, got {self.sft_keep!r}, {self.n_dev}")
         if self.pretrain_style not in ("plain", "teacher"):
             raise ValueError(f"pretrain_style must be 'plain' or 'teacher', got {self.pretrain_style!r}")
         if self.task not in ("arith", "gsm8k", "math"):

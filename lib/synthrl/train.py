@@ -29,6 +29,37 @@ class _LossLog(TrainerCallback):
             self.losses.append((state.global_step, float(logs["loss"])))
 
 
+class EpochSnapshots(TrainerCallback):
+    """A copy of the trainable weights at the end of every epoch (and at the last step, if that is not an
+    epoch's end): the candidates a checkpoint is chosen among (`pipeline`'s SFT on a dev split). Only the
+    trainable weights are kept, so for a LoRA model the adapters alone."""
+
+    def __init__(self) -> None:
+        self.snapshots: list[tuple[int, dict]] = []  # (global step, {parameter name: tensor on the CPU})
+
+    def _take(self, state, model) -> None:
+        if model is not None and (not self.snapshots or self.snapshots[-1][0] != state.global_step):
+            self.snapshots.append((state.global_step, {n: p.detach().to("cpu", copy=True)
+                                                        for n, p in model.named_parameters() if p.requires_grad}))
+
+    def on_epoch_end(self, args, state, control, model=None, **kwargs):
+        self._take(state, model)
+
+    def on_train_end(self, args, state, control, model=None, **kwargs):
+        self._take(state, model)
+
+
+def load_snapshot(model, snapshot: dict) -> None:
+    """Put a snapshot's weights (`EpochSnapshots`) back into the model it was taken from."""
+    params = dict(model.named_parameters())
+    missing = set(snapshot) - set(params)
+    if missing:
+        raise KeyError(f"snapshot names parameters the model lacks: {sorted(missing)[:3]}")
+    with torch.no_grad():
+        for name, value in snapshot.items():
+            params[name].copy_(value)
+
+
 def _checkpointing(config_cls, on: bool) -> dict:
     """Activation checkpointing on or off (transformers 5.2x renamed gradient_checkpointing, kept as a
     deprecated alias): TRL turns it on by default, which only costs time for a small model on a CPU."""

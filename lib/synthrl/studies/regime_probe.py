@@ -137,6 +137,14 @@ PROBES: dict[str, tuple[str, callable]] = {
                                        lambda p: _lora(_times_unsolved(p), 16, 1e-3)),
     "times-unsolved-lora-r16-lr3e-3": ("as times-unsolved-lora-r16-lr1e-3, at lr 3e-3",
                                        lambda p: _lora(_times_unsolved(p), 16, 3e-3)),
+    # Session 8. Neither LoRA rate keeps SFT at 64 problems level with pi_base. A researcher keeps the
+    # checkpoint that does best on a validation split: pi_sft is the end of SFT's epoch 1, 2 or 3 with the
+    # lowest greedy error on 200 dev problems (apart from D_syn and the test set). Step 0 (pi_base itself)
+    # is no candidate: keeping it would meet "never worse than pi_base" by not finetuning at all.
+    "times-unsolved-sft-best-dev": ("as times-unsolved (the cpu preset), pi_sft is the end of SFT's epoch 1, 2 "
+                                    "or 3 with the lowest greedy error on 200 dev problems (early stopping; "
+                                    "never step 0)",
+                                    lambda p: dataclasses.replace(_times_unsolved(p), sft_keep="best_dev")),
 }
 
 
