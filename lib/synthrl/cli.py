@@ -80,7 +80,12 @@ def readme_tables(preset: str = "cpu") -> dict:
     tables = {name.replace("_", "-") + "-claims": claims(name) for name in RESULTS}
     scaling = {name.replace("_", "-") + "-means": means(name) for name in RESULTS
                if name.startswith("positive_scaling") or name == "negative_scaling"}
-    return {**tables, **scaling, "regime-results": regime, "regime-probes": probes}
+    def answer_checks():
+        from synthrl.studies import answer_checks as study
+
+        return study.means_table(load_results(study.STUDY, preset))
+
+    return {**tables, **scaling, "regime-results": regime, "regime-probes": probes, "answer-checks": answer_checks}
 
 
 def cmd_readme(path: str = "README.md") -> int:

@@ -2,13 +2,13 @@
 JSONL file in the same format ({"question", "answer"} with the answer ending "#### N").
 
 GSM8K's reference solutions carry calculator annotations ("<<48/2=24>>") and end with
-"#### 72"; we strip the annotations and end the solution with "The answer is 72", the answer
-line our verifier reads, so every task is checked by the same bounded code.
+"#### 72"; we strip the annotations and end the solution with "The answer is 72". Outputs are read
+by `synthrl.answers.gsm8k_answer` ("#### N", "The answer is N", \\boxed{N}; signs, thousands
+separators, trailing zeros; the number the marker points at).
 
 MATH (Hendrycks et al. 2021; {"problem", "solution"} rows, the answer in the solution's last
-\\boxed{}) is checked by `synthrl.verify.boxed_answer` and a light LaTeX normalisation: an exact
-match of normalised strings. math-verify (symbolic equivalence) would accept more right answers
-("0.5" for "\\frac{1}{2}"); we keep to bounded string code, so MATH error rates here are upper bounds.
+\\boxed{}) is checked by `synthrl.answers.math_correct`: math-verify's symbolic comparison of the two
+boxed answers ("0.5" for "\\frac{1}{2}"), a normalised string match where it cannot parse.
 """
 from __future__ import annotations
 
@@ -21,7 +21,8 @@ from typing import NamedTuple
 
 from synthrl.datafiles import DataFormatError, read_jsonl
 from synthrl.tasks.base import Problem, split_lines
-from synthrl.verify import answers_match, boxed_answer, extract_answer, normalize_integer, normalize_latex
+from synthrl.answers import gsm8k_answer, gsm8k_correct, math_correct
+from synthrl.verify import boxed_answer
 
 MATH_SUBJECTS = ("algebra", "counting_and_probability", "geometry", "intermediate_algebra", "number_theory",
                  "prealgebra", "precalculus")
@@ -31,9 +32,9 @@ _CALCULATOR = re.compile(r"<<[^<>]{0,200}>>")
 def gsm8k_problem(row: dict, where: str) -> Problem:
     """A GSM8K row as a Problem; `where` names the file and line (or split and index) for errors."""
     reasoning, sep, final = str(row["answer"]).rpartition("####")
-    answer = normalize_integer(final)
-    if not sep or answer is None:
-        raise DataFormatError(f"{where}: answer does not end with '#### <integer>'")
+    answer = gsm8k_answer("####" + final) if sep else None
+    if answer is None:
+        raise DataFormatError(f"{where}: answer does not end with '#### <number>'")
     steps = split_lines(_CALCULATOR.sub("", reasoning))
     solution = "\n".join([*steps, f"The answer is {answer}"])
     uid = row.get("uid") or "gsm8k-" + hashlib.sha1(str(row["question"]).encode()).hexdigest()[:12]
@@ -50,13 +51,12 @@ def math_problem(row: dict, where: str) -> Problem:
                    solution=str(row["solution"]).strip())
 
 
-def _integer_correct(problem: Problem, text: str) -> bool:
-    return answers_match(extract_answer(text), problem.answer)
+def _gsm8k_correct(problem: Problem, text: str) -> bool:
+    return gsm8k_correct(problem.answer, text)
 
 
-def _boxed_correct(problem: Problem, text: str) -> bool:
-    found = boxed_answer(text)
-    return found is not None and normalize_latex(found) == normalize_latex(problem.answer)
+def _math_correct(problem: Problem, text: str) -> bool:
+    return math_correct(problem.answer, text)
 
 
 class Source(NamedTuple):
@@ -70,9 +70,9 @@ class Source(NamedTuple):
 
 
 SOURCES = {
-    "gsm8k": Source("openai/gsm8k", ("main",), ("question", "answer"), gsm8k_problem, _integer_correct),
+    "gsm8k": Source("openai/gsm8k", ("main",), ("question", "answer"), gsm8k_problem, _gsm8k_correct),
     "math": Source("EleutherAI/hendrycks_math", MATH_SUBJECTS, ("problem", "solution"), math_problem,
-                   _boxed_correct),
+                   _math_correct),
 }
 
 

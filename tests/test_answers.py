@@ -1,0 +1,125 @@
+"""Answer checking for real data (synthrl.answers): GSM8K's numbers and MATH through math-verify."""
+import threading
+import time
+
+import pytest
+
+from synthrl.answers import gsm8k_answer, gsm8k_correct, math_correct, math_equivalent
+from synthrl.verify import MAX_BOXED_CHARS
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("She pays 12 dollars.\n#### 72", "72"),  # the dataset's own format
+    ("#### 1,072", "1072"),  # thousands separators
+    ("The answer is $72.00.", "72"),  # dollars, trailing zeros, a sentence's full stop
+    ("Therefore, the final answer is $\\boxed{-5}$.", "-5"),
+    ("The answer is -$5", "-5"),
+    ("The answer is 27, not 72.", "27"),  # the number the marker points at, not the line's last
+    ("The answer is 3 + 4 = 7.", "7"),  # an equation: its result
+    ("At first I got 75, which is wrong; the answer is 72.", "72"),
+    ("The answer is 72.\nThat is my final answer.", "72"),  # a marker with no number: the one before
+    ("The answer is 10{,}000.", "10000"),  # LaTeX's thousands separator
+    ("**Answer:** **72**", "72"),
+    ("The answer is 0.50", "0.5"),
+    ("The answer is 25%.", "25"),
+])
+def test_gsm8k_reads_the_number_the_marker_points_at(text, expected):
+    assert gsm8k_answer(text) == expected
+
+
+@pytest.mark.parametrize("reference, text, right", [
+    ("72", "The answer is 72", True),
+    ("Half of 144.\n#### 72", "#### 72.00", True),  # the reference in the dataset's format
+    ("72", "The answer is 720.", False),
+    ("72", "The answer is 7.2", False),
+    ("72", "The answer is 72.5", False),
+    ("72", "The answer is 73, not 72.", False),  # the review's false positive
+    ("72", "I first thought the answer was 72, but the answer is 74.", False),
+    ("72", "The answer is 1,072.", False),
+    ("72", "#### -72", False),
+    ("72", "She has 72 apples.", False),  # no answer statement: no answer
+])
+def test_gsm8k_correct_and_near_misses(reference, text, right):
+    assert gsm8k_correct(reference, text) is right
+
+
+@pytest.mark.parametrize("text", [
+    "", "The answer is", "The answer is five.", "answer " + "9" * 10_000, "The answer is ١٢",
+    "The answer is 1.5.6", "x2 answer is x3", "answer is " * 50_000, "\x00answer\x00",
+    "__import__('os').system('echo pwned')\nThe answer is eval('6*7')",
+])
+def test_gsm8k_answers_none_on_bad_text(text):
+    assert gsm8k_answer(text) is None
+    assert gsm8k_correct("7", text) is False
+
+
+def test_non_strings_are_not_answers():
+    assert gsm8k_answer(None) is None  # type: ignore[arg-type]
+    assert math_correct("1", None) is False  # type: ignore[arg-type]
+    assert math_equivalent(None, "1") is False  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("reference, text, right", [
+    ("\\frac{1}{2}", "so $\\boxed{0.5}$", True),  # symbolic: a decimal for a fraction
+    ("x^2+1", "\\boxed{1+x^2}", True),  # reordered
+    ("\\frac{1}{2}", "\\boxed{\\frac12}", True),  # brace-less
+    ("\\sqrt{2}", "\\boxed{\\sqrt 2}", True),
+    ("10000", "\\boxed{10{,}000}", True),
+    ("50", "\\boxed{50\\%}", True),
+    ("30", "\\boxed{30^\\circ}", True),
+    ("12", "\\boxed{12\\text{ cm}}", True),
+    ("\\text{(A)}", "\\boxed{\\text{(A)}}", True),
+    ("\\frac{1}{2}", "\\boxed{\\frac{1}{3}}", False),
+    ("2", "\\boxed{2.001}", False),
+    ("x^2+1", "\\boxed{x^2-1}", False),
+    ("(1,2)", "\\boxed{(2,1)}", False),
+    ("\\text{(A)}", "\\boxed{\\text{(B)}}", False),
+    ("4", "\\boxed{4} is wrong, so \\boxed{5}", False),  # the last box decides
+    ("4", "the answer is 4", False),  # MATH answers are boxed
+])
+def test_math_goes_through_math_verify(reference, text, right):
+    assert math_correct(reference, text) is right
+
+
+def test_math_falls_back_to_normalised_strings_where_math_verify_cannot_parse():
+    # not LaTeX math-verify parses to one value: compared as normalised strings
+    assert math_correct("\\text{Tuesday}", "\\boxed{\\text{Tuesday}}")
+    assert not math_correct("\\text{Tuesday}", "\\boxed{\\text{Monday}}")
+
+
+def test_math_is_bounded_and_never_executes(tmp_path):
+    marker = tmp_path / "pwned"
+    code = f"__import__('pathlib').Path({str(marker)!r}).touch()"
+    assert not math_correct("1", "\\boxed{" + code + "}")
+    assert not math_correct("1", "$" + code + "$")
+    assert not marker.exists()
+    start = time.perf_counter()
+    assert not math_correct("1", "\\boxed{" + "1+" * (MAX_BOXED_CHARS // 2 + 10) + "1}")  # too long: no answer
+    assert not math_correct("1", "\\boxed{" + "{" * 100_000)  # unbalanced
+    assert not math_equivalent("1", "x" * (MAX_BOXED_CHARS + 1))
+    assert time.perf_counter() - start < 10  # bounded input, bounded work (not a timing of speed)
+
+
+def test_math_checks_off_the_main_thread():
+    """math-verify's time limit is a SIGALRM, which only the main thread may set; a worker thread
+    (a sampler's, a trainer's reward) still gets a verdict."""
+    found = []
+    worker = threading.Thread(target=lambda: found.append(
+        (math_correct("x^2+1", "\\boxed{1+x^2}"), math_correct("x^2+1", "\\boxed{x^2-1}"))))
+    worker.start()
+    worker.join()
+    assert found == [(True, False)]
+
+
+def test_the_answer_check_set_meets_the_issue_bar():
+    """On the written set (studies/answer_checks.py): GSM8K no false positive and recall >= 99%; MATH
+    recall within one point of math-verify alone, and no false positive."""
+    from synthrl.studies import answer_checks
+
+    judged = answer_checks.judgements()
+    rate = lambda d, c, right: judged[(judged.dataset == d) & (judged.checker == c) & (judged.right == right)].accepted.mean()  # noqa: E731
+    assert rate("gsm8k", "synthrl.answers", False) == 0 and rate("gsm8k", "synthrl.answers", True) >= 0.99
+    assert rate("math", "synthrl.answers", False) == 0
+    assert rate("math", "synthrl.answers", True) >= rate("math", "math-verify alone", True) - 0.01
+    # and the checker the kit had before is measured on the same items, not assumed worse
+    assert 0 <= rate("gsm8k", "kit before issue 14", True) <= 1
