@@ -50,6 +50,31 @@ def test_qlora_on_cpu_says_it_needs_cuda():
         load_pretrained(cfg)
 
 
+def test_a_4bit_model_is_prepared_for_training_only_when_trained(monkeypatch):
+    """peft's prepare_model_for_kbit_training (fp32 norms, input gradients) is for a model about to be
+    trained; a QLoRA model loaded to sample or score stays as loaded. (No GPU here: the loading calls
+    are stand-ins that record what load_pretrained asks of them.)"""
+    import peft
+
+    from synthrl import models
+
+    prepared, loaded = [], []
+
+    class Tokenizer:
+        pad_token, eos_token = None, "</s>"
+
+    monkeypatch.setattr(models, "quantization_config", lambda cfg: "nf4")
+    monkeypatch.setattr(models.AutoModelForCausalLM, "from_pretrained",
+                        lambda source, **kw: loaded.append(kw) or object())
+    monkeypatch.setattr(models.AutoTokenizer, "from_pretrained", lambda source: Tokenizer())
+    monkeypatch.setattr(peft, "prepare_model_for_kbit_training", lambda m: prepared.append(m) or m)
+    cfg = ModelConfig(pretrained="some/model", lora_r=8, load_in_4bit=True)
+    _, tokenizer = load_pretrained(cfg)
+    assert prepared == [] and loaded[-1]["quantization_config"] == "nf4" and tokenizer.pad_token == "</s>"
+    model, _ = load_pretrained(cfg, for_training=True)
+    assert prepared == [model]
+
+
 def test_model_config_validation():
     with pytest.raises(ValueError, match="divisible"):
         ModelConfig(hidden_size=30, n_heads=4)

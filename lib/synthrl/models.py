@@ -101,10 +101,12 @@ def lora_config(cfg: ModelConfig):
                       target_modules="all-linear", task_type="CAUSAL_LM")
 
 
-def load_pretrained(cfg: ModelConfig, path: str | Path | None = None):
+def load_pretrained(cfg: ModelConfig, path: str | Path | None = None, for_training: bool = False):
     """A pretrained causal LM and its tokenizer (hub id or local folder), 4-bit if QLoRA.
 
-    A folder holding a LoRA adapter (adapter_config.json) loads its base model with the adapter.
+    A folder holding a LoRA adapter (adapter_config.json) loads its base model with the adapter. A 4-bit
+    model is prepared for training (peft's prepare_model_for_kbit_training: fp32 norms, input gradients)
+    only when it is loaded `for_training`: a model loaded to sample or to score is left as loaded.
     """
     source = str(path or cfg.pretrained)
     dtype = torch.bfloat16 if cfg.bf16 else torch.float32
@@ -121,16 +123,17 @@ def load_pretrained(cfg: ModelConfig, path: str | Path | None = None):
     tokenizer = AutoTokenizer.from_pretrained(source)
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
-    if qconfig is not None:
+    if qconfig is not None and for_training:
         from peft import prepare_model_for_kbit_training
 
         model = prepare_model_for_kbit_training(model)
     return model, tokenizer
 
 
-def load_checkpoint(path: str | Path, cfg: ModelConfig | None = None, device: str | None = None):
-    """Model and tokenizer from a checkpoint folder written by `save_checkpoint`."""
-    model, tokenizer = load_pretrained(cfg or ModelConfig(), path)
+def load_checkpoint(path: str | Path, cfg: ModelConfig | None = None, device: str | None = None,
+                    for_training: bool = False):
+    """Model and tokenizer from a checkpoint folder written by `save_checkpoint` (`load_pretrained`)."""
+    model, tokenizer = load_pretrained(cfg or ModelConfig(), path, for_training)
     if device is not None and not getattr(model, "is_loaded_in_4bit", False):
         model = model.to(device)
     return model, tokenizer

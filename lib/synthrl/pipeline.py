@@ -143,7 +143,7 @@ def finetune(preset: Preset, stage: str, base: str, rows: list[dict], seed: int,
     dev = dev_problems(preset) if stage == "pi_sft" and preset.sft_keep == "best_dev" else None
 
     def build(folder: Path) -> None:
-        model, tokenizer = load_checkpoint(base, preset.model)
+        model, tokenizer = load_checkpoint(base, preset.model, for_training=True)
         snapshots = EpochSnapshots() if dev else None
         result = sft(model, tokenizer, rows, train_cfg, preset.model, seed, callbacks=(snapshots,) if dev else ())
         chosen = _best_on_dev(preset, result.model, tokenizer, snapshots.snapshots, dev) if dev else {}
@@ -184,7 +184,7 @@ def _trainable_copy(preset: Preset, checkpoint: str):
     if (Path(checkpoint) / "adapter_config.json").exists():
         raise NotImplementedError(f"{checkpoint} is a LoRA adapter of a pretrained model: training it further "
                                   "against itself as the reference needs a second adapter (the pretrained path)")
-    model, tokenizer = load_checkpoint(checkpoint, preset.model)
+    model, tokenizer = load_checkpoint(checkpoint, preset.model, for_training=True)
     if preset.model.lora_r > 0:
         from peft import get_peft_model
 
@@ -248,7 +248,7 @@ def pi_grpo(preset: Preset, sft: str, problems: list[Problem], train_cfg, genera
         return [float(task.is_correct(by_uid[u], c)) for c, u in zip(completions, uids)]
 
     def build(folder: Path) -> None:
-        model, tokenizer = load_checkpoint(sft, preset.model)
+        model, tokenizer = load_checkpoint(sft, preset.model, for_training=True)
         result = grpo(model, tokenizer, prompts, reward, train_cfg, preset.model, seed, generations,
                       preset.sampling.temperature, preset.sampling.max_new_tokens, steps)
         _save_trained(_standalone(preset, result.model), tokenizer, folder, result.losses, result.wall_s, result.tokens)
