@@ -53,3 +53,31 @@ def test_math_row_without_a_box_names_file_and_line(tmp_path):
     bad.write_text(MATH_FIXTURE.read_text().splitlines()[0] + '\n{"problem": "p", "solution": "no box"}\n')
     with pytest.raises(DataFormatError, match=r"math\.jsonl:2: solution has no"):
         HubMathTask("math", bad).load("train")
+
+
+class _RecordingSampler:
+    """Every continuation is empty; records the prefixes it is asked to roll out."""
+
+    def __init__(self):
+        self.prefixes = []
+
+    def sample(self, prompts, spec, prefixes=None):
+        self.prefixes += list(prefixes or [])
+        return [[""] * spec.n for _ in prompts]
+
+
+@pytest.mark.parametrize("name, fixture", [("gsm8k", FIXTURE), ("math", MATH_FIXTURE)])
+def test_credit_scores_a_finished_prefix_by_the_tasks_own_answer_format(name, fixture):
+    """The task protocol's is_finished: a MATH prefix ends at its \\boxed{} answer, a GSM8K one at
+    its answer statement; credit scores such a prefix and rolls out only the unfinished ones."""
+    from synthrl.credit import estimate_q
+
+    task = HubMathTask(name, fixture)
+    problem = task.load("train")[1]
+    steps = task.split_steps(problem.solution)
+    assert task.is_finished(problem, problem.solution) and not task.is_finished(problem, steps[0])
+    sampler = _RecordingSampler()
+    (credit,) = estimate_q(sampler, task, [problem], [problem.solution], n_rollouts=2)
+    assert credit.exact[-1] == 1.0 and credit.outcomes[-1] == []  # the finished, right solution: scored
+    assert all(not task.is_finished(problem, x) for x in sampler.prefixes)
+    assert len(sampler.prefixes) == len(steps)  # prefixes 0..L-1 rolled out, the last scored

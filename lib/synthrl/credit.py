@@ -17,7 +17,6 @@ import numpy as np
 
 from synthrl.sampling import Sampler, SamplingSpec
 from synthrl.tasks.base import Problem
-from synthrl.verify import extract_answer
 
 BOK_K = 5  # paper: rollouts under BoK(pi_sft) with K = 5
 FIRST_PIT_DEFINITIONS = ("min", "no_success", "max_drop")
@@ -129,11 +128,6 @@ def step_prefixes(steps: list[str]) -> list[str]:
     return ["".join(s + "\n" for s in steps[:i]) for i in range(len(steps) + 1)]
 
 
-def _finished(prefix: str) -> bool:
-    """A prefix that states an answer (as the verifier reads one) has ended its solution."""
-    return extract_answer(prefix) is not None
-
-
 def estimate_q(sampler: Sampler, task, problems: list[Problem], traces: list[str], n_rollouts: int,
                temperature: float = 1.0, seed: int = 0, max_new_tokens: int = 96, k: int = BOK_K,
                pool: dict[str, list[str]] | None = None) -> list[TraceCredit]:
@@ -150,7 +144,7 @@ def estimate_q(sampler: Sampler, task, problems: list[Problem], traces: list[str
     for t, (problem, trace) in enumerate(zip(problems, traces)):
         steps = task.split_steps(trace)
         prefixes = step_prefixes(steps)
-        exact = [float(task.is_correct(problem, x)) if _finished(x) else None for x in prefixes]
+        exact = [float(task.is_correct(problem, x)) if task.is_finished(problem, x) else None for x in prefixes]
         credits.append(TraceCredit(problem.uid, steps, [[] for _ in prefixes], exact, k))
         jobs += [(t, i, task.prompt(problem), x) for i, x in enumerate(prefixes) if exact[i] is None]
     outs = sampler.sample([j[2] for j in jobs], spec, prefixes=[j[3] for j in jobs]) if jobs else []

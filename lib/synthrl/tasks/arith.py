@@ -363,6 +363,10 @@ class ArithWorld:
     def is_correct(self, problem: Problem, text: str) -> bool:
         return answers_match(extract_answer(text), problem.answer)
 
+    def is_finished(self, problem: Problem, text: str) -> bool:
+        """The text has an answer line."""
+        return extract_answer(text) is not None
+
     def split_steps(self, text: str) -> list[str]:
         return split_lines(text)
 

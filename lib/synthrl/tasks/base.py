@@ -40,7 +40,13 @@ class Task(Protocol):
 
     def is_correct(self, problem: Problem, text: str) -> bool: ...
 
+    # Whether a solution (or a prefix of one) has ended: it states an answer as the verifier reads one.
+    # Credit does not roll out a finished prefix; it scores it.
+    def is_finished(self, problem: Problem, text: str) -> bool: ...
+
     def split_steps(self, text: str) -> list[str]: ...
+
+    # A world that knows the truth also labels each step: label_steps(problem, text) -> list of STEP_LABELS
 
 
 def split_lines(text: str) -> list[str]:

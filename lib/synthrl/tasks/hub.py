@@ -67,12 +67,14 @@ class Source(NamedTuple):
     required: tuple[str, ...]  # fields every row must have
     make: Callable[[dict, str], Problem]  # row, where -> Problem
     is_correct: Callable[[Problem, str], bool]
+    has_answer: Callable[[str], bool]  # the text states an answer as `is_correct` reads one
 
 
 SOURCES = {
-    "gsm8k": Source("openai/gsm8k", ("main",), ("question", "answer"), gsm8k_problem, _gsm8k_correct),
+    "gsm8k": Source("openai/gsm8k", ("main",), ("question", "answer"), gsm8k_problem, _gsm8k_correct,
+                    lambda text: gsm8k_answer(text) is not None),
     "math": Source("EleutherAI/hendrycks_math", MATH_SUBJECTS, ("problem", "solution"), math_problem,
-                   _math_correct),
+                   _math_correct, lambda text: boxed_answer(text) is not None),
 }
 
 
@@ -106,6 +108,9 @@ class HubMathTask:
 
     def is_correct(self, problem: Problem, text: str) -> bool:
         return self.source.is_correct(problem, text)
+
+    def is_finished(self, problem: Problem, text: str) -> bool:
+        return self.source.has_answer(text)
 
     def split_steps(self, text: str) -> list[str]:
         return split_lines(text)

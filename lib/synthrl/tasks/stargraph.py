@@ -141,6 +141,11 @@ class StarGraphTask:
         """Exact path: every node, in order, nothing more."""
         return predicted_path(text) == problem.meta["path"]
 
+    def is_finished(self, problem: Problem, text: str) -> bool:
+        """The path has reached the goal (or has grown past the true path's length)."""
+        path = predicted_path(text)
+        return bool(path) and (path[-1] == problem.meta["goal"] or len(path) >= len(problem.meta["path"]))
+
     def split_steps(self, text: str) -> list[str]:
         """Each path node is a step."""
         return [str(x) for x in predicted_path(text)]
