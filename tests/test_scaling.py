@@ -86,3 +86,24 @@ def test_bad_inputs_say_what_is_wrong():
     flat = fit_power_law([100, 200, 400], [0.3, 0.4, 0.5])
     with pytest.raises(ValueError, match="does not fall"):
         flat.size_for(0.2)
+
+
+def test_our_linregress_gives_scipys_floats():
+    """scaling._linregress (ours only for the bootstrap's speed) returns scipy.stats.linregress's slope,
+    intercept, r and slope standard error bit for bit, flat errors (r undefined) and two points included."""
+    import numpy as np
+    from scipy import stats
+
+    from synthrl.scaling import _linregress
+
+    rng = np.random.default_rng(0)
+    for i in range(300):
+        x = np.log(rng.choice([64, 128, 256, 512, 1024], int(rng.integers(2, 12))))
+        y = np.log(rng.uniform(0.3, 0.9, len(x)))
+        if i % 30 == 0:
+            y[:] = y[0]
+        if np.ptp(x) == 0:
+            continue
+        f = stats.linregress(x, y)
+        for theirs, ours in zip((f.slope, f.intercept, f.rvalue, f.stderr), _linregress(x, y)):
+            assert (np.isnan(theirs) and np.isnan(ours)) or theirs == ours
