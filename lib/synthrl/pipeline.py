@@ -167,8 +167,8 @@ def _best_on_dev(preset: Preset, model, tokenizer, snapshots: list, dev: list[Pr
     errors = []
     for _, weights in snapshots:
         load_snapshot(model, weights)
-        outs = greedy_outputs(make_sampler("", model, tokenizer, batch_size=preset.sampling.batch_size),
-                              task, dev, preset.sampling.max_new_tokens)
+        sampler = make_sampler("", model, tokenizer, batch_size=preset.sampling.batch_size, backend="hf")  # in memory
+        outs = greedy_outputs(sampler, task, dev, preset.sampling.max_new_tokens)
         errors.append(test_error(task, dev, outs))
     best = min(range(len(errors)), key=lambda i: (errors[i], i))
     load_snapshot(model, snapshots[best][1])
