@@ -69,13 +69,12 @@ def gsm8k_answer(text: str) -> str | None:
         return None
     text = text[:MAX_TEXT_CHARS].replace("{,}", ",")  # LaTeX's thousands separator: 10{,}000
     for marker in reversed(list(_MARKER.finditer(text))):
-        rest = text[marker.end():]
         if marker.group(0) == "\\boxed{":
             clause = boxed_answer(text[marker.start():marker.start() + len("\\boxed{") + MAX_BOXED_CHARS + 1]) or ""
             clause = re.sub(r"\\text\{([^{}]*)\}", r"\1", clause)
-        else:
-            end = _CLAUSE_END.search(rest)
-            clause = rest[:end.start()] if end else rest
+        else:  # up to the clause's end, found in place (no copy of the text's rest per marker)
+            end = _CLAUSE_END.search(text, marker.end())
+            clause = text[marker.end():end.start() if end else len(text)]
         found = _first_number(clause)
         if found is not None:
             return found

@@ -164,10 +164,10 @@ def _best_on_dev(preset: Preset, model, tokenizer, snapshots: list, dev: list[Pr
     from synthrl.train import load_snapshot
 
     task = make_task(preset)
+    sampler = make_sampler("", model, tokenizer, batch_size=preset.sampling.batch_size, backend="hf")  # in memory
     errors = []
     for _, weights in snapshots:
-        load_snapshot(model, weights)
-        sampler = make_sampler("", model, tokenizer, batch_size=preset.sampling.batch_size, backend="hf")  # in memory
+        load_snapshot(model, weights)  # the sampler decodes the model it holds, now with these weights
         outs = greedy_outputs(sampler, task, dev, preset.sampling.max_new_tokens)
         errors.append(test_error(task, dev, outs))
     best = min(range(len(errors)), key=lambda i: (errors[i], i))
