@@ -8,8 +8,10 @@ stage whose output is already cached is not run again, so an interrupted run res
 from __future__ import annotations
 
 import dataclasses
-import math
+import functools
 import json
+import math
+import random
 from pathlib import Path
 from typing import NamedTuple
 
@@ -95,17 +97,9 @@ def pi_base(preset: Preset) -> str:
     from synthrl.train import sft
 
     def build(folder: Path) -> None:
-        worlds = preset.pretrain_worlds or (preset.world,)
-        tasks = [make_task(dataclasses.replace(preset, world=w)) for w in worlds]
         tokenizer = _tokenizer(preset)
-        vocabulary = make_task(preset).vocabulary()
-        if any(t.vocabulary() != vocabulary for t in tasks):
-            raise ValueError("pretrain_worlds must have the world's vocabulary (the same max_value)")
         model = build_model(preset.model, tokenizer, seed=preset.seed)
-        n = preset.n_pretrain_docs // len(tasks)
-        rows = [{"text": t} for i, task in enumerate(tasks)
-                for t in task.pretrain_corpus(n, preset.seed + i, preset.pretrain_solved, preset.pretrain_style,
-                                              preset.pretrain_unsolved_ops)]
+        rows = [{"text": t} for t in pretrain_corpus(preset)]
         result = sft(model, tokenizer, rows, preset.pretrain, full_weights(preset.model), preset.seed)
         _save_trained(result.model, tokenizer, folder, result.losses, result.wall_s, result.tokens)
 
@@ -116,6 +110,37 @@ def pi_base(preset: Preset) -> str:
     if shipped is not None:  # built once by `make pi-base` and shipped, as a base model comes from a hub
         return str(cached_dir("pi_base", key, lambda folder: copy_checkpoint(shipped, folder)))
     return str(cached_dir("pi_base", key, build))
+
+
+def pretrain_corpus(preset: Preset) -> list[str]:
+    """pi_base's corpus (arith): `n_pretrain_docs` documents drawn in equal parts from `pretrain_worlds`."""
+    vocabulary = make_task(preset).vocabulary()
+    worlds = preset.pretrain_worlds or (preset.world,)
+    if any(make_task(dataclasses.replace(preset, world=w)).vocabulary() != vocabulary for w in worlds):
+        raise ValueError("pretrain_worlds must have the world's vocabulary (the same max_value)")
+    return list(_corpus(worlds, preset.n_pretrain_docs // len(worlds), preset.seed, preset.pretrain_solved,
+                        preset.pretrain_style, preset.pretrain_unsolved_ops))
+
+
+@functools.lru_cache(maxsize=2)  # 30,000 documents take seconds to write; replay draws from them per run
+def _corpus(worlds: tuple, n: int, seed: int, solved: float, style: str, unsolved_ops: tuple) -> tuple[str, ...]:
+    from synthrl.tasks.arith import ArithWorld
+
+    return tuple(t for i, w in enumerate(worlds)
+                 for t in ArithWorld(w).pretrain_corpus(n, seed + i, solved, style, unsolved_ops))
+
+
+def replay_rows(preset: Preset, n_rows: int, seed: int) -> list[dict]:
+    """Replay for a finetuning run of n_rows rows (`Preset.finetune_replay`): round(replay * n_rows) of
+    pi_base's own documents, drawn without replacement by the run's seed, as prompt-completion rows with
+    an empty prompt, so that the loss falls on every token as in pretraining."""
+    k = round(preset.finetune_replay * n_rows)
+    if k == 0:
+        return []
+    if preset.task != "arith" or preset.model.pretrained is not None:
+        raise NotImplementedError("replay needs pi_base's corpus: only a from-scratch arith pi_base has one here")
+    corpus = pretrain_corpus(preset)
+    return [{"prompt": "", "completion": doc} for doc in random.Random(f"replay/{seed}").sample(corpus, min(k, len(corpus)))]
 
 
 def full_weights(model_cfg):
@@ -141,6 +166,7 @@ def finetune(preset: Preset, stage: str, base: str, rows: list[dict], seed: int,
 
     train_cfg = train_cfg or (preset.sft if stage == "pi_sft" else preset.rft)
     dev = dev_problems(preset) if stage == "pi_sft" and preset.sft_keep == "best_dev" else None
+    rows = rows + replay_rows(preset, len(rows), seed)  # none unless Preset.finetune_replay (keys kept)
 
     def build(folder: Path) -> None:
         model, tokenizer = load_checkpoint(base, preset.model, for_training=True)

@@ -318,6 +318,12 @@ class Preset:
     # split). The paper does not say; "last" is our default.
     sft_keep: str = "last"
     n_dev: int = 200  # our choice: a greedy error's standard error of about 0.03
+    # Replay (rehearsal): finetuning pi_base (SFT, RFT) also trains on this many of pi_base's own corpus
+    # documents per finetuning row, drawn per seed, with the loss on every token as pretraining had; the
+    # steps grow with the rows. A standard guard against forgetting (Robins 1995; InstructGPT's PPO-ptx
+    # mixes pretraining gradients into RL; Ibrahim et al. 2024 for continued pretraining), which the
+    # paper does not use: its 7B base forgets little at 1e-5. 0 (our default): no replay. Arith only.
+    finetune_replay: float = 0.0
     sampling: SampleConfig = field(default_factory=SampleConfig)
     credit: CreditConfig = field(default_factory=CreditConfig)
     scaling: ScalingConfig = field(default_factory=ScalingConfig)
@@ -328,6 +334,8 @@ class Preset:
     def __post_init__(self) -> None:
         if self.rft_steps not in ("sft", "epochs"):
             raise ValueError(f"rft_steps must be 'sft' or 'epochs', got {self.rft_steps!r}")
+        if self.finetune_replay < 0:
+            raise ValueError(f"finetune_replay is documents per finetuning row, >= 0; got {self.finetune_replay}")
         if self.sft_keep not in ("last", "best_dev") or self.n_dev < 1:
             raise ValueError(f"sft_keep must be 'last' or 'best_dev' and n_dev >= 1, got {self.sft_keep!r}, {self.n_dev}")
         if self.pretrain_style not in ("plain", "teacher"):

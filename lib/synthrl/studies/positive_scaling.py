@@ -38,8 +38,10 @@ def setting_preset(preset: Preset, setting: Setting) -> Preset:
 
 
 def train_config(preset: Preset, n_rows: int) -> TrainConfig:
-    """The preset's SFT config run for `epochs` passes over n_rows, at least `min_steps` steps."""
+    """The preset's SFT config run for `epochs` passes over n_rows and their replay rows
+    (`Preset.finetune_replay`), at least `min_steps` steps."""
     cfg = preset.scaling
+    n_rows += round(preset.finetune_replay * n_rows)
     steps = max(cfg.min_steps, math.ceil(cfg.epochs * n_rows / preset.sft.batch_size))
     return dataclasses.replace(preset.sft, max_steps=steps)
 

@@ -145,6 +145,14 @@ PROBES: dict[str, tuple[str, callable]] = {
                                     "or 3 with the lowest greedy error on 200 dev problems (early stopping; "
                                     "never step 0)",
                                     lambda p: dataclasses.replace(_times_unsolved(p), sft_keep="best_dev")),
+    # Session 9. At 64 problems SFT loses 5-15 points on the problems pi_base already solved ("other" than
+    # times) and gains nothing yet on "times" ones: forgetting. The standard guard is replay (rehearsal):
+    # finetuning also trains on pi_base's own corpus. Half a document per D_syn row, so that a small D_syn
+    # is anchored and a large one still dominates the gradient; steps grow with the rows. Not in the paper.
+    "times-unsolved-replay-0.5": ("as times-unsolved (the cpu preset), SFT also trains on 0.5 of pi_base's own "
+                                  "corpus documents per D_syn row (replay, loss on every token; 3 epochs over "
+                                  "the mixed rows, so 1.5x the steps)",
+                                  lambda p: dataclasses.replace(_times_unsolved(p), finetune_replay=0.5)),
 }
 
 
