@@ -20,8 +20,11 @@ $(VENV)/.installed: pyproject.toml
 demo: setup
 	$(BIN)/python -m synthrl demo --preset $(PRESET)
 
+# One pytest worker per core (pytest-xdist). Each test file runs on one worker: its module-scoped runs
+# are built once, and the notebooks run one after another (Jupyter kernels started at the same moment by
+# two workers were seen to hang until the cell timeout)
 test: setup
-	$(BIN)/python -m pytest -q tests
+	$(BIN)/python -m pytest -q -n auto --dist loadfile tests
 
 figures: setup
 	$(BIN)/python -m synthrl figures --preset $(PRESET)

@@ -1,8 +1,15 @@
 import os
 
-import pytest
+# Under pytest-xdist (`make test`: one worker per core), each worker and the notebook kernels it starts
+# get an equal share of the cores, so that workers do not fight over them. Set before torch is imported.
+if "PYTEST_XDIST_WORKER_COUNT" in os.environ:
+    _share = max(1, (os.cpu_count() or 1) // int(os.environ["PYTEST_XDIST_WORKER_COUNT"]))
+    for _var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ.setdefault(_var, str(_share))
 
-from synthrl import quiet_libraries
+import pytest  # noqa: E402
+
+from synthrl import quiet_libraries  # noqa: E402
 
 quiet_libraries()
 

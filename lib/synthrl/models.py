@@ -104,7 +104,8 @@ def lora_config(cfg: ModelConfig):
 def load_pretrained(cfg: ModelConfig, path: str | Path | None = None, for_training: bool = False):
     """A pretrained causal LM and its tokenizer (hub id or local folder), 4-bit if QLoRA.
 
-    A folder holding a LoRA adapter (adapter_config.json) loads its base model with the adapter. A 4-bit
+    A folder holding a LoRA adapter (adapter_config.json) loads its base model with the adapter, which
+    trains further if it is loaded `for_training` and is frozen otherwise. A 4-bit
     model is prepared for training (peft's prepare_model_for_kbit_training: fp32 norms, input gradients)
     only when it is loaded `for_training`: a model loaded to sample or to score is left as loaded.
     """
@@ -117,7 +118,7 @@ def load_pretrained(cfg: ModelConfig, path: str | Path | None = None, for_traini
     if (Path(source) / "adapter_config.json").exists():
         from peft import AutoPeftModelForCausalLM
 
-        model = AutoPeftModelForCausalLM.from_pretrained(source, **kwargs)
+        model = AutoPeftModelForCausalLM.from_pretrained(source, is_trainable=for_training, **kwargs)
     else:
         model = AutoModelForCausalLM.from_pretrained(source, **kwargs)
     tokenizer = AutoTokenizer.from_pretrained(source)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import hashlib
 import json
 import math
 import random
@@ -30,7 +31,14 @@ def make_task(preset: Preset):
         return ArithWorld(preset.world)
     from synthrl.tasks.hub import HubMathTask
 
-    return HubMathTask(preset.task)
+    return HubMathTask(preset.task, files=dict(preset.data_files))
+
+
+def _source(preset: Preset) -> list:
+    """What a problem set is drawn from, for its cache key: the world, and a hub task's local files by
+    their contents (an edited file is a new source)."""
+    files = [[split, hashlib.sha256(Path(f).read_bytes()).hexdigest()] for split, f in preset.data_files]
+    return [to_dict(preset.world), *([files] if files else [])]
 
 
 def _problems_stage(stage: str, key: str, make) -> list[Problem]:
@@ -43,14 +51,14 @@ def d_syn(preset: Preset, n: int | None = None, seed: int | None = None) -> list
     n = preset.n_train if n is None else n
     seed = preset.seed if seed is None else seed
     task = make_task(preset)
-    key = cache_key("d_syn", preset.task, to_dict(preset.world), n, seed)
+    key = cache_key("d_syn", preset.task, *_source(preset), n, seed)
     return _problems_stage("d_syn", key, lambda: task.make_problems("train", n, seed))
 
 
 def test_problems(preset: Preset) -> list[Problem]:
     """The held-out split (fixed seed 0: every run of a preset is scored on the same problems)."""
     task = make_task(preset)
-    key = cache_key("test", preset.task, to_dict(preset.world), preset.n_test)
+    key = cache_key("test", preset.task, *_source(preset), preset.n_test)
     return _problems_stage("test", key, lambda: task.make_problems("test", preset.n_test, 0))
 
 
@@ -67,7 +75,7 @@ def dev_problems(preset: Preset) -> list[Problem]:
         return [p for p in task.make_problems("test", preset.n_test + preset.n_dev, 1)
                 if p.question not in test][:preset.n_dev]
 
-    key = cache_key("dev", preset.task, to_dict(preset.world), preset.n_test, preset.n_dev)
+    key = cache_key("dev", preset.task, *_source(preset), preset.n_test, preset.n_dev)
     return _problems_stage("dev", key, make)
 
 
@@ -204,13 +212,15 @@ def _best_on_dev(preset: Preset, model, tokenizer, snapshots: list, dev: list[Pr
 
 def _trainable_copy(preset: Preset, checkpoint: str):
     """A checkpoint loaded to be trained further, and its frozen reference: a second copy for full
-    finetuning, or None with LoRA, whose adapters, disabled, are the checkpoint itself."""
+    finetuning; None with LoRA, whose new adapters, disabled, are the checkpoint itself; or, for a
+    pretrained model's LoRA adapter (the paper's path: pi_sft is an adapter of the hub model), that
+    adapter trained further and the policy before its first step as the reference."""
     from synthrl.models import load_checkpoint, lora_config
+    from synthrl.preference import POLICY_AT_START
 
-    if (Path(checkpoint) / "adapter_config.json").exists():
-        raise NotImplementedError(f"{checkpoint} is a LoRA adapter of a pretrained model: training it further "
-                                  "against itself as the reference needs a second adapter (the pretrained path)")
     model, tokenizer = load_checkpoint(checkpoint, preset.model, for_training=True)
+    if (Path(checkpoint) / "adapter_config.json").exists():
+        return model, POLICY_AT_START, tokenizer
     if preset.model.lora_r > 0:
         from peft import get_peft_model
 

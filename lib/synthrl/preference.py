@@ -99,9 +99,18 @@ def reference_logps(reference, encoded: list[dict], pad_id: int, batch_size: int
     return torch.cat(chosen), torch.cat(rejected)
 
 
+# The reference when the policy is pi_sft's own LoRA adapter trained further (a pretrained model's path,
+# where pi_sft is an adapter and disabling it would give pi_base): the reference log-probs are computed
+# once, before the first step, while the policy still is pi_sft. No second copy and no second adapter.
+POLICY_AT_START = "policy at start"
+
+
 def _frozen_reference(model, reference):
-    """The reference model and the context it is scored in: `reference` itself, or with LoRA models
-    (reference None) the policy with its adapters disabled, which is pi_sft with no second copy."""
+    """The reference model and the context it is scored in: `reference` itself; with LoRA models
+    (reference None) the policy with its adapters disabled, which is pi_sft with no second copy; or
+    (`POLICY_AT_START`) the policy itself before it is trained."""
+    if reference is POLICY_AT_START:
+        return model, nullcontext()
     if reference is not None:
         return reference, nullcontext()
     if hasattr(model, "disable_adapter"):
@@ -123,14 +132,20 @@ def step_log(step: int, loss, policy_chosen, policy_rejected, ref_chosen, ref_re
 def train_preference(model, reference, tokenizer, pairs: list[dict], cfg: PreferenceConfig,
                      on_step: Callable[[int, object], None] | None = None) -> PreferenceResult:
     """Train `model` (a copy of pi_sft, or pi_sft with LoRA adapters) on preference pairs against the
-    frozen `reference` (None for a LoRA model: its adapters disabled). Warmup, then the configured
+    frozen `reference` (None for a LoRA model: its adapters disabled; `POLICY_AT_START`: the model as it
+    is before training). Warmup, then the configured
     schedule (transformers' schedulers), gradients clipped at `cfg.max_grad_norm`. `on_step(step,
     model)` is called before the first step (step 0) and after every step, with the model in eval
     mode (a study evaluates there)."""
     from transformers import get_scheduler
 
+    from trl.trainer.utils import disable_dropout_in_model
+
     if not pairs:
         raise ValueError("no preference pairs to train on")
+    # TRL's DPO default (DPOConfig.disable_dropout): with dropout on (LoRA's 0.05), the policy's log-probs
+    # would differ from the reference's at the first step, when the two are the same model
+    disable_dropout_in_model(model)
     encoded = [encode_pair(tokenizer, p) for p in pairs]
     ref_model, ref_context = _frozen_reference(model, reference)
     with ref_context:

@@ -285,6 +285,9 @@ class StarConfig:
 class Preset:
     name: str
     task: str = "arith"  # "arith" (generated), "gsm8k" or "math" (hub or local JSONL)
+    # Local files of a hub task, one per split, in the dataset's own format: (("train", path), ("test",
+    # path)); empty: the hub. Stand-ins and offline copies (`synthrl.standin.write_gsm8k`).
+    data_files: tuple[tuple[str, str], ...] = ()
     world: ArithConfig = field(default_factory=ArithConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     n_train: int = 2000  # |D_syn|: problems with one teacher solution each
@@ -344,6 +347,8 @@ class Preset:
             raise ValueError(f"task must be 'arith', 'gsm8k' or 'math', got {self.task!r}")
         if self.n_train < 1 or self.n_test < 1:
             raise ValueError("n_train and n_test must be >= 1")
+        if self.data_files and self.task == "arith":
+            raise ValueError("data_files are a hub task's local files; the arith world is generated")
         if self.task != "arith" and self.model.pretrained is None:
             raise ValueError(f"task {self.task!r} needs a pretrained model (ModelConfig.pretrained)")
 

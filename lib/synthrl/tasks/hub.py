@@ -81,18 +81,24 @@ SOURCES = {
 class HubMathTask:
     """GSM8K or MATH: problems, the prompt, the verifier and the step splitter (no exact step labels)."""
 
-    def __init__(self, name: str = "gsm8k", path: str | Path | None = None):
+    def __init__(self, name: str = "gsm8k", path: str | Path | None = None, files: dict | None = None):
+        """`path`: one local JSONL file read for every split; `files`: a local file per split
+        ({"train": ..., "test": ...}); neither: the hub."""
         if name not in SOURCES:
             raise NotImplementedError(f"task {name!r} has no loader yet; available: {sorted(SOURCES)}")
         self.name = name
         self.source = SOURCES[name]
         self.path = Path(path) if path is not None else None
+        self.files = {split: Path(f) for split, f in (files or {}).items()}
 
     def load(self, split: str) -> list[Problem]:
         src = self.source
-        if self.path is not None:
-            return [src.make(r, f"{self.path}:{i}")
-                    for i, r in enumerate(read_jsonl(self.path, required=src.required), start=1)]
+        if self.files and split not in self.files:
+            raise FileNotFoundError(f"{self.name}: no local file for the {split!r} split (data_files names "
+                                    f"{sorted(self.files)})")
+        path = self.files.get(split, self.path)
+        if path is not None:
+            return [src.make(r, f"{path}:{i}") for i, r in enumerate(read_jsonl(path, required=src.required), start=1)]
         from datasets import load_dataset  # needs hub access (or a local datasets cache)
 
         return [src.make(r, f"{src.hub_id}/{config}[{split}][{i}]")

@@ -1,0 +1,67 @@
+"""Stand-ins for the `paper` path, built offline: GSM8K-format data files and a small "pretrained"
+model, so that the code a GPU user runs on GSM8K with a hub model runs here, on a CPU, with no download.
+
+- `write_gsm8k`: GSM8K's own JSONL format ({"question", "answer"}, calculator annotations "<<5-3=2>>",
+  the answer ending "#### N"), written from the arith world's problems and teacher solutions.
+- `build_standin`: a tiny Llama with a byte-level BPE tokenizer trained by `tokenizers` on the texts it
+  is given, pretrained on them for a few steps and saved as a standard Hugging Face folder (config,
+  safetensors, tokenizer.json), which `models.load_pretrained` loads exactly as it loads a hub id.
+"""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from synthrl.datafiles import write_jsonl
+from synthrl.presets import ModelConfig, TrainConfig
+from synthrl.tasks.base import Problem
+
+EOS = "<|endoftext|>"  # GPT-2's end-of-text token, as byte-level BPE tokenizers name it
+_EQUATION = re.compile(r"(\d+) ([-+*]) (\d+) = (\d+)")
+
+
+def gsm8k_row(problem: Problem) -> dict:
+    """A problem in GSM8K's format: its solution's steps with calculator annotations, then "#### N"."""
+    steps = [line for line in problem.solution.split("\n") if not line.startswith("answer")]
+    annotated = [_EQUATION.sub(lambda m: f"{m[1]} {m[2]} {m[3]} = <<{m[1]}{m[2]}{m[3]}={m[4]}>>{m[4]}", s)
+                 for s in steps]
+    return {"question": problem.question, "answer": "\n".join([*annotated, f"#### {problem.answer}"])}
+
+
+def write_gsm8k(folder: Path, world, n_train: int, n_test: int, seed: int = 0) -> dict[str, Path]:
+    """GSM8K-format train and test files of an arith world (`tasks.arith.ArithWorld`); split -> path."""
+    folder.mkdir(parents=True, exist_ok=True)
+    files = {}
+    for split, n in (("train", n_train), ("test", n_test)):
+        files[split] = write_jsonl(folder / f"gsm8k_{split}.jsonl",
+                                   [gsm8k_row(p) for p in world.make_problems(split, n, seed)])
+    return files
+
+
+def train_bpe(texts: list[str], vocab_size: int = 512):
+    """A byte-level BPE tokenizer (GPT-2's scheme) trained on `texts` by `tokenizers`: any text encodes,
+    and decoding gives the text back exactly, as a hub model's tokenizer does."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=[EOS],
+                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
+    tok.train_from_iterator(texts, trainer)
+    return PreTrainedTokenizerFast(tokenizer_object=tok, eos_token=EOS, pad_token=EOS,
+                                   clean_up_tokenization_spaces=False)
+
+
+def build_standin(folder: Path, texts: list[str], model: ModelConfig, train: TrainConfig, seed: int = 0,
+                  vocab_size: int = 512) -> Path:
+    """A tiny Llama (sized by `model`) and a BPE tokenizer trained on `texts`, the model pretrained on
+    the texts (loss on every token) by `train`, saved as a Hugging Face folder: the stand-in hub model."""
+    from synthrl.models import build_model, save_checkpoint
+    from synthrl.train import sft
+
+    tokenizer = train_bpe(texts, vocab_size)
+    net = build_model(model, tokenizer, seed=seed)
+    result = sft(net, tokenizer, [{"text": t} for t in texts], train, model, seed)
+    return save_checkpoint(result.model, tokenizer, folder)

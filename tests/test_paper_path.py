@@ -1,0 +1,112 @@
+"""The `paper` preset's path end to end on a pretrained stand-in, on a CPU, offline (issue 14):
+GSM8K-format files, a tiny Llama with a BPE tokenizer saved as a hub-style folder and loaded as a
+pretrained model, then the negative-data study's cell on it: LoRA SFT, sampling, D+ and D-, credit
+rollouts, per-step DPO on pi_sft's own adapter, evaluation."""
+import dataclasses
+import hashlib
+import json
+from pathlib import Path
+
+import pytest
+
+from synthrl import pipeline
+from synthrl.presets import (CreditConfig, ModelConfig, NegativeConfig, PreferenceConfig, SampleConfig,
+                             ScalingConfig, Setting, TrainConfig, get_preset)
+from synthrl.standin import build_standin, gsm8k_row, train_bpe, write_gsm8k
+from synthrl.studies import negative_scaling, positive_scaling
+from synthrl.tasks.arith import ArithConfig, ArithWorld
+from synthrl.tasks.hub import HubMathTask, gsm8k_problem
+
+WORLD = ArithConfig(min_steps=1, max_steps=2, max_value=10, n_names=8)  # the smoke preset's world
+MODEL = ModelConfig(hidden_size=64, n_layers=2, n_heads=2, intermediate_size=128, max_positions=256)
+SIZE = 16
+
+
+def test_gsm8k_rows_round_trip_through_the_hub_loader(tmp_path):
+    world = ArithWorld(WORLD)
+    problem = world.make_problems("train", 1, 0)[0]
+    row = gsm8k_row(problem)
+    assert row["answer"].endswith(f"#### {problem.answer}") and "<<" in row["answer"]
+    files = write_gsm8k(tmp_path, world, n_train=5, n_test=3)
+    task = HubMathTask("gsm8k", files=files)
+    train, test = task.load("train"), task.load("test")
+    assert len(train) == 5 and len(test) == 3 and not {p.question for p in train} & {p.question for p in test}
+    loaded = train[0]
+    assert "<<" not in loaded.solution and loaded.solution.endswith(f"The answer is {loaded.answer}")
+    assert task.is_correct(loaded, loaded.solution)
+    with pytest.raises(FileNotFoundError, match="no local file for the 'dev' split"):
+        task.load("dev")
+
+
+def test_bpe_tokenizer_round_trips_text_it_was_not_trained_on():
+    tok = train_bpe(["Question: Ann has 3 apples .\nAnswer:\n3 + 4 = 7 .\nThe answer is 7"] * 20, vocab_size=300)
+    text = "Question: Zed has 1,072 pears?\n#### -5 \\boxed{\\frac12}"
+    assert tok.decode(tok(text)["input_ids"]) == text
+    assert tok.eos_token == tok.pad_token == "<|endoftext|>"
+
+
+@pytest.fixture(scope="module")
+def paper_run(tmp_path_factory):
+    """The stand-in hub model and data, the paper preset pointed at them, and one negative-study cell."""
+    root = tmp_path_factory.mktemp("paper")
+    mp = pytest.MonkeyPatch()
+    mp.setenv("SYNTHRL_HOME", str(root / "runs"))
+    world = ArithWorld(WORLD)
+    files = write_gsm8k(root / "data", world, n_train=SIZE, n_test=24)
+    task = HubMathTask("gsm8k", files=files)
+    # the stand-in has read GSM8K-style solved problems (not D_syn's or the test's), as a math base model has
+    read = [gsm8k_problem(gsm8k_row(p), "corpus") for p in world.make_problems("train", 300, 7)]
+    corpus = [task.prompt(p) + p.solution for p in read]
+    standin = build_standin(root / "standin", corpus, MODEL, TrainConfig(epochs=3.0, batch_size=16, lr=3e-3))
+    preset = get_preset(
+        "paper", data_files=tuple((split, str(path)) for split, path in files.items()),
+        model=dataclasses.replace(get_preset("paper").model, pretrained=str(standin), lora_r=8, load_in_4bit=False,
+                                  bf16=False, max_positions=MODEL.max_positions),
+        n_train=SIZE, n_test=24, sft=TrainConfig(epochs=2.0, batch_size=8, lr=3e-3),
+        sampling=SampleConfig(n=4, temperature=1.0, max_new_tokens=48, batch_size=64),
+        scaling=ScalingConfig(sizes=(SIZE, 2 * SIZE), seeds=(0,), epochs=2.0, min_steps=10, workers=1,
+                              settings=(Setting("gsm8k", task="gsm8k"),)),
+        negative=NegativeConfig(sizes=(SIZE,), seeds=(0,), negatives_per_problem=2, first_pits=("min",), methods=(),
+                                credit=CreditConfig(n_rollouts=2),
+                                dpo=PreferenceConfig(lr=1e-3, batch_size=8, warmup_ratio=0.0, lr_scheduler="constant")))
+    weights = hashlib.sha256((standin / "model.safetensors").read_bytes()).hexdigest()
+    try:
+        base = pipeline.pi_base(preset)
+        rows = negative_scaling.cell(preset, preset.scaling.settings[0], 0, SIZE, base)
+        yield preset, standin, weights, rows
+    finally:
+        mp.undo()
+
+
+def test_the_stand_in_loads_as_a_pretrained_model_and_sft_trains_a_lora_adapter_of_it(paper_run):
+    preset, standin, weights, _ = paper_run
+    assert pipeline.pi_base(preset) == str(standin)  # a pretrained model: its folder, as a hub id
+    sp = positive_scaling.setting_preset(preset, preset.scaling.settings[0])
+    rows = pipeline.sft_rows(sp, pipeline.d_syn(sp, n=SIZE, seed=0))
+    sft = Path(positive_scaling._finetune(sp, "pi_sft", str(standin), rows, 0, len(rows)))  # cached
+    adapter = json.loads((sft / "adapter_config.json").read_text())
+    assert adapter["base_model_name_or_path"] == str(standin) and adapter["r"] == 8
+    assert not (sft / "model.safetensors").exists()  # an adapter, not a copy of the model
+    losses = [loss for _, loss in pipeline.train_log(str(sft))["losses"]]
+    assert losses[-1] < losses[0]
+    assert hashlib.sha256((standin / "model.safetensors").read_bytes()).hexdigest() == weights  # base untouched
+    problems = pipeline.d_syn(sp, n=SIZE, seed=0)
+    sampled = pipeline.samples(sp, str(sft), problems, 0, progress=False)  # cached by the cell
+    assert {r["correct"] for r in sampled} == {True, False}  # pi_sft writes positives and negatives
+    task, by_uid = pipeline.make_task(sp), {p.uid: p for p in problems}
+    plus = pipeline.d_plus(sampled, sp.sampling.positives_per_problem)
+    assert plus and all(task.is_correct(by_uid[r["uid"]], r["completion"]) for r in plus)  # D+: verified only
+
+
+def test_per_step_dpo_trains_pi_sfts_adapter_against_pi_sft_itself(paper_run):
+    _, standin, _, rows = paper_run
+    by = {(r["method"], r["metric"]): r for r in rows if "step" not in r or r["step"] == 1}
+    method = negative_scaling.per_step_name("min")
+    assert by[("D-", "negatives")]["value"] > 0 and by[("D-", "rollouts")]["value"] > 0
+    assert 0.0 <= by[(method, "test_error")]["value"] <= 1.0
+    # at the first step the policy is pi_sft: its log-ratios against the reference are exactly 0 (with the
+    # adapter disabled, the reference would be the stand-in base, and they would not be)
+    first = {r["metric"]: r["value"] for r in rows if r["method"] == method and r.get("step") == 1}
+    assert abs(first["dpo_chosen_logratio"]) < 1e-5 and abs(first["dpo_rejected_logratio"]) < 1e-5
+    margins = [r["value"] for r in rows if r["method"] == method and r["metric"] == "dpo_reward_margin"]
+    assert len(margins) > 1 and margins[-1] > margins[0]  # DPO separates chosen from rejected
