@@ -54,7 +54,7 @@ def cache_key(*parts: Any) -> str:
 
 def cached_dir(stage: str, key: str, build: Callable[[Path], None], home: Path | None = None) -> Path:
     """The folder `home/stage/key`, built by `build(tmp_folder)` only if not already complete.
-    Workers that ask for the same key at once (the study's process pool) take a file lock: one
+    Workers that ask for the same key at once (a study's cells on Ray) take a file lock: one
     builds, the others wait and read its result."""
     from filelock import FileLock
 

@@ -16,6 +16,7 @@ RESULTS = {"quickstart": ("quickstart", {}), "positive_scaling": ("positive_scal
            "q_values": ("q_values", {}), "negative_scaling": ("negative_scaling", {}),
            "star_graph": ("star_graph", {})}
 STUDIES = tuple(dict.fromkeys(module for module, _ in RESULTS.values()))
+CELL_STUDIES = ("positive_scaling", "negative_scaling")  # independent cells: `--ray` runs them as Ray tasks
 
 
 def study_module(name: str):
@@ -29,7 +30,7 @@ def results_name(study: str, ablation: str | None) -> str:
     return study if ablation is None else f"{study}_{ablation}"
 
 
-def cmd_run(study: str, preset: str, ablation: str | None = None) -> int:
+def cmd_run(study: str, preset: str, ablation: str | None = None, ray: str | None = None) -> int:
     import pandas as pd
 
     from synthrl import figures
@@ -39,9 +40,13 @@ def cmd_run(study: str, preset: str, ablation: str | None = None) -> int:
     if name not in RESULTS:
         print(f"unknown study or ablation: {name}; choose one of {sorted(RESULTS)}", file=sys.stderr)
         return 2
+    if ray is not None and study not in CELL_STUDIES:
+        print(f"--ray: {study} has no independent cells; studies that scale out: {', '.join(CELL_STUDIES)}",
+              file=sys.stderr)
+        return 2
     start = time.perf_counter()
     module = study_module(name)
-    results = module.run(preset, **RESULTS[name][1])
+    results = module.run(preset, **RESULTS[name][1], **({"ray": ray} if ray is not None else {}))
     path = save_results(results, name, preset)
     print(f"results: {path}")
     for fig_path in figures.save_all(module.figures(results), preset):
@@ -127,6 +132,9 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--preset", default="cpu", choices=sorted(PRESETS))
     run.add_argument("--ablation", default=None, choices=("lr", "one_positive"),
                      help="positive_scaling: the learning-rate arms, or RFT-1 (one positive per problem)")
+    run.add_argument("--ray", default=None, metavar="ADDRESS",
+                     help="run the study's cells as Ray tasks on a cluster: 'auto' (started by `ray start "
+                          "--head`) or its address; the run cache (SYNTHRL_HOME) must be shared by every node")
     figs = sub.add_parser("figures", help="regenerate every figure from committed results")
     figs.add_argument("--preset", default="cpu", choices=sorted(PRESETS))
     sub.add_parser("readme", help="rewrite the README's generated tables from the committed cpu results")
@@ -140,7 +148,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "demo":
         return cmd_run("quickstart", args.preset)
     if args.command == "run":
-        return cmd_run(args.study, args.preset, args.ablation)
+        return cmd_run(args.study, args.preset, args.ablation, args.ray)
     if args.command == "figures":
         return cmd_figures(args.preset)
     if args.command == "readme":

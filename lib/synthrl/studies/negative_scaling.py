@@ -150,10 +150,11 @@ def with_overrides(preset: Preset | str, settings=None, **negative) -> Preset:
     return dataclasses.replace(preset, negative=dataclasses.replace(preset.negative, **negative))
 
 
-def run(preset: Preset | str = "cpu", progress: bool = False, **overrides) -> pd.DataFrame:
+def run(preset: Preset | str = "cpu", progress: bool = False, ray: str | None = None, **overrides) -> pd.DataFrame:
     """The tidy results of every cell, with the positive-scaling rows (pi_base, SFT, RFT) at every
-    scaling size and provenance. Cells run in the scaling study's worker processes; the positive
-    cells are the positive-scaling study's, free once it has run."""
+    scaling size and provenance. Cells run as the scaling study's do (`studies.pool`: its `workers`
+    here, or on the Ray cluster at `ray`); the positive cells are the positive-scaling study's, free
+    once it has run."""
     from synthrl.studies.pool import map_cells
 
     preset = with_overrides(get_preset(preset) if isinstance(preset, str) else preset, **overrides)
@@ -166,10 +167,10 @@ def run(preset: Preset | str = "cpu", progress: bool = False, **overrides) -> pd
     positive_cells = [(preset, s, seed, n, base, False) for n in sorted(set(preset.scaling.sizes) | set(sizes),
                                                                         reverse=True)
                       for s in settings for seed in seeds]
-    rows = [r for r in map_cells(positive.cell, positive_cells, workers, "positive-scaling cells (SFT, RFT)", progress)
-            if r["method"] in ("SFT", "RFT", "pi_sft")]
+    rows = [r for r in map_cells(positive.cell, positive_cells, workers, "positive-scaling cells (SFT, RFT)", progress,
+                                 ray) if r["method"] in ("SFT", "RFT", "pi_sft")]
     cells = [(preset, s, seed, n, base) for n in sorted(sizes, reverse=True) for s in settings for seed in seeds]
-    rows += map_cells(cell, cells, workers, "negative-scaling cells", progress)
+    rows += map_cells(cell, cells, workers, "negative-scaling cells", progress, ray)
     rows += positive.base_rows(preset, base)
     rows = [{"study": STUDY, "preset": preset.name, **r} for r in rows]
     df = table(rows, provenance(cache_key(to_dict(preset)), time.perf_counter() - start))

@@ -1,40 +1,83 @@
-"""Independent cells of a study in worker processes: spawned, one thread each (fork after torch has
-started its threads can hang), results in the order they finish, a progress bar over cells."""
+"""Independent cells of a study (a setting x size x seed chain of cached stages), run on Ray.
+
+- `ray=None`, `workers=1`: every cell in this process, one after another.
+- `ray=None`, `workers=n`: a local Ray instance of n CPUs on this machine (measured on 2 cores: two
+  one-thread cells at once train 1.42x faster than one two-thread cell).
+- `ray="auto"` (a cluster started with `ray start --head`) or a cluster's address: the cells are Ray
+  tasks on that cluster. Every node must see the run cache (`SYNTHRL_HOME`) at the same path (a shared
+  file system): the cells' stages are cached there, and a finished stage is never run again.
+
+Each cell gets an equal share of the cores (torch threads), and on a GPU machine one GPU, so each
+cell's vLLM engine has its GPU to itself. Rows come back in the order cells finish; the studies sort
+them. Without Ray installed, cells run in this process.
+"""
 from __future__ import annotations
 
 import os
 from collections.abc import Callable
 
+# The environment a cell reads: the run cache and the data folder, as the caller set them
+_ENV = ("SYNTHRL_HOME", "SYNTHRL_DATA")
 
-def _init_worker(threads: int) -> None:
+
+def _run_cell(fn: Callable[..., list[dict]], job: tuple, env: dict, threads: int) -> list[dict]:
+    """One cell in a Ray worker, under the caller's run cache and with its share of the cores."""
     import torch
 
     from synthrl import quiet_libraries
 
+    os.environ.update(env)
     torch.set_num_threads(threads)
     quiet_libraries()
+    return fn(*job)
+
+
+def _ray_available() -> bool:
+    try:
+        import ray  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def _connect(ray_address: str | None, workers: int):
+    """Ray, connected: to the given cluster, or to a local instance of `workers` CPUs (reused if this
+    process has one already)."""
+    import ray
+
+    if not ray.is_initialized():
+        local = {"num_cpus": workers} if ray_address is None else {}
+        ray.init(address=ray_address, include_dashboard=False, log_to_driver=False, configure_logging=False,
+                 **local)
+    return ray
 
 
 def map_cells(fn: Callable[..., list[dict]], jobs: list[tuple], workers: int, desc: str,
-              progress: bool = False) -> list[dict]:
-    """The rows of fn(*job) for every job, run in `workers` processes (1: in this process)."""
-    from concurrent.futures import ProcessPoolExecutor, as_completed
-    from multiprocessing import get_context
-
+              progress: bool = False, ray: str | None = None) -> list[dict]:
+    """The rows of fn(*job) for every job: in this process (workers 1, no Ray address, or no Ray
+    installed), on a local Ray instance of `workers` CPUs, or on the Ray cluster at `ray`."""
     from tqdm.auto import tqdm
 
     bar = tqdm(total=len(jobs), desc=desc, disable=not progress)
     rows: list[dict] = []
-    if workers == 1:
+    if (ray is None and workers == 1) or not _ray_available():
+        if ray is not None:
+            raise ImportError(f"--ray {ray}: Ray is not installed; pip install -e '.[ray]'")
         for job in jobs:
             rows += fn(*job)
             bar.update()
     else:
-        threads = max(1, (os.cpu_count() or 1) // workers)
-        with ProcessPoolExecutor(workers, mp_context=get_context("spawn"), initializer=_init_worker,
-                                 initargs=(threads,)) as pool:
-            for future in as_completed([pool.submit(fn, *job) for job in jobs]):
-                rows += future.result()
-                bar.update()
+        lib = _connect(ray, workers)
+        # a local instance runs `workers` cells at once, each on its share of this machine's cores; a
+        # cluster one per CPU, single-threaded; where the cluster has GPUs, each cell holds one
+        threads = max(1, (os.cpu_count() or 1) // workers) if ray is None else 1
+        gpus = 1 if lib.cluster_resources().get("GPU", 0) > 0 else 0
+        task = lib.remote(num_cpus=1, num_gpus=gpus)(_run_cell)
+        env = {k: os.environ[k] for k in _ENV if k in os.environ}
+        pending = [task.remote(fn, job, env, threads) for job in jobs]
+        while pending:
+            done, pending = lib.wait(pending, num_returns=1)
+            rows += lib.get(done[0])
+            bar.update()
     bar.close()
     return rows

@@ -2,8 +2,8 @@
 samples at several |D_syn|, seeds and two difficulty settings.
 
 Each cell (setting, seed, size) is one chain D_syn -> SFT -> samples -> D+ -> RFT (and RFT on one
-positive per problem, "RFT-1"), every stage cached; cells are independent, so they run in a pool
-of worker processes. The analysis fits power laws, estimates RFT's k-fold data efficiency over
+positive per problem, "RFT-1"), every stage cached; cells are independent, so they run as Ray
+tasks (`studies.pool`). The analysis fits power laws, estimates RFT's k-fold data efficiency over
 SFT with a bootstrap over seeds, and computes the verdicts of the claims table.
 """
 from __future__ import annotations
@@ -153,12 +153,13 @@ def ablation_preset(preset: Preset, ablation: str) -> Preset:
     return dataclasses.replace(preset, scaling=dataclasses.replace(preset.scaling, **change))
 
 
-def run(preset: Preset | str = "cpu", progress: bool = False, ablation: str | None = None,
+def run(preset: Preset | str = "cpu", progress: bool = False, ablation: str | None = None, ray: str | None = None,
         **overrides) -> pd.DataFrame:
     """The tidy results of every cell, with provenance. `ablation="lr"` runs the preset's
     learning-rate arms (same sizes, seeds and pi_base) instead of its settings, `ablation=
     "one_positive"` RFT-1 beside SFT; their results are saved as `positive_scaling_<ablation>`.
-    `overrides`: see `with_overrides`."""
+    `ray`: a Ray cluster's address ("auto") to run the cells on (`studies.pool`); None: the preset's
+    `workers` on this machine. `overrides`: see `with_overrides`."""
     from synthrl.studies.pool import map_cells
 
     preset = get_preset(preset) if isinstance(preset, str) else preset
@@ -171,7 +172,7 @@ def run(preset: Preset | str = "cpu", progress: bool = False, ablation: str | No
     biggest, first_seed = max(cfg.sizes), cfg.seeds[0]
     jobs = [(preset, s, seed, size, base, size == biggest and seed == first_seed)
             for size in sorted(cfg.sizes, reverse=True) for s in cfg.settings for seed in cfg.seeds]
-    rows = map_cells(cell, jobs, cfg.workers, "positive scaling cells", progress)
+    rows = map_cells(cell, jobs, cfg.workers, "positive scaling cells", progress, ray)
     rows += base_rows(preset, base)
     study = STUDY if ablation is None else f"{STUDY}_{ablation}"
     rows = [{"study": study, "preset": preset.name, "step": None, **r} for r in rows]
