@@ -73,17 +73,19 @@ def paper_run(tmp_path_factory):
     try:
         base = pipeline.pi_base(preset)
         rows = negative_scaling.cell(preset, preset.scaling.settings[0], 0, SIZE, base)
-        yield preset, standin, weights, rows
+        yield preset, standin, weights, rows, root / "runs"
     finally:
         mp.undo()
 
 
-def test_the_stand_in_loads_as_a_pretrained_model_and_sft_trains_a_lora_adapter_of_it(paper_run):
-    preset, standin, weights, _ = paper_run
+def test_the_stand_in_loads_as_a_pretrained_model_and_sft_trains_a_lora_adapter_of_it(paper_run, monkeypatch):
+    preset, standin, weights, _, home = paper_run
+    monkeypatch.setenv("SYNTHRL_HOME", str(home))  # the cell's run cache: its stages are read, not re-run
     assert pipeline.pi_base(preset) == str(standin)  # a pretrained model: its folder, as a hub id
     sp = positive_scaling.setting_preset(preset, preset.scaling.settings[0])
     rows = pipeline.sft_rows(sp, pipeline.d_syn(sp, n=SIZE, seed=0))
     sft = Path(positive_scaling._finetune(sp, "pi_sft", str(standin), rows, 0, len(rows)))  # cached
+    assert sft.is_relative_to(home)
     adapter = json.loads((sft / "adapter_config.json").read_text())
     assert adapter["base_model_name_or_path"] == str(standin) and adapter["r"] == 8
     assert not (sft / "model.safetensors").exists()  # an adapter, not a copy of the model
@@ -99,7 +101,7 @@ def test_the_stand_in_loads_as_a_pretrained_model_and_sft_trains_a_lora_adapter_
 
 
 def test_per_step_dpo_trains_pi_sfts_adapter_against_pi_sft_itself(paper_run):
-    _, standin, _, rows = paper_run
+    rows = paper_run[3]
     by = {(r["method"], r["metric"]): r for r in rows if "step" not in r or r["step"] == 1}
     method = negative_scaling.per_step_name("min")
     assert by[("D-", "negatives")]["value"] > 0 and by[("D-", "rollouts")]["value"] > 0
@@ -110,3 +112,24 @@ def test_per_step_dpo_trains_pi_sfts_adapter_against_pi_sft_itself(paper_run):
     assert abs(first["dpo_chosen_logratio"]) < 1e-5 and abs(first["dpo_rejected_logratio"]) < 1e-5
     margins = [r["value"] for r in rows if r["method"] == method and r["metric"] == "dpo_reward_margin"]
     assert len(margins) > 1 and margins[-1] > margins[0]  # DPO separates chosen from rejected
+
+
+def test_d_syn_written_by_the_stand_in_keeps_only_agreed_new_problems(paper_run, monkeypatch):
+    """The paper's first stage through the Sampler interface: the stand-in writes new problems like
+    GSM8K's and solves each 4 times; every candidate is accounted for, and a kept one is new, parsed,
+    and solved by its own solution."""
+    from synthrl.synthesis import SynthesisConfig
+
+    preset, standin, _, _, home = paper_run
+    monkeypatch.setenv("SYNTHRL_HOME", str(home))
+    task = pipeline.make_task(preset)
+    seeds = task.load("train")[:8]
+    cfg = SynthesisConfig(n_candidates=12, k=4, shots=2, max_new_tokens=64)
+    kept = pipeline.d_syn_written(preset, str(standin), seeds, cfg)
+    folder = next((home / "d_syn_written").iterdir())
+    record = [json.loads(line) for line in (folder / "record.jsonl").read_text().splitlines()]
+    assert len(record) == cfg.n_candidates and {r["why"] for r in record} <= {
+        "agreed", "answers disagree", "no answer parses", "no question", "a seed problem", "a repeat"}
+    assert [p.uid for p in kept] == [r["uid"] for r in record if r["kept"]]
+    for p in kept:
+        assert p.question not in {s.question for s in seeds} and task.is_correct(p, p.solution)

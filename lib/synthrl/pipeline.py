@@ -55,6 +55,25 @@ def d_syn(preset: Preset, n: int | None = None, seed: int | None = None) -> list
     return _problems_stage("d_syn", key, lambda: task.make_problems("train", n, seed))
 
 
+def d_syn_written(preset: Preset, writer: str, seeds: list[Problem], cfg) -> list[Problem]:
+    """D_syn written by a capable model (`synthrl.synthesis`, a `SynthesisConfig`): new problems like
+    `seeds` with one solution each, kept where the writer's k solutions agree on the answer. Every
+    candidate, kept or dropped and why, is recorded beside them (record.jsonl)."""
+    from synthrl.synthesis import synthesize
+
+    task = make_task(preset)
+
+    def build(folder: Path) -> None:
+        sampler = make_sampler(writer, batch_size=preset.sampling.batch_size)
+        kept, record = synthesize(task, sampler, seeds, cfg)
+        write_jsonl(folder / "problems.jsonl", [p.to_dict() for p in kept])
+        write_jsonl(folder / "record.jsonl", record)
+
+    key = cache_key("d_syn_written", checkpoint_id(writer), preset.task, [p.to_dict() for p in seeds], to_dict(cfg))
+    path = cached_dir("d_syn_written", key, build)
+    return [Problem.from_dict(r) for r in read_jsonl(path / "problems.jsonl", required=("uid", "question"))]
+
+
 def test_problems(preset: Preset) -> list[Problem]:
     """The held-out split (fixed seed 0: every run of a preset is scored on the same problems)."""
     task = make_task(preset)

@@ -367,6 +367,9 @@ class ArithWorld:
         """The text has an answer line."""
         return extract_answer(text) is not None
 
+    def final_answer(self, text: str) -> str | None:
+        return extract_answer(text)
+
     def split_steps(self, text: str) -> list[str]:
         return split_lines(text)
 

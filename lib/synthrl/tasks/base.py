@@ -44,6 +44,10 @@ class Task(Protocol):
     # Credit does not roll out a finished prefix; it scores it.
     def is_finished(self, problem: Problem, text: str) -> bool: ...
 
+    # The final answer a text states, as `is_correct` reads it (None: none), in worlds whose solutions end in
+    # one (not the star graph): self-consistency (`synthrl.synthesis`) votes on it
+    def final_answer(self, text: str) -> str | None: ...
+
     def split_steps(self, text: str) -> list[str]: ...
 
     # A world that knows the truth also labels each step: label_steps(problem, text) -> list of STEP_LABELS

@@ -67,14 +67,14 @@ class Source(NamedTuple):
     required: tuple[str, ...]  # fields every row must have
     make: Callable[[dict, str], Problem]  # row, where -> Problem
     is_correct: Callable[[Problem, str], bool]
-    has_answer: Callable[[str], bool]  # the text states an answer as `is_correct` reads one
+    final_answer: Callable[[str], str | None]  # the answer a text states, as `is_correct` reads it, or None
 
 
 SOURCES = {
     "gsm8k": Source("openai/gsm8k", ("main",), ("question", "answer"), gsm8k_problem, _gsm8k_correct,
-                    lambda text: gsm8k_answer(text) is not None),
+                    gsm8k_answer),
     "math": Source("EleutherAI/hendrycks_math", MATH_SUBJECTS, ("problem", "solution"), math_problem,
-                   _math_correct, lambda text: boxed_answer(text) is not None),
+                   _math_correct, boxed_answer),
 }
 
 
@@ -116,7 +116,10 @@ class HubMathTask:
         return self.source.is_correct(problem, text)
 
     def is_finished(self, problem: Problem, text: str) -> bool:
-        return self.source.has_answer(text)
+        return self.source.final_answer(text) is not None
+
+    def final_answer(self, text: str) -> str | None:
+        return self.source.final_answer(text)
 
     def split_steps(self, text: str) -> list[str]:
         return split_lines(text)
