@@ -54,13 +54,47 @@ def test_claims_are_judged_and_not_testable_at_the_floor(results):
     claims = ns.claims(results, n_boot=50)
     assert len(claims) >= len(SMOKE.negative.first_pits) + 3 and claims.verdict.isin(VERDICTS).all()
     errors = results[(results.metric == "test_error") & (results.method == "SFT")]["value"]
-    if (errors == 1.0).all():  # smoke: nothing learns, so no comparison can show an effect
-        assert (claims.verdict == NOT_TESTABLE).all()
+    on_errors = ~claims.claim.str.startswith("Fig. 7")
+    if (errors == 1.0).all():  # smoke: nothing learns, so no comparison of test errors can show an effect
+        assert (claims[on_errors].verdict == NOT_TESTABLE).all()
+    q = results[results.metric == "q_prefix"]["value"]  # Fig. 7 compares Q: testable unless all Q are 0 (or all 1)
+    assert (claims[~on_errors].verdict == NOT_TESTABLE).all() == bool((q == 0).all() or (q == 1).all())
+    assert (~on_errors).sum() >= 1
 
 
 def test_figures_are_drawn_from_the_results(results):
     assert set(ns.figures(results)) == {"fig5ab_negative_scaling", "fig5c_pair_constructions",
-                                        "fig10_fig11_advantages", "preference_diagnostics"}
+                                        "fig10_fig11_advantages", "preference_diagnostics", "fig7_q_by_label"}
+
+
+def test_fig7_scores_the_same_prefixes_under_each_policy_in_the_largest_first_seed_cell(results):
+    q = results[results.metric == "q_prefix"]
+    assert set(q.n_problems) == {32} and set(q.seed) == {0}
+    assert set(q.method) == {"SFT", ns.per_step_name(SMOKE.negative.first_pits[0]), "naive DPO"}
+    assert set(q.label) <= set(ns.Q_LABELS) and q["value"].between(0, 1).all()
+    prefixes = {m: set(zip(g["sample"], g["step"])) for m, g in q.groupby("method")}
+    assert len({frozenset(p) for p in prefixes.values()}) == 1 and prefixes["SFT"]  # paired, not empty
+
+
+def test_q_gains_are_paired_by_prefix_and_resample_traces():
+    import pandas as pd
+
+    per_step = ns.per_step_name("min")
+    rows = []
+    for trace in range(6):
+        for step, label in ((1, "right"), (2, "irrelevant"), (3, "wrong")):
+            base = 0.1 * trace
+            for method, gain in (("SFT", 0.0), (per_step, {"right": 0.2, "irrelevant": 0.1, "wrong": 0.05}[label]),
+                                 ("naive DPO", {"right": 0.0, "irrelevant": 0.1, "wrong": 0.0}[label])):
+                rows.append({"setting": "s", "metric": "q_prefix", "method": method, "sample": trace, "step": step,
+                             "label": label, "value": base + gain})
+    gains = ns.q_gains(pd.DataFrame(rows), "s", n_boot=200).set_index(["method", "label"])
+    assert gains.loc[(per_step, "right"), "gain"] == pytest.approx(0.2)
+    assert gains.loc[("naive DPO", "irrelevant"), "gain"] == pytest.approx(0.1)
+    assert gains.loc[(f"{per_step} - naive DPO", "right"), "gain"] == pytest.approx(0.2)
+    # every trace gains the same: the interval over resampled traces is the point
+    assert gains.loc[(per_step, "wrong"), ["gain_lo", "gain_hi"]].tolist() == pytest.approx([0.05, 0.05])
+    assert gains.loc[("SFT", "right"), "q"] == pytest.approx(0.25)
 
 
 def test_config_rejects_unknown_methods_and_pits():

@@ -158,6 +158,31 @@ def method_errors(means: pd.DataFrame, fitted: pd.DataFrame, base: pd.DataFrame,
     return fig
 
 
+def q_by_label(gains: pd.DataFrame, title: str) -> plt.Figure:
+    """Fig. 7: mean Q (BoK) of the step prefixes ending at steps of each exact label, under each policy,
+    one panel per setting (`gains`: setting, method, label, q, n_prefixes)."""
+    settings = list(gains.setting.drop_duplicates())
+    fig, axes = plt.subplots(1, len(settings), figsize=(4.2 * len(settings), 3.2), sharey=True, squeeze=False)
+    for ax, setting in zip(axes[0], settings):
+        g = gains[(gains.setting == setting) & gains.q.notna()]
+        labels = list(g.label.drop_duplicates())
+        methods = list(g.method.drop_duplicates())
+        width = 0.8 / max(1, len(methods))
+        for j, method in enumerate(methods):
+            q = g[g.method == method].set_index("label")["q"].reindex(labels)
+            ax.bar([i + j * width for i in range(len(labels))], q, width, label=method,
+                   color=METHOD_COLORS.get(method))
+        counts = g.drop_duplicates("label").set_index("label")["n_prefixes"].reindex(labels)
+        ax.set_xticks([i + width * (len(methods) - 1) / 2 for i in range(len(labels))],
+                      [f"{lab}\n({int(n)} prefixes)" for lab, n in counts.items()])
+        ax.set_title(setting, fontsize=9)
+    axes[0][0].set_ylabel("mean Q_BoK of the prefix")
+    axes[0][0].legend(fontsize=8)
+    fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
 def preference_diagnostics(log: pd.DataFrame, title: str) -> plt.Figure:
     """The preference trainer's per-step log (rows: method, metric, step, value, averaged over the
     cells given): chosen and rejected log-ratios, the reward margin and the pair accuracy. A chosen

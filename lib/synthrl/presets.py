@@ -214,6 +214,10 @@ class NegativeConfig:
     grpo_generations: int = 8
     grpo_epochs: float = 1.0
     methods: tuple[str, ...] = NEGATIVE_METHODS
+    # Fig. 7 (claim C6), in the largest cell of the first seed: pi_sft's first sample of each of this many test
+    # problems, every step prefix scored by rollouts (`credit`) under pi_sft, per-step DPO (the first pit
+    # definition) and naive DPO, each step by its exact label. Our choice; 0: not measured
+    q_traces: int = 60
 
     def __post_init__(self) -> None:
         from synthrl.credit import FIRST_PIT_DEFINITIONS
@@ -226,6 +230,8 @@ class NegativeConfig:
             raise ValueError(f"chosen must be 'self' or 'teacher', got {self.chosen!r}")
         if self.negatives_per_problem < 1 or self.awr_beta <= 0 or not 0 <= self.filter_drop < 1:
             raise ValueError("need negatives_per_problem >= 1, awr_beta > 0 and 0 <= filter_drop < 1")
+        if self.q_traces < 0:
+            raise ValueError(f"q_traces must be >= 0, got {self.q_traces}")
         if self.grpo_generations < 2 or self.grpo_epochs <= 0:
             raise ValueError("GRPO needs grpo_generations >= 2 (a group) and grpo_epochs > 0")
 

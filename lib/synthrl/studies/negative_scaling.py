@@ -58,9 +58,36 @@ def _pooled(task, problems: dict, negatives: list[dict], credits: list, sampled:
     return out
 
 
-def cell(preset: Preset, setting: Setting, seed: int, size: int, base: str) -> list[dict]:
-    """One cell: every method's test error, its training data's size and cost, and the preference
-    trainer's diagnostics."""
+# Fig. 7's step labels (the arith world's exact labels) and the policies Q is compared under
+Q_LABELS = ("right", "irrelevant", "wrong")
+
+
+def q_rows(sp: Preset, test: list, sft: str, policies: dict[str, str], n: int, seed: int) -> list[dict]:
+    """Fig. 7: Q_BoK of every rolled-out step prefix of pi_sft's first sample of each of n test problems,
+    under each policy (name -> checkpoint), with the exact label of the step that ends the prefix. One row
+    per prefix and policy (`sample`: the trace, `step`: steps in the prefix). A finished prefix is scored
+    by its reward under every policy alike, so it is left out."""
+    task = pipeline.make_task(sp)
+    first: dict[str, str] = {}
+    for r in pipeline.samples(sp, sft, test[:n], seed, progress=False):
+        first.setdefault(r["uid"], r["completion"])
+    problems = [p for p in test[:n] if p.uid in first]
+    traces = [first[p.uid] for p in problems]
+    labels = [task.label_steps(p, t) for p, t in zip(problems, traces)]
+    scored = dataclasses.replace(sp, credit=sp.negative.credit)
+    rows = []
+    for method, ckpt in policies.items():
+        for i, (c, lab) in enumerate(zip(pipeline.credits(scored, ckpt, problems, traces), labels)):
+            for step in range(1, min(len(c.steps), len(lab)) + 1):
+                if c.exact[step] is None:
+                    rows.append({"method": method, "metric": "q_prefix", "value": float(c.q[step]), "step": step,
+                                 "sample": i, "label": lab[step - 1]})
+    return rows
+
+
+def cell(preset: Preset, setting: Setting, seed: int, size: int, base: str, score_q: bool = False) -> list[dict]:
+    """One cell: every method's test error, its training data's size and cost, the preference trainer's
+    diagnostics, and (if `score_q`) Fig. 7's Q per step under pi_sft, per-step DPO and naive DPO."""
     cfg = preset.negative
     sp = positive.setting_preset(preset, setting)
     task = pipeline.make_task(sp)
@@ -82,11 +109,13 @@ def cell(preset: Preset, setting: Setting, seed: int, size: int, base: str) -> l
     rows = [{**common, "method": "D-", "metric": "negatives", "value": len(minus)},
             {**common, "method": "D-", "metric": "rollouts", "value": rollouts}]
 
+    trained: dict[str, str] = {}
+
     def preference(method: str, built: list[dict], loss: str = "dpo", cost: int = 0) -> None:
         if not built:  # no pit found, or no positive to pair with: nothing to train on
             rows.append({**common, "method": method, "metric": "pairs", "value": 0})
             return
-        ckpt = pipeline.pi_preference(sp, sft, built, dataclasses.replace(dpo, loss=loss))
+        ckpt = trained[method] = pipeline.pi_preference(sp, sft, built, dataclasses.replace(dpo, loss=loss))
         for r in finish(method, ckpt, len(built), cost).get("log", []):
             for m in ("chosen_logratio", "rejected_logratio", "reward_margin", "pair_accuracy"):
                 rows.append({**common, "method": method, "metric": f"dpo_{m}", "value": r[m], "step": r["step"]})
@@ -134,6 +163,10 @@ def cell(preset: Preset, setting: Setting, seed: int, size: int, base: str) -> l
         online = pipeline.grpo_steps(cfg.grpo_epochs, size) * 2 * cfg.grpo_generations
         rows += [{**common, "method": "GRPO", "metric": "online_samples", "value": online},
                  {**common, "method": "GRPO", "metric": "online_sampled_tokens", "value": log["tokens"]}]
+    if score_q and cfg.q_traces and hasattr(task, "label_steps"):  # exact labels: our worlds only
+        policies = {"SFT": sft, **{m: trained[m] for m in (per_step_name(cfg.first_pits[0]), "naive DPO")
+                                   if m in trained}}
+        rows += [{**common, **r} for r in q_rows(sp, test, sft, policies, cfg.q_traces, seed)]
     return rows
 
 
@@ -169,7 +202,8 @@ def run(preset: Preset | str = "cpu", progress: bool = False, ray: str | None = 
                       for s in settings for seed in seeds]
     rows = [r for r in map_cells(positive.cell, positive_cells, workers, "positive-scaling cells (SFT, RFT)", progress,
                                  ray) if r["method"] in ("SFT", "RFT", "pi_sft")]
-    cells = [(preset, s, seed, n, base) for n in sorted(sizes, reverse=True) for s in settings for seed in seeds]
+    cells = [(preset, s, seed, n, base, n == max(sizes) and seed == seeds[0])
+             for n in sorted(sizes, reverse=True) for s in settings for seed in seeds]
     rows += map_cells(cell, cells, workers, "negative-scaling cells", progress, ray)
     rows += positive.base_rows(preset, base)
     rows = [{"study": STUDY, "preset": preset.name, **r} for r in rows]
@@ -205,7 +239,8 @@ def _trend(results: pd.DataFrame, setting: str, method: str) -> tuple[float, flo
 
 def claims(results: pd.DataFrame, n_boot: int = 1000) -> pd.DataFrame:
     """C5 (k of per-step DPO over SFT under each declared first pit; naive DPO against scale), C7 (Fig.
-    10: pooled advantages) and C8 (Fig. 11: advantage-filtered RFT beats RFT), per setting."""
+    10: pooled advantages), C8 (Fig. 11: advantage-filtered RFT beats RFT) and C6 (Fig. 7: Q per step by
+    exact label), per setting."""
     rows = []
     eff = efficiencies(results, n_boot)
     eff = eff.set_index(["setting", "method"]) if not eff.empty else eff
@@ -234,7 +269,71 @@ def claims(results: pd.DataFrame, n_boot: int = 1000) -> pd.DataFrame:
                 mean, lo, hi = d
                 add(claim, "lower error", f"{method} - {other}: {mean:+.3f} [{lo:+.3f}, {hi:+.3f}] over sizes and seeds",
                     verdicts.NOT_TESTABLE if stuck else verdicts.interval(lo, hi, (-math.inf, 0.0), 0.0))
+        _q_claims(results, setting, add, n_boot)
     return pd.DataFrame(rows)
+
+
+def q_gains(results: pd.DataFrame, setting: str, n_boot: int = 1000) -> pd.DataFrame:
+    """Fig. 7's numbers: for each policy and step label, the mean Q of the prefixes ending at such steps,
+    and the mean gain over pi_sft (SFT) on the same prefixes with a 95% bootstrap interval that resamples
+    traces (a trace's prefixes move together). Also per-step DPO's gain minus naive DPO's."""
+    import numpy as np
+
+    q = results[(results.setting == setting) & (results.metric == "q_prefix")]
+    if q.empty or "SFT" not in set(q.method):
+        return pd.DataFrame(columns=["method", "label", "n_prefixes", "q", "gain", "gain_lo", "gain_hi"])
+    wide = q.pivot_table(index=["sample", "step", "label"], columns="method", values="value").reset_index()
+    policies = [m for m in q.method.unique() if m != "SFT"]
+    for m in policies:
+        wide[m + " gain"] = wide[m] - wide["SFT"]
+    contrasts = {m + " gain": m for m in policies}
+    per_step = [m for m in policies if str(m).startswith("per-step DPO")]
+    if per_step and "naive DPO" in policies:
+        name = f"{per_step[0]} - naive DPO"
+        wide[name + " gain"] = wide[per_step[0]] - wide["naive DPO"]
+        contrasts[name + " gain"] = name
+    rng = np.random.default_rng(0)
+    traces = wide["sample"].unique()
+    draws = [rng.choice(traces, len(traces)) for _ in range(n_boot)]
+    out = []
+    for label in Q_LABELS:
+        at = wide[wide.label == label]
+        if at.empty:
+            continue
+        by_trace = at.groupby("sample")
+        sums, counts = by_trace.sum(numeric_only=True), by_trace.size()
+        for column, method in contrasts.items():
+            boot = [sums[column].reindex(d).sum() / counts.reindex(d).sum() for d in draws
+                    if counts.reindex(d).sum() > 0]
+            lo, hi = np.nanpercentile(boot, [2.5, 97.5])
+            out.append({"method": method, "label": label, "n_prefixes": len(at),
+                        "q": float(at[method].mean()) if method in at else float("nan"),
+                        "gain": float(at[column].mean()), "gain_lo": float(lo), "gain_hi": float(hi)})
+        out.append({"method": "SFT", "label": label, "n_prefixes": len(at), "q": float(at["SFT"].mean()),
+                    "gain": 0.0, "gain_lo": 0.0, "gain_hi": 0.0})
+    return pd.DataFrame(out)
+
+
+def _q_claims(results: pd.DataFrame, setting: str, add, n_boot: int) -> None:
+    """C6 (Fig. 7), fixed before the run: per-step DPO raises Q over pi_sft at steps of every exact label
+    (one verdict per label), and at needed (right) steps more than naive DPO does."""
+    gains = q_gains(results, setting, n_boot)
+    if gains.empty:
+        return
+    q = results[(results.setting == setting) & (results.metric == "q_prefix")]["value"]
+    stuck = verdicts.at_bound(q)
+    per_step = next((m for m in gains.method.unique() if str(m).startswith("per-step DPO") and " - " not in m), None)
+    judged = [(per_step, label, f"Fig. 7: {per_step} raises Q at {label} steps") for label in Q_LABELS]
+    judged.append((f"{per_step} - naive DPO", "right", "Fig. 7: per-step DPO raises Q at needed (right) steps more "
+                                                       "than naive DPO, which raises it only at irrelevant ones"))
+    for method, label, claim in judged:
+        g = gains[(gains.method == method) & (gains.label == label)]
+        if per_step is None or g.empty:
+            continue
+        r = g.iloc[0]
+        ours = f"gain in Q {r.gain:+.3f} [{r.gain_lo:+.3f}, {r.gain_hi:+.3f}] over {int(r.n_prefixes)} prefixes"
+        add(claim, "gain > 0", ours, verdicts.NOT_TESTABLE if stuck else
+            verdicts.interval(r.gain_lo, r.gain_hi, (0.0, math.inf), 0.0))
 
 
 def _difference(results: pd.DataFrame, setting: str, method: str, other: str):
@@ -275,8 +374,8 @@ def preference_log(results: pd.DataFrame) -> pd.DataFrame:
 
 
 def figures(results: pd.DataFrame) -> dict:
-    """Figs. 5a/5b (per-step DPO against SFT and RFT), 5c (the pair constructions), 10 and 11, and the
-    preference trainer's diagnostics, drawn from the numbers this module computes."""
+    """Figs. 5a/5b (per-step DPO against SFT and RFT), 5c (the pair constructions), 7 (Q by exact label),
+    10 and 11, and the preference trainer's diagnostics, drawn from the numbers this module computes."""
     from synthrl import figures as draw
 
     means, fitted = positive.mean_errors(results), fits(results)
@@ -295,6 +394,12 @@ def figures(results: pd.DataFrame) -> dict:
             "fig10_fig11_advantages": draw.method_errors(
                 means, fitted, base, pick(per_step_name("min"), "pooled per-step DPO", "RFT", "advantage-filtered RFT",
                                           "AWR"), f"advantages: pooled (Fig. 10), filtered RFT (Fig. 11), AWR; {preset}")}
+    gains = [q_gains(results, s).assign(setting=s) for s in results.setting.dropna().unique()]
+    gains = pd.concat([g for g in gains if not g.empty]) if any(not g.empty for g in gains) else None
+    if gains is not None:
+        shown = gains[~gains.method.str.contains(" - ")]
+        figs["fig7_q_by_label"] = draw.q_by_label(shown, f"Fig. 7: Q per step by exact label, under each policy "
+                                                         f"(pi_sft's test samples), preset {preset}")
     log = preference_log(results)
     if not log.empty:
         n = int(log.n_problems.max())
