@@ -166,7 +166,7 @@ def q_by_label(gains: pd.DataFrame, title: str) -> plt.Figure:
     for ax, setting in zip(axes[0], settings):
         g = gains[(gains.setting == setting) & gains.q.notna()]
         labels = list(g.label.drop_duplicates())
-        methods = list(g.method.drop_duplicates())
+        methods = sorted(g.method.drop_duplicates(), key=lambda m: m != "SFT")  # pi_sft, the reference, first
         width = 0.8 / max(1, len(methods))
         for j, method in enumerate(methods):
             q = g[g.method == method].set_index("label")["q"].reindex(labels)
