@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 TORCH_SPEC ?= torch==2.13.0
 PRESET ?= cpu
 
-.PHONY: setup demo test figures bench pi-base clean
+.PHONY: setup demo test lab figures bench pi-base clean
 
 setup: $(VENV)/.installed
 
@@ -25,6 +25,14 @@ demo: setup
 # two workers were seen to hang until the cell timeout)
 test: setup
 	$(BIN)/python -m pytest -q -n auto --dist loadfile tests
+
+# JupyterLab on notebooks/ (the notebook extras installed once), on this machine only; it prints its URL
+lab: $(VENV)/.notebook
+	$(BIN)/jupyter lab --no-browser --ip=127.0.0.1 --notebook-dir=notebooks $(if $(filter 0,$(shell id -u)),--allow-root)
+
+$(VENV)/.notebook: $(VENV)/.installed
+	$(BIN)/pip install -q --disable-pip-version-check -e ".[notebook]"
+	touch $@
 
 figures: setup
 	$(BIN)/python -m synthrl figures --preset $(PRESET)
