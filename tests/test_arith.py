@@ -157,3 +157,16 @@ def test_unsolved_ops_are_never_shown_solved(world):
     assert 0 < needing < len(stories) and len(solved) == len(stories) - needing
     with pytest.raises(ValueError, match="unsolved_ops"):
         world.pretrain_corpus(10, seed=0, unsolved_ops=("divide",))
+
+
+def test_world_explorer_takes_more_names_for_longer_stories(capsys):
+    """Notebook 01: more steps need more people in a story; the explorer raises its names control
+    instead of printing an invalid setting (a max of 5 or more steps did, with 10 names)."""
+    pytest.importorskip("ipywidgets")
+    from synthrl.widgets import world_explorer
+
+    box = world_explorer(ArithConfig())
+    controls = {c.description: c for row in box.children[:2] for c in row.children}
+    controls["max steps"].value = 6
+    assert controls["names"].value == 2 * 6 + 1 + ArithConfig().n_distractors
+    assert "invalid setting" not in capsys.readouterr().out

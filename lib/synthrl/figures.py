@@ -36,8 +36,9 @@ def training_curves(results: pd.DataFrame) -> plt.Figure:
     """Training loss against step for each model of a study."""
     loss = results[results.metric == "train_loss"]
     fig, ax = plt.subplots(figsize=(4.5, 3.2))
-    for method, group in loss.groupby("method"):
-        ax.plot(group["step"], group["value"], label=method, color=METHOD_COLORS.get(method))
+    for method, group in loss.groupby("method"):  # a run logged at a few steps only is drawn as points
+        ax.plot(group["step"], group["value"], label=method, color=METHOD_COLORS.get(method),
+                marker="o" if len(group) < 5 else None)
     ax.set_xlabel("training step")
     ax.set_ylabel("training loss (per token)")
     ax.set_yscale("log")

@@ -6,8 +6,11 @@ import dataclasses
 import html
 
 from synthrl.credit import FIRST_PIT_DEFINITIONS
-from synthrl.tasks.arith import ArithConfig, ArithWorld, first_wrong_step, flip_first_operation
+from synthrl.tasks.arith import NAMES, ArithConfig, ArithWorld, first_wrong_step, flip_first_operation
 from synthrl.tasks.base import Problem
+
+# a control's whole label, never cut to "answer sp…" (ipywidgets' default width truncates it)
+WIDE = {"description_width": "initial"}
 
 LABEL_COLORS = {"right": "#d9f2d9", "wrong": "#f7d4d4", "irrelevant": "#fff2cc"}
 
@@ -36,17 +39,23 @@ def world_explorer(config: ArithConfig | None = None):
 
     cfg = config or ArithConfig()
     controls = {
-        "min_steps": w.IntSlider(value=cfg.min_steps, min=1, max=8, description="min steps"),
-        "max_steps": w.IntSlider(value=cfg.max_steps, min=1, max=8, description="max steps"),
-        "n_distractors": w.IntSlider(value=cfg.n_distractors, min=0, max=4, description="distractors"),
-        "max_value": w.IntSlider(value=cfg.max_value, min=6, max=100, description="answer space M"),
+        "min_steps": w.IntSlider(value=cfg.min_steps, min=1, max=8, description="min steps", style=WIDE),
+        "max_steps": w.IntSlider(value=cfg.max_steps, min=1, max=8, description="max steps", style=WIDE),
+        "n_distractors": w.IntSlider(value=cfg.n_distractors, min=0, max=4, description="distractors", style=WIDE),
+        "max_value": w.IntSlider(value=cfg.max_value, min=6, max=100, description="answer space M", style=WIDE),
+        "n_names": w.IntSlider(value=cfg.n_names, min=3, max=len(NAMES), description="names", style=WIDE),
         "teacher_styles": w.IntSlider(value=cfg.teacher_styles, min=1, max=cfg.teacher_styles,
-                                      description="teacher styles"),
-        "seed": w.IntSlider(value=0, min=0, max=1000, description="seed"),
+                                      description="teacher styles", style=WIDE),
+        "seed": w.IntSlider(value=0, min=0, max=1000, description="seed", style=WIDE),
     }
     out = w.Output()
 
     def show(_=None):
+        # a story of s steps and d distractors names up to 2s + 1 + d people: more steps take more names
+        needed = 2 * controls["max_steps"].value + 1 + controls["n_distractors"].value
+        if controls["n_names"].value < needed:
+            controls["n_names"].value = min(needed, len(NAMES))  # shows again through its observer
+            return
         out.clear_output()
         with out:
             try:
@@ -63,7 +72,7 @@ def world_explorer(config: ArithConfig | None = None):
     for c in controls.values():
         c.observe(show, names="value")
     show()
-    return w.VBox([w.HBox(list(controls.values())[:3]), w.HBox(list(controls.values())[3:]), out])
+    return w.VBox([w.HBox(list(controls.values())[:4]), w.HBox(list(controls.values())[4:]), out])
 
 
 def credit_trace_html(world: ArithWorld, problem: Problem, credit) -> str:
@@ -93,8 +102,8 @@ def trace_inspector(world: ArithWorld, problems: list[Problem], credits: dict):
     from IPython.display import HTML, display
 
     pick = w.Dropdown(options=[(f"{i}: {p.question[:60]}...", i) for i, p in enumerate(problems)],
-                      description="trace", layout=w.Layout(width="90%"))
-    policy = w.ToggleButtons(options=list(credits), description="rollouts")
+                      description="trace", style=WIDE, layout=w.Layout(width="90%"))
+    policy = w.ToggleButtons(options=list(credits), description="rollouts", style=WIDE)
     out = w.Output()
 
     def show(_=None):
@@ -122,15 +131,16 @@ def scaling_explorer(preset, results=None):
     cfg = preset.scaling
     ladder = sorted({*cfg.sizes, *(max(1, s // 2) for s in cfg.sizes)})
     controls = {
-        "sizes": w.SelectMultiple(options=ladder, value=tuple(sorted(cfg.sizes)[:3]), description="|D_syn|", rows=5),
+        "sizes": w.SelectMultiple(options=ladder, value=tuple(sorted(cfg.sizes)[:3]), description="|D_syn|",
+                                  style=WIDE, rows=5),
         "positives_per_problem": w.IntSlider(  # D+ can keep at most the samples drawn per problem
             value=min(preset.sampling.positives_per_problem, cfg.samples_per_problem), min=1,
             max=cfg.samples_per_problem,
-            description="positives/problem"),
+            description="positives/problem", style=WIDE),
         "temperature": w.FloatSlider(value=preset.sampling.temperature, min=0.3, max=1.5, step=0.1,
-                                     description="temperature"),
-        "n_seeds": w.IntSlider(value=1, min=1, max=max(3, len(cfg.seeds)), description="seeds"),
-        "setting": w.Dropdown(options=[s.name for s in cfg.settings], description="setting"),
+                                     description="temperature", style=WIDE),
+        "n_seeds": w.IntSlider(value=1, min=1, max=max(3, len(cfg.seeds)), description="seeds", style=WIDE),
+        "setting": w.Dropdown(options=[s.name for s in cfg.settings], description="setting", style=WIDE),
     }
     run_button, replot_button = w.Button(description="run", button_style="primary"), w.Button(description="re-plot")
     out = w.Output()
@@ -185,17 +195,16 @@ def negative_explorer(preset):
     from synthrl.studies import negative_scaling
 
     cfg = preset.negative
-    style = {"description_width": "initial"}
     controls = {
         "size": w.Dropdown(options=sorted(preset.scaling.sizes), value=min(cfg.sizes or preset.scaling.sizes),
-                           description="|D_syn|", style=style),
+                           description="|D_syn|", style=WIDE),
         "beta": w.FloatLogSlider(value=cfg.dpo.beta, base=10, min=-2, max=0, step=0.25, description="DPO beta",
-                                 style=style),
+                                 style=WIDE),
         "cut": w.Dropdown(options=[*FIRST_PIT_DEFINITIONS, "oracle"], value=cfg.first_pits[0],
-                          description="cut after", style=style),
+                          description="cut after", style=WIDE),
         "n_rollouts": w.IntSlider(value=cfg.credit.n_rollouts, min=1, max=32, description="rollouts per prefix",
-                                  style=style),
-        "setting": w.Dropdown(options=[s.name for s in preset.scaling.settings], description="setting", style=style),
+                                  style=WIDE),
+        "setting": w.Dropdown(options=[s.name for s in preset.scaling.settings], description="setting", style=WIDE),
     }
     run_button, out = w.Button(description="run", button_style="primary"), w.Output()
     state = {"results": None}
@@ -243,11 +252,12 @@ def star_explorer(preset, results=None):
     cfg = preset.star
     g = cfg.graph
     controls = {
-        "d": w.IntSlider(value=g.d, min=2, max=5, description="d (arms)"),
-        "l": w.IntSlider(value=g.l, min=3, max=8, description="l (path)"),
-        "N": w.IntSlider(value=g.n_nodes, min=10, max=100, step=5, description="N (labels)"),
+        "d": w.IntSlider(value=g.d, min=2, max=5, description="d (arms)", style=WIDE),
+        "l": w.IntSlider(value=g.l, min=3, max=8, description="l (path)", style=WIDE),
+        "N": w.IntSlider(value=g.n_nodes, min=10, max=100, step=5, description="N (labels)", style=WIDE),
         "start": w.Dropdown(options=[s for s in cfg.checkpoints if s > 0],
-                            value=cfg.dpo_from[0] if cfg.dpo_from else cfg.checkpoints[-1], description="DPO from"),
+                            value=cfg.dpo_from[0] if cfg.dpo_from else cfg.checkpoints[-1], description="DPO from",
+                            style=WIDE),
     }
     run_button, replot_button = w.Button(description="run", button_style="primary"), w.Button(description="re-plot")
     out = w.Output()
