@@ -1,4 +1,5 @@
 """The end-to-end smoke pipeline: tidy results, caching, resuming, determinism, bad cache files."""
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -172,3 +173,19 @@ def test_sft_kept_on_dev_is_the_epoch_with_the_lowest_dev_error():
     assert same == (log["kept_step"] == steps[-1])
     with pytest.raises(ValueError, match="sft_keep"):
         dataclasses.replace(SMOKE, sft_keep="best_test")
+
+
+def test_replay_draws_pi_bases_own_documents_per_seed():
+    """Preset.finetune_replay: that many of pi_base's corpus documents per finetuning row, whole-text
+    loss (an empty prompt), the same draw for the same seed; none by default."""
+    from synthrl.pipeline import pretrain_corpus, replay_rows
+
+    smoke = get_preset("smoke")
+    assert replay_rows(smoke, 40, 0) == []
+    replay = dataclasses.replace(smoke, finetune_replay=0.5)
+    rows = replay_rows(replay, 40, 0)
+    corpus = set(pretrain_corpus(replay))
+    assert len(rows) == 20 and all(r["prompt"] == "" and r["completion"] in corpus for r in rows)
+    assert rows == replay_rows(replay, 40, 0) and rows != replay_rows(replay, 40, 1)
+    with pytest.raises(ValueError, match="finetune_replay"):
+        dataclasses.replace(smoke, finetune_replay=-1.0)

@@ -167,7 +167,8 @@ def replay_rows(preset: Preset, n_rows: int, seed: int) -> list[dict]:
     if preset.task != "arith" or preset.model.pretrained is not None:
         raise NotImplementedError("replay needs pi_base's corpus: only a from-scratch arith pi_base has one here")
     corpus = pretrain_corpus(preset)
-    return [{"prompt": "", "completion": doc} for doc in random.Random(f"replay/{seed}").sample(corpus, min(k, len(corpus)))]
+    drawn = random.Random(f"replay/{seed}").sample(corpus, min(k, len(corpus)))
+    return [{"prompt": "", "completion": doc} for doc in drawn]
 
 
 def full_weights(model_cfg):
