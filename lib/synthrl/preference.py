@@ -133,10 +133,9 @@ def train_preference(model, reference, tokenizer, pairs: list[dict], cfg: Prefer
                      on_step: Callable[[int, object], None] | None = None) -> PreferenceResult:
     """Train `model` (a copy of pi_sft, or pi_sft with LoRA adapters) on preference pairs against the
     frozen `reference` (None for a LoRA model: its adapters disabled; `POLICY_AT_START`: the model as it
-    is before training). Warmup, then the configured
-    schedule (transformers' schedulers), gradients clipped at `cfg.max_grad_norm`. `on_step(step,
-    model)` is called before the first step (step 0) and after every step, with the model in eval
-    mode (a study evaluates there)."""
+    is before training). Warmup, then the configured schedule (transformers' schedulers), gradients
+    clipped at `cfg.max_grad_norm`. `on_step(step, model)` is called before the first step (step 0) and
+    after every step, with the model in eval mode (a study evaluates there)."""
     from transformers import get_scheduler
 
     from trl.trainer.utils import disable_dropout_in_model
