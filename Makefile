@@ -20,9 +20,9 @@ $(VENV)/.installed: pyproject.toml
 demo: setup
 	$(BIN)/python -m synthrl demo --preset $(PRESET)
 
-# One pytest worker per core (pytest-xdist). Each test file runs on one worker: its module-scoped runs
-# are built once, and the notebooks run one after another (Jupyter kernels started at the same moment by
-# two workers were seen to hang until the cell timeout)
+# One pytest worker per core (pytest-xdist). Each test file runs whole on one worker: its module-scoped
+# runs are built once, and the notebooks run one after another. (--dist loadgroup would place files by
+# hand, but with pytest 9.2 and xdist 3.8 its groups are not applied: tests of one group were spread.)
 test: setup
 	$(BIN)/python -m pytest -q -n auto --dist loadfile tests
 

@@ -10,7 +10,7 @@ import torch
 
 from synthrl.presets import get_preset
 from synthrl.studies import positive_scaling as ps
-from synthrl.studies.pool import map_cells
+from synthrl.pool import map_cells
 
 SMOKE = get_preset("smoke")
 CELLS = {"seeds": (0,), "sizes": (16, 32), "methods": ("SFT", "RFT"), "settings": ("gsm8k-like",)}
@@ -64,3 +64,36 @@ def test_ray_is_refused_for_a_study_without_cells(capsys):
 
     assert main(["run", "q_values", "--preset", "smoke", "--ray", "auto"]) == 2
     assert "no independent cells" in capsys.readouterr().err
+
+
+def test_rollout_batches_on_sampler_actors_give_the_serial_q(tmp_path, monkeypatch):
+    """CreditConfig.batch_traces: each batch of traces has its own seed, so the rollouts' outcomes are the
+    same whether the batches run here, one after another, or on Ray's sampler actors."""
+    import dataclasses
+
+    from synthrl import credit, pipeline
+    from synthrl.pool import _connect
+    from synthrl.presets import CreditConfig
+    from synthrl.tasks.arith import flip_first_operation
+
+    preset = dataclasses.replace(SMOKE, credit=CreditConfig(n_rollouts=4, batch_traces=2))
+    problems = pipeline.d_syn(preset, n=6, seed=0)
+    traces = [flip_first_operation(p.solution) for p in problems]
+    here = []
+    real = credit.estimate_q
+    monkeypatch.setattr(credit, "estimate_q", lambda *a, **k: here.append(1) or real(*a, **k))
+
+    def run(home):
+        monkeypatch.setenv("SYNTHRL_HOME", str(tmp_path / "base"))
+        base = pipeline.pi_base(preset)  # built once, shared
+        monkeypatch.setenv("SYNTHRL_HOME", str(tmp_path / home))
+        return pipeline.credits(preset, base, problems, traces)
+
+    ray.shutdown()
+    serial = run("serial")
+    assert len(here) == 3  # three batches of two traces, here
+    _connect(None, 2)
+    on_ray = run("ray")
+    assert len(here) == 3  # none more here: the actors ran them
+    assert [c.outcomes for c in on_ray] == [c.outcomes for c in serial]
+    assert [c.uid for c in on_ray] == [p.uid for p in problems]

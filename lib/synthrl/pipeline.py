@@ -433,12 +433,23 @@ def credits(preset: Preset, checkpoint: str, problems: list[Problem], traces: li
     task = make_task(preset)
 
     def build(folder: Path) -> None:
-        sampler = make_sampler(checkpoint, batch_size=preset.sampling.batch_size, progress=True)
-        found = estimate_q(sampler, task, problems, traces, cfg.n_rollouts, cfg.temperature, preset.seed,
-                           preset.sampling.max_new_tokens, cfg.k)
+        if cfg.batch_traces > 0:  # batches with their own seeds, on Ray's sampler actors where Ray runs
+            from synthrl.pool import rollout_batches
+
+            b = cfg.batch_traces
+            batches = [(problems[i:i + b], traces[i:i + b], preset.seed + i) for i in range(0, len(traces), b)]
+            kwargs = {"n_rollouts": cfg.n_rollouts, "temperature": cfg.temperature, "k": cfg.k,
+                      "max_new_tokens": preset.sampling.max_new_tokens}
+            found = [c for batch in rollout_batches(checkpoint, preset.sampling.batch_size, task, batches, kwargs)
+                     for c in batch]
+        else:
+            sampler = make_sampler(checkpoint, batch_size=preset.sampling.batch_size, progress=True)
+            found = estimate_q(sampler, task, problems, traces, cfg.n_rollouts, cfg.temperature, preset.seed,
+                               preset.sampling.max_new_tokens, cfg.k)
         write_jsonl(folder / "credits.jsonl", [vars(c) for c in found])
 
-    key = cache_key("credit", checkpoint_id(checkpoint), [p.uid for p in problems], traces, to_dict(cfg),
+    described = {k: v for k, v in to_dict(cfg).items() if k != "batch_traces" or v}  # 0 keeps committed keys
+    key = cache_key("credit", checkpoint_id(checkpoint), [p.uid for p in problems], traces, described,
                     preset.seed, preset.sampling.max_new_tokens)
     rows = read_jsonl(cached_dir("credit", key, build) / "credits.jsonl", required=("uid", "steps", "outcomes"))
     return [TraceCredit(**r) for r in rows]

@@ -85,10 +85,14 @@ class CreditConfig:
     n_rollouts: int = 16  # our choice: rollouts per prefix (validation reports 1, 2, 4, ... of them)
     temperature: float = 1.0  # our choice: rollouts sample pi_sft as it was trained
     k: int = 5  # paper: Q under BoK(pi_sft) with K = 5
+    # Traces per rollout batch: 0 = all of a stage's traces in one batch (every committed run); > 0 splits
+    # them into batches, each with its own seed, which run on Ray's sampler actors where Ray is running
+    # (`synthrl.pool`) and give the same Q wherever they run. Our choice
+    batch_traces: int = 0
 
     def __post_init__(self) -> None:
-        if self.n_traces < 1 or self.n_rollouts < 1 or self.k < 1:
-            raise ValueError("n_traces, n_rollouts and k must be >= 1")
+        if self.n_traces < 1 or self.n_rollouts < 1 or self.k < 1 or self.batch_traces < 0:
+            raise ValueError("n_traces, n_rollouts and k must be >= 1, batch_traces >= 0")
 
 
 @dataclass(frozen=True)

@@ -185,10 +185,10 @@ def with_overrides(preset: Preset | str, settings=None, **negative) -> Preset:
 
 def run(preset: Preset | str = "cpu", progress: bool = False, ray: str | None = None, **overrides) -> pd.DataFrame:
     """The tidy results of every cell, with the positive-scaling rows (pi_base, SFT, RFT) at every
-    scaling size and provenance. Cells run as the scaling study's do (`studies.pool`: its `workers`
+    scaling size and provenance. Cells run as the scaling study's do (`synthrl.pool`: its `workers`
     here, or on the Ray cluster at `ray`); the positive cells are the positive-scaling study's, free
     once it has run."""
-    from synthrl.studies.pool import map_cells
+    from synthrl.pool import map_cells
 
     preset = with_overrides(get_preset(preset) if isinstance(preset, str) else preset, **overrides)
     start = time.perf_counter()

@@ -3,7 +3,7 @@ samples at several |D_syn|, seeds and two difficulty settings.
 
 Each cell (setting, seed, size) is one chain D_syn -> SFT -> samples -> D+ -> RFT (and RFT on one
 positive per problem, "RFT-1"), every stage cached; cells are independent, so they run as Ray
-tasks (`studies.pool`). The analysis fits power laws, estimates RFT's k-fold data efficiency over
+tasks (`synthrl.pool`). The analysis fits power laws, estimates RFT's k-fold data efficiency over
 SFT with a bootstrap over seeds, and computes the verdicts of the claims table.
 """
 from __future__ import annotations
@@ -158,9 +158,9 @@ def run(preset: Preset | str = "cpu", progress: bool = False, ablation: str | No
     """The tidy results of every cell, with provenance. `ablation="lr"` runs the preset's
     learning-rate arms (same sizes, seeds and pi_base) instead of its settings, `ablation=
     "one_positive"` RFT-1 beside SFT; their results are saved as `positive_scaling_<ablation>`.
-    `ray`: a Ray cluster's address ("auto") to run the cells on (`studies.pool`); None: the preset's
+    `ray`: a Ray cluster's address ("auto") to run the cells on (`synthrl.pool`); None: the preset's
     `workers` on this machine. `overrides`: see `with_overrides`."""
-    from synthrl.studies.pool import map_cells
+    from synthrl.pool import map_cells
 
     preset = get_preset(preset) if isinstance(preset, str) else preset
     if ablation is not None:

@@ -1,4 +1,5 @@
-"""Independent cells of a study (a setting x size x seed chain of cached stages), run on Ray.
+"""Work that runs apart, on Ray: a study's independent cells (a setting x size x seed chain of cached
+stages), and the rollout batches of a credit stage (`CreditConfig.batch_traces`).
 
 - `ray=None`, `workers=1`: every cell in this process, one after another.
 - `ray=None`, `workers=n`: a local Ray instance of n CPUs on this machine (measured on 2 cores: two
@@ -10,6 +11,10 @@
 Each cell gets an equal share of the cores (torch threads), and on a GPU machine one GPU, so each
 cell's vLLM engine has its GPU to itself. Rows come back in the order cells finish; the studies sort
 them. Without Ray installed, cells run in this process.
+
+Rollout batches go to sampler actors: one per GPU where the cluster has GPUs (each holds one engine,
+loaded once per checkpoint), else one per CPU. Where Ray is not running, the batches run here, one
+after another, with the same seeds, so the Q values do not depend on where they ran.
 """
 from __future__ import annotations
 
@@ -81,3 +86,58 @@ def map_cells(fn: Callable[..., list[dict]], jobs: list[tuple], workers: int, de
             bar.update()
     bar.close()
     return rows
+
+
+def _sampler_actor_class(lib):
+    @lib.remote
+    class SamplerActor:
+        """One sampler (a vLLM engine on a GPU, else transformers) for one checkpoint, kept for every batch
+        sent to it."""
+
+        def __init__(self, checkpoint: str, batch_size: int, env: dict, threads: int):
+            import torch
+
+            from synthrl import quiet_libraries
+            from synthrl.sampling import make_sampler
+
+            os.environ.update(env)
+            torch.set_num_threads(threads)
+            quiet_libraries()
+            self.sampler = make_sampler(checkpoint, batch_size=batch_size)
+
+        def estimate(self, task, problems, traces, kwargs):
+            from synthrl.credit import estimate_q
+
+            return estimate_q(self.sampler, task, problems, traces, **kwargs)
+
+    return SamplerActor
+
+
+def rollout_batches(checkpoint: str, batch_size: int, task, batches: list[tuple], kwargs: dict) -> list:
+    """Monte-Carlo credit (`credit.estimate_q(sampler, task, problems, traces, seed=..., **kwargs)`) for
+    each batch (problems, traces, seed), in order: on sampler actors where Ray is running, else here."""
+    from synthrl.credit import estimate_q
+
+    lib = None
+    if _ray_available():
+        import ray as lib
+
+        lib = lib if lib.is_initialized() else None
+    if lib is None or len(batches) < 2:
+        from synthrl.sampling import make_sampler
+
+        sampler = make_sampler(checkpoint, batch_size=batch_size)
+        return [estimate_q(sampler, task, problems, traces, seed=seed, **kwargs) for problems, traces, seed in batches]
+    resources = lib.cluster_resources()
+    gpus = int(resources.get("GPU", 0))
+    n_actors = min(len(batches), gpus or max(1, int(resources.get("CPU", 1))))
+    env = {k: os.environ[k] for k in _ENV if k in os.environ}
+    actor = _sampler_actor_class(lib).options(num_cpus=1, num_gpus=1 if gpus else 0)
+    actors = [actor.remote(checkpoint, batch_size, env, 1) for _ in range(n_actors)]
+    try:
+        futures = [actors[i % n_actors].estimate.remote(task, problems, traces, {**kwargs, "seed": seed})
+                   for i, (problems, traces, seed) in enumerate(batches)]
+        return lib.get(futures)
+    finally:
+        for a in actors:
+            lib.kill(a)
