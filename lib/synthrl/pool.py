@@ -45,6 +45,16 @@ def _ray_available() -> bool:
     return True
 
 
+def _running_ray():
+    """The ray module if this process is connected to a Ray instance (a driver that started one, or any Ray
+    worker), else None."""
+    if not _ray_available():
+        return None
+    import ray
+
+    return ray if ray.is_initialized() else None
+
+
 def _connect(ray_address: str | None, workers: int):
     """Ray, connected: to the given cluster, or to a local instance of `workers` CPUs (reused if this
     process has one already)."""
@@ -118,11 +128,7 @@ def rollout_batches(checkpoint: str, batch_size: int, task, batches: list[tuple]
     each batch (problems, traces, seed), in order: on sampler actors where Ray is running, else here."""
     from synthrl.credit import estimate_q
 
-    lib = None
-    if _ray_available():
-        import ray as lib
-
-        lib = lib if lib.is_initialized() else None
+    lib = _running_ray()
     if lib is None or len(batches) < 2:
         from synthrl.sampling import make_sampler
 
