@@ -52,7 +52,7 @@ def cmd_run(study: str, preset: str, ablation: str | None = None, ray: str | Non
     for fig_path in figures.save_all(module.figures(results), preset):
         print(f"figure: {fig_path}")
     if study == "quickstart":
-        print(module.summary(results).to_string(float_format=lambda v: f"{v:.3f}"))
+        print(module.summary(results).to_string(float_format=lambda v: f"{v:.3f}", na_rep="not measured"))
     with pd.option_context("display.max_colwidth", None, "display.width", 250):
         print(module.claims(results).to_string(index=False))
     print(f"{name} on preset {preset!r} took {time.perf_counter() - start:.0f} s")
