@@ -1,5 +1,6 @@
 """Every notebook runs top to bottom in the smoke preset, and is committed without outputs."""
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -21,9 +22,18 @@ def test_committed_without_outputs_and_with_a_parameters_cell(path):
 
 
 # A smoke cell takes seconds (the longest, 04's study, under 2 minutes beside other tests). A kernel that
-# never answers is waited out this long and then retried once: it has been seen, more often with the
-# tests on pytest-xdist (two workers), so the wait is kept short enough for `make test` to stay in time.
+# never answers is waited out this long and then retried once, so the wait is kept short enough for
+# `make test` to stay in time.
 CELL_TIMEOUT_S = 180
+# nbclient sometimes blocks on a cell that displays ipywidgets until the cell's timeout, then goes on
+# (jupyter/nbclient#312, open; seen here in 3 of 6 runs on pytest-xdist, on 05's trace inspector): the
+# cells that build an explorer or inspector, seconds of work in smoke, get a short timeout
+WIDGET_CELL = re.compile(r"\b\w+_(explorer|inspector)\(")
+WIDGET_CELL_TIMEOUT_S = 45
+
+
+def cell_timeout(cell) -> int:
+    return WIDGET_CELL_TIMEOUT_S if WIDGET_CELL.search(cell.source) else CELL_TIMEOUT_S
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
@@ -34,7 +44,7 @@ def test_notebook_runs_in_smoke_preset(path, tmp_path):
     out = tmp_path / path.name
     run = lambda: papermill.execute_notebook(  # noqa: E731
         str(path), str(out), parameters={"preset": "smoke"}, kernel_name="python3", cwd=str(ROOT / "notebooks"),
-        progress_bar=False, execution_timeout=CELL_TIMEOUT_S, start_timeout=120)
+        progress_bar=False, execution_timeout=CELL_TIMEOUT_S, timeout_func=cell_timeout, start_timeout=120)
     try:
         run()
     except (CellTimeoutError, DeadKernelError, TimeoutError):

@@ -392,7 +392,7 @@ PRESETS: dict[str, Preset] = {
                         sft=TrainConfig(batch_size=32, lr=3e-3, warmup_ratio=0.05, max_steps=60),
                         checkpoints=(0, 10, 20, 40, 60), dpo_from=(10, 20), dpo_from_over=60,
                         dpo=PreferenceConfig(lr=1e-3, batch_size=16, max_steps=10), dpo_eval_every=5),
-        negative=NegativeConfig(sizes=(16,), seeds=(0,)),  # the notebook in seconds; tests give more sizes
+        negative=NegativeConfig(sizes=(16,), seeds=(0,), q_traces=8),  # the notebook in seconds; tests give more sizes
     ),
     # A laptop with 2 cores: the quickstart in about 5 minutes (pi_base shipped: `make pi-base`).
     # 64 rollouts per prefix (our choice): notebook 05 reports 1..64; between 16 and 64 the paper's
