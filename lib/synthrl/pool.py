@@ -25,8 +25,12 @@ from collections.abc import Callable
 _ENV = ("SYNTHRL_HOME", "SYNTHRL_DATA")
 
 
-def _run_cell(fn: Callable[..., list[dict]], job: tuple, env: dict, threads: int) -> list[dict]:
-    """One cell in a Ray worker, under the caller's run cache and with its share of the cores."""
+def _caller_env() -> dict:
+    return {k: os.environ[k] for k in _ENV if k in os.environ}
+
+
+def _enter_worker(env: dict, threads: int) -> None:
+    """A Ray worker takes the caller's run cache and data folder, and its share of the cores."""
     import torch
 
     from synthrl import quiet_libraries
@@ -34,6 +38,11 @@ def _run_cell(fn: Callable[..., list[dict]], job: tuple, env: dict, threads: int
     os.environ.update(env)
     torch.set_num_threads(threads)
     quiet_libraries()
+
+
+def _run_cell(fn: Callable[..., list[dict]], job: tuple, env: dict, threads: int) -> list[dict]:
+    """One cell in a Ray worker."""
+    _enter_worker(env, threads)
     return fn(*job)
 
 
@@ -88,7 +97,7 @@ def map_cells(fn: Callable[..., list[dict]], jobs: list[tuple], workers: int, de
         threads = max(1, (os.cpu_count() or 1) // workers) if ray is None else 1
         gpus = 1 if lib.cluster_resources().get("GPU", 0) > 0 else 0
         task = lib.remote(num_cpus=1, num_gpus=gpus)(_run_cell)
-        env = {k: os.environ[k] for k in _ENV if k in os.environ}
+        env = _caller_env()
         pending = [task.remote(fn, job, env, threads) for job in jobs]
         while pending:
             done, pending = lib.wait(pending, num_returns=1)
@@ -105,14 +114,9 @@ def _sampler_actor_class(lib):
         sent to it."""
 
         def __init__(self, checkpoint: str, batch_size: int, env: dict, threads: int):
-            import torch
-
-            from synthrl import quiet_libraries
             from synthrl.sampling import make_sampler
 
-            os.environ.update(env)
-            torch.set_num_threads(threads)
-            quiet_libraries()
+            _enter_worker(env, threads)
             self.sampler = make_sampler(checkpoint, batch_size=batch_size)
 
         def estimate(self, task, problems, traces, kwargs):
@@ -137,8 +141,8 @@ def rollout_batches(checkpoint: str, batch_size: int, task, batches: list[tuple]
     resources = lib.cluster_resources()
     gpus = int(resources.get("GPU", 0))
     n_actors = min(len(batches), gpus or max(1, int(resources.get("CPU", 1))))
-    env = {k: os.environ[k] for k in _ENV if k in os.environ}
     actor = _sampler_actor_class(lib).options(num_cpus=1, num_gpus=1 if gpus else 0)
+    env = _caller_env()
     actors = [actor.remote(checkpoint, batch_size, env, 1) for _ in range(n_actors)]
     try:
         futures = [actors[i % n_actors].estimate.remote(task, problems, traces, {**kwargs, "seed": seed})
