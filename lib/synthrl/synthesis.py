@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import random
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from synthrl.sampling import Sampler, SamplingSpec
 from synthrl.tasks.base import Problem
@@ -62,19 +62,16 @@ def cut_question(text: str, stops: tuple[str, ...], max_chars: int) -> str | Non
     return question if question and len(question) <= max_chars else None
 
 
-def vote(task, problem: Problem, solutions: list[str]) -> tuple[str | None, int]:
-    """The most common final answer of the solutions (ties: the first seen) and how many solutions the
-    task's own checker accepts for it (so "0.5" and "\\frac12" count as one answer where the checker
-    says so)."""
-    answers = [a for a in (task.final_answer(s) for s in solutions) if a is not None]
-    if not answers:
-        return None, 0
-    best, best_n = None, 0
-    for answer, _ in Counter(answers).most_common():
-        n = sum(task.is_correct(Problem(problem.uid, problem.question, answer), s) for s in solutions)
-        if n > best_n:
-            best, best_n = answer, n
-    return best, best_n
+def vote(task, problem: Problem, solutions: list[str], answers: list[str | None]) -> tuple[str | None, list[bool]]:
+    """The most common final answer of the solutions (`answers`, each solution's; ties: the first seen) and
+    which solutions the task's own checker accepts for it (so "0.5" and "\\frac12" count as one answer
+    where the checker says so)."""
+    best, accepted = None, [False] * len(solutions)
+    for answer, _ in Counter(a for a in answers if a is not None).most_common():
+        ok = [task.is_correct(Problem(problem.uid, problem.question, answer), s) for s in solutions]
+        if sum(ok) > sum(accepted):
+            best, accepted = answer, ok
+    return best, accepted
 
 
 def synthesize(task, sampler: Sampler, seeds: list[Problem], cfg: SynthesisConfig) -> tuple[list[Problem], list[dict]]:
@@ -97,18 +94,17 @@ def synthesize(task, sampler: Sampler, seeds: list[Problem], cfg: SynthesisConfi
         uid = "syn-" + hashlib.sha1(question.encode()).hexdigest()[:12]
         candidates[question] = Problem(uid=uid, question=question, answer="")
     problems = list(candidates.values())
-    solved = sampler.sample([task.prompt(p) for p in problems],
-                            SamplingSpec(n=cfg.k, temperature=cfg.temperature, max_new_tokens=cfg.max_new_tokens,
-                                         seed=cfg.seed + 1))
+    solved = sampler.sample([task.prompt(p) for p in problems], replace(spec, n=cfg.k, seed=cfg.seed + 1))
     kept = []
     need = cfg.min_agreement * cfg.k
     for p, solutions in zip(problems, solved):
-        answer, votes = vote(task, p, solutions)
-        keep = answer is not None and votes >= need
-        record.append({"question": p.question, "uid": p.uid, "answers": [task.final_answer(s) for s in solutions],
-                       "answer": answer, "votes": votes, "kept": keep,
+        answers = [task.final_answer(s) for s in solutions]
+        answer, accepted = vote(task, p, solutions, answers)
+        keep = answer is not None and sum(accepted) >= need
+        record.append({"question": p.question, "uid": p.uid, "answers": answers, "answer": answer,
+                       "votes": sum(accepted), "kept": keep,
                        "why": "agreed" if keep else "no answer parses" if answer is None else "answers disagree"})
         if keep:
-            solution = next(s for s in solutions if task.is_correct(Problem(p.uid, p.question, answer), s))
+            solution = solutions[accepted.index(True)]
             kept.append(Problem(uid=p.uid, question=p.question, answer=answer, solution=solution))
     return kept, record
