@@ -276,7 +276,8 @@ def claims(results: pd.DataFrame, n_boot: int = 1000) -> pd.DataFrame:
 def q_gains(results: pd.DataFrame, setting: str, n_boot: int = 1000) -> pd.DataFrame:
     """Fig. 7's numbers: for each policy and step label, the mean Q of the prefixes ending at such steps,
     and the mean gain over pi_sft (SFT) on the same prefixes with a 95% bootstrap interval that resamples
-    traces (a trace's prefixes move together). Also per-step DPO's gain minus naive DPO's."""
+    traces (a trace's prefixes move together; n_boot 0: no interval, as the figure needs none). Also
+    per-step DPO's gain minus naive DPO's."""
     import numpy as np
 
     q = results[(results.setting == setting) & (results.metric == "q_prefix")]
@@ -305,7 +306,7 @@ def q_gains(results: pd.DataFrame, setting: str, n_boot: int = 1000) -> pd.DataF
         for column, method in contrasts.items():
             boot = [sums[column].reindex(d).sum() / counts.reindex(d).sum() for d in draws
                     if counts.reindex(d).sum() > 0]
-            lo, hi = np.nanpercentile(boot, [2.5, 97.5])
+            lo, hi = np.nanpercentile(boot, [2.5, 97.5]) if boot else (float("nan"), float("nan"))
             out.append({"method": method, "label": label, "n_prefixes": len(at),
                         "q": float(at[method].mean()) if method in at else float("nan"),
                         "gain": float(at[column].mean()), "gain_lo": float(lo), "gain_hi": float(hi)})
@@ -394,7 +395,7 @@ def figures(results: pd.DataFrame) -> dict:
             "fig10_fig11_advantages": draw.method_errors(
                 means, fitted, base, pick(per_step_name("min"), "pooled per-step DPO", "RFT", "advantage-filtered RFT",
                                           "AWR"), f"advantages: pooled (Fig. 10), filtered RFT (Fig. 11), AWR; {preset}")}
-    gains = [q_gains(results, s).assign(setting=s) for s in results.setting.dropna().unique()]
+    gains = [q_gains(results, s, n_boot=0).assign(setting=s) for s in results.setting.dropna().unique()]
     gains = pd.concat([g for g in gains if not g.empty]) if any(not g.empty for g in gains) else None
     if gains is not None:
         shown = gains[~gains.method.str.contains(" - ")]
