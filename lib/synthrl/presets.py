@@ -173,7 +173,8 @@ class ScalingConfig:
     # under. Our choice (until issue 11: half of the then rate, 1e-3).
     lr_arms: tuple[Setting, ...] = (Setting("gsm8k-like, lr 1e-4", sft_lr=1e-4),)
     nll_samples: int = 400  # Fig. 3: solutions of each kind scored under pi_base (largest size, first seed)
-    workers: int = 2  # cells at once (a local Ray instance); measured on 2 cores: 2 one-thread cells train 1.42x faster than one
+    # cells at once (a local Ray instance); measured on 2 cores: 2 one-thread cells train 1.42x faster than one
+    workers: int = 2
 
     def __post_init__(self) -> None:
         if len(self.sizes) < 2 or min(self.sizes) < 1 or not self.seeds or not self.settings:

@@ -6,7 +6,8 @@ import dataclasses
 import html
 
 from synthrl.credit import FIRST_PIT_DEFINITIONS
-from synthrl.tasks.arith import NAMES, ArithConfig, ArithWorld, first_wrong_step, flip_first_operation
+from synthrl.tasks.arith import (NAMES, ArithConfig, ArithWorld, first_wrong_step, flip_first_operation,
+                                 names_needed)
 from synthrl.tasks.base import Problem
 
 # a control's whole label, never cut to "answer sp…" (ipywidgets' default width truncates it)
@@ -51,8 +52,7 @@ def world_explorer(config: ArithConfig | None = None):
     out = w.Output()
 
     def show(_=None):
-        # a story of s steps and d distractors names up to 2s + 1 + d people: more steps take more names
-        needed = 2 * controls["max_steps"].value + 1 + controls["n_distractors"].value
+        needed = names_needed(controls["max_steps"].value, controls["n_distractors"].value)  # more steps, more names
         if controls["n_names"].value < needed:
             controls["n_names"].value = min(needed, len(NAMES))  # shows again through its observer
             return

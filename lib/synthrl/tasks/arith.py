@@ -58,6 +58,11 @@ _EQUATION = re.compile(r"(?<![0-9])([0-9]{1,6}) ([-+*]) ([0-9]{1,6}) = ([0-9]{1,
 TEST_FRACTION = 10  # our choice: 1 in 10 possible problems belongs to the test split
 
 
+def names_needed(max_steps: int, n_distractors: int) -> int:
+    """The most people a story of up to max_steps steps and n_distractors distractors names."""
+    return 2 * max_steps + 1 + n_distractors
+
+
 @dataclass(frozen=True)
 class ArithConfig:
     min_steps: int = 2  # our choice: GSM8K needs 2-8 steps; a ~1M-param model on a CPU manages 2-3
@@ -81,7 +86,7 @@ class ArithConfig:
             raise ValueError(f"p_together is a probability, got {self.p_together}")
         if not 1 <= self.teacher_styles <= len(STEP_TEMPLATES):
             raise ValueError(f"teacher_styles must be in 1..{len(STEP_TEMPLATES)}, got {self.teacher_styles}")
-        most_people = 2 * self.max_steps + 1 + self.n_distractors
+        most_people = names_needed(self.max_steps, self.n_distractors)
         if not most_people <= self.n_names <= len(NAMES):
             raise ValueError(f"n_names must be in {most_people}..{len(NAMES)} for {self.max_steps} steps and "
                              f"{self.n_distractors} distractors, got {self.n_names}")
