@@ -41,8 +41,12 @@ figures: setup
 pi-base: setup
 	$(BIN)/python -m synthrl pi-base --preset $(PRESET)
 
-bench: setup
+bench: $(VENV)/.bench
 	$(BIN)/python -m synthrl bench --preset $(PRESET)
+
+$(VENV)/.bench: $(VENV)/.installed
+	$(BIN)/pip install -q --disable-pip-version-check -e ".[bench]"
+	touch $@
 
 clean:
 	rm -rf $(VENV) runs

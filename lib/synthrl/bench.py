@@ -1,22 +1,46 @@
-"""`make bench`: training and sampling throughput on this machine, and the speed-up of our batched
-sampler over one-prompt-at-a-time `generate`, both measured in the same run on the same prompts."""
+"""`make bench`: training, sampling and rollout throughput on this machine, each against a baseline
+measured in the same run, written to `data/results/bench__<preset>.csv` (one measurement a row, with
+provenance and the row it is a ratio to) and printed. The README's benchmark table is generated from
+that file (`table`).
+
+What it measures (issue 16): the machine's fp32 and bf16 matmul throughput (the limit), TRL training in
+fp32 and under bf16 autocast on the preset's model and on the gpu preset's (~14M parameters), each as
+a fraction of that limit (MFU) and against a plain torch loop on the same batches; batched sampling
+against one prompt per `generate` call, and under bf16; rollouts from step prefixes by every way the
+kit has, against CTranslate2 on the same rollouts; and the decoder's tokens/s against what its linear
+layers alone allow at that batch size.
+"""
 from __future__ import annotations
 
+import dataclasses
+import multiprocessing
+import tempfile
 import time
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
 
+import numpy as np
+import pandas as pd
 import torch
 
+from synthrl.hardware import matmul_gflops, native_bf16
 from synthrl.models import build_model, build_tokenizer, n_parameters
 from synthrl.pipeline import make_task
-from synthrl.presets import TrainConfig, get_preset
-from synthrl.results import device_name
+from synthrl.presets import ModelConfig, TrainConfig, get_preset
+from synthrl.results import provenance, save_results, table as results_table
 from synthrl.sampling import HFSampler, SamplingSpec
-from synthrl.train import completion_rows, sft
+from synthrl.train import completion_rows, sft, sft_config
 
+STUDY = "bench"
 BENCH_TRAIN_STEPS = 30  # our choice: long enough to amortise TRL's set-up
+BENCH_TRAIN_ROUNDS = 2  # our choice: each training row is the faster of 2 interleaved runs
 BENCH_PROMPTS = 64
 BENCH_ROUNDS = 3  # our choice: rollout timings are the best of 3 interleaved rounds
 BENCH_ROLLOUTS = 16  # rollouts per prefix, fixed so that figures compare across presets and commits
+BENCH_TRACES = 24  # negatives of pi_sft whose every step prefix is rolled out
+# bf16 invariance, stated before measuring (TRL's invariant tests compare loss trajectories the same way):
+# each logged training loss under bf16 autocast within this many nats of fp32's at the same step.
+BF16_LOSS_TOLERANCE = 0.05
 # The ways of rolling out from step prefixes: what the bench prints, and HFSampler's options.
 ROLLOUT_WAYS = {
     "naive": ("naive: each rollout re-encodes its prefix (generate), batches by length",
@@ -28,50 +52,221 @@ ROLLOUT_WAYS = {
                 dict(group_by_depth=False)),
     "ours": ("ours: cascade decoding, batches by prefix depth", dict()),
 }
+CT2 = "CTranslate2"
+
+
+def _row(part: str, method: str, metric: str, value: float, baseline: str = "", model: str = "",
+         precision: str = "", n: int | None = None) -> dict:
+    return {"part": part, "method": method, "metric": metric, "value": float(value), "baseline": baseline,
+            "model": model, "precision": precision, "n_problems": n}
 
 
 def _count_tokens(tokenizer, texts: list[str]) -> int:
     return sum(len(tokenizer(t, add_special_tokens=False)["input_ids"]) + 1 for t in texts)  # + <eos>
 
 
-def measure(preset_name: str) -> dict:
+# ---- the limit -------------------------------------------------------------------------------------
+
+def measure_limit() -> tuple[list[dict], dict[str, float]]:
+    peaks = {"fp32": matmul_gflops(torch.float32), "bf16": matmul_gflops(torch.bfloat16)}
+    rows = [_row("limit", "matmul 2048^3", "gflop_per_s", v, precision=p) for p, v in peaks.items()]
+    rows.append(_row("limit", "matmul 2048^3", "speedup", peaks["bf16"] / peaks["fp32"],
+                     baseline="matmul 2048^3 fp32", precision="bf16"))
+    return rows, peaks
+
+
+# ---- training --------------------------------------------------------------------------------------
+
+@dataclass
+class _Training:
+    tokens_per_s: float
+    losses: list[float]
+    parameters: int
+
+
+def _trl(model_cfg: ModelConfig, tokenizer, rows: list[dict], cfg: TrainConfig, bf16: bool) -> _Training:
+    model = build_model(model_cfg, tokenizer, seed=0)
+    trained = sft(model, tokenizer, rows, cfg, dataclasses.replace(model_cfg, cpu_bf16=bf16))
+    return _Training(trained.tokens / trained.wall_s, [loss for _, loss in trained.losses], n_parameters(model))
+
+
+def _plain_loop(model_cfg: ModelConfig, tokenizer, rows: list[dict], cfg: TrainConfig) -> float:
+    """Tokens/s of a bare torch loop (AdamW, clipping, no schedule) on the batches TRL's own data
+    loader gives, timed over the steps alone: what TRL's step costs beyond the model."""
+    from datasets import Dataset
+    from trl import SFTTrainer
+
+    model = build_model(model_cfg, tokenizer, seed=0)
+    with tempfile.TemporaryDirectory(prefix="synthrl-bench-") as out:
+        args = sft_config(cfg, model_cfg, 0, out, model_cfg.max_positions)
+        trainer = SFTTrainer(model=model, args=args, train_dataset=Dataset.from_list(rows), processing_class=tokenizer)
+        loader = trainer.get_train_dataloader()
+        batches = [b for _, b in zip(range(cfg.max_steps), loader)]
+    optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    model.train()
+    start = time.perf_counter()
+    for batch in batches:
+        loss = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"], labels=batch["labels"]).loss
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimizer.step()
+        optimizer.zero_grad()
+    wall = time.perf_counter() - start
+    return sum(int(b["attention_mask"].sum()) for b in batches) / wall
+
+
+def measure_training(preset_name: str, peaks: dict[str, float]) -> list[dict]:
     preset = get_preset(preset_name)
     task = make_task(preset)
-    problems = task.make_problems("train", max(BENCH_PROMPTS, preset.sft.batch_size * 4), seed=123)
+    problems = task.make_problems("train", preset.sft.batch_size * BENCH_TRAIN_STEPS, seed=123)
     tokenizer = build_tokenizer(task.vocabulary())
-    model = build_model(preset.model, tokenizer, seed=0)
     rows = completion_rows([task.prompt(p) for p in problems], [p.solution for p in problems])
     cfg = TrainConfig(epochs=1, max_steps=BENCH_TRAIN_STEPS, batch_size=preset.sft.batch_size, lr=preset.sft.lr)
-    trained = sft(model, tokenizer, rows, cfg, preset.model)
-    # Sampling: greedy, so both ways decode the same tokens and the comparison is like for like.
-    prompts = [task.prompt(p) for p in problems[:BENCH_PROMPTS]]
+    models = {f"{preset_name} preset": preset.model, "gpu preset's shape": get_preset("gpu").model}
+    precisions = ["fp32", "bf16"]
+    runs: dict[tuple[str, str], _Training] = {}
+    plain: dict[str, float] = {}
+    for _ in range(BENCH_TRAIN_ROUNDS):  # interleaved rounds, each row keeps its fastest
+        for name, model_cfg in models.items():
+            for precision in precisions:
+                run = _trl(model_cfg, tokenizer, rows, cfg, bf16=precision == "bf16")
+                best = runs.get((name, precision))
+                if best is None or run.tokens_per_s > best.tokens_per_s:
+                    runs[name, precision] = run
+            if name.startswith(preset_name):
+                plain[name] = max(plain.get(name, 0.0), _plain_loop(model_cfg, tokenizer, rows, cfg))
+    out = []
+    for (name, precision), run in runs.items():
+        label = f"{run.parameters / 1e6:.2f}M, {name}"
+        flops = 6 * run.parameters * run.tokens_per_s / 1e9  # 6 N per token (forward + backward)
+        trl = "TRL SFTTrainer"
+        out += [_row("training", trl, "tokens_per_s", run.tokens_per_s, model=label, precision=precision),
+                _row("training", trl, "model_gflop_per_s", flops, model=label, precision=precision)]
+        out += [_row("training", trl, f"mfu_{p}", flops / peak, baseline=f"matmul 2048^3 {p}", model=label,
+                     precision=precision) for p, peak in peaks.items()]
+        if precision == "bf16":
+            fp32 = runs[name, "fp32"]
+            out += [_row("training", trl, "speedup", run.tokens_per_s / fp32.tokens_per_s,
+                         baseline=f"{trl} fp32", model=label, precision=precision),
+                    _row("training", trl, "max_loss_gap", np.abs(np.subtract(run.losses, fp32.losses)).max(),
+                         baseline=f"{trl} fp32", model=label, precision=precision)]
+        if precision == "fp32" and name in plain:
+            out += [_row("training", "plain torch loop", "tokens_per_s", plain[name], model=label, precision="fp32"),
+                    _row("training", trl, "speedup", run.tokens_per_s / plain[name], baseline="plain torch loop",
+                         model=label, precision="fp32")]
+    return out
+
+
+# ---- sampling --------------------------------------------------------------------------------------
+
+def measure_sampling(preset_name: str, model, tokenizer) -> list[dict]:
+    """Greedy decoding of test prompts by pi_sft: batched against one prompt per call (both decode the
+    same tokens, and the bench checks it), and batched under bf16 autocast."""
+    preset = get_preset(preset_name)
+    task = make_task(preset)
+    prompts = [task.prompt(p) for p in task.make_problems("test", BENCH_PROMPTS, seed=123)]
     spec = SamplingSpec(n=1, temperature=0.0, max_new_tokens=preset.sampling.max_new_tokens)
-    sampler = HFSampler(trained.model, tokenizer, batch_size=preset.sampling.batch_size)
-    start = time.perf_counter()
-    batched = sampler.sample(prompts, spec)
-    t_batched = time.perf_counter() - start
-    start = time.perf_counter()
-    naive = [sampler.sample([p], spec)[0] for p in prompts]  # one prompt per generate call
-    t_naive = time.perf_counter() - start
-    generated = _count_tokens(tokenizer, [s[0] for s in batched])
-    return {
-        "preset": preset_name, "device": device_name(), "threads": torch.get_num_threads(),
-        "parameters": n_parameters(trained.model),
-        "train_tokens_per_s": trained.tokens / trained.wall_s,
-        "sample_tokens_per_s": generated / t_batched,
-        "naive_sample_tokens_per_s": generated / t_naive,
-        "speedup": t_naive / t_batched,
-        "same_outputs": batched == naive,
-        "prompts": len(prompts),
-    }
+    sampler = HFSampler(model, tokenizer, batch_size=preset.sampling.batch_size)
+
+    def timed(run):
+        start = time.perf_counter()
+        out = run()
+        return out, time.perf_counter() - start
+
+    batched, t_batched = timed(lambda: sampler.sample(prompts, spec))
+    naive, t_naive = timed(lambda: [sampler.sample([p], spec)[0] for p in prompts])
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        bf16, t_bf16 = timed(lambda: sampler.sample(prompts, spec))
+    tokens = _count_tokens(tokenizer, [s[0] for s in batched])
+    n, batched_name = len(prompts), "batched generate, greedy"
+    return [
+        _row("sampling", batched_name, "tokens_per_s", tokens / t_batched, precision="fp32", n=n),
+        _row("sampling", "one prompt per generate call", "tokens_per_s", tokens / t_naive, precision="fp32", n=n),
+        _row("sampling", batched_name, "speedup", t_naive / t_batched, baseline="one prompt per generate call",
+             precision="fp32", n=n),
+        _row("sampling", batched_name, "same_outputs", batched == naive, baseline="one prompt per generate call",
+             precision="fp32", n=n),
+        _row("sampling", batched_name, "speedup", t_batched / t_bf16, baseline=f"{batched_name} fp32",
+             precision="bf16", n=n),
+        _row("sampling", batched_name, "same_outputs", np.mean([a == b for a, b in zip(bf16, batched)]),
+             baseline=f"{batched_name} fp32", precision="bf16", n=n),
+    ]
 
 
-def measure_rollouts(preset_name: str, n_traces: int = 24) -> dict:
-    """Rollouts from every step prefix of pi_sft's negatives, our shared-prefix sampler against
-    the naive one (every rollout re-encodes its prompt and prefix), same traces, same seed.
-    Uses the cached pi_sft of the preset (trained first if missing, as `make demo` does)."""
-    import numpy as np
+# ---- rollouts --------------------------------------------------------------------------------------
 
+class _Timed:
+    """A Sampler that times its inner sampler's `sample` calls and keeps their outputs."""
+
+    def __init__(self, sampler):
+        self.sampler, self.seconds, self.outputs = sampler, 0.0, []
+
+    def sample(self, prompts, spec, prefixes=None):
+        start = time.perf_counter()
+        out = self.sampler.sample(prompts, spec, prefixes)
+        self.seconds += time.perf_counter() - start
+        self.outputs += out
+        return out
+
+
+def _ct2_rounds(model_dir: str, checkpoint: str, batch_size: int, threads: int, prompts, spec, prefixes, rounds: int):
+    """In a process of its own (see `synthrl.ct2`): CTranslate2's fastest of `rounds` runs of the same
+    rollouts, and the last run's outputs."""
+    from synthrl.ct2 import CT2Sampler
+    from synthrl.models import load_checkpoint
+
+    torch.set_num_threads(threads)
+    _, tokenizer = load_checkpoint(checkpoint)
+    sampler = CT2Sampler(model_dir, tokenizer, batch_size=batch_size, threads=threads)
+    best, out = float("inf"), None
+    for _ in range(rounds):
+        start = time.perf_counter()
+        out = sampler.sample(prompts, spec, prefixes)
+        best = min(best, time.perf_counter() - start)
+    return best, out
+
+
+class _CT2InOwnProcess:
+    """A Sampler that hands its call to `_ct2_rounds` in a spawned process; `seconds` is its best round."""
+
+    def __init__(self, model_dir, checkpoint, batch_size: int, rounds: int):
+        self.args = (str(model_dir), str(checkpoint), batch_size, torch.get_num_threads())
+        self.rounds, self.seconds, self.outputs = rounds, 0.0, []
+
+    def sample(self, prompts, spec, prefixes=None):
+        with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+            self.seconds, out = pool.submit(_ct2_rounds, *self.args, prompts, spec, prefixes, self.rounds).result()
+        self.outputs += out
+        return out
+
+
+def ct2_available() -> bool:
+    try:
+        import ctranslate2  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def _linear_floor(model, rows: int, repeats: int = 20) -> float:
+    """Seconds for one decoding step's linear layers alone (every nn.Linear of the model, the LM head
+    included) on `rows` tokens: the floor under any decoder of this model at that batch size."""
+    linears = [m for m in model.modules() if isinstance(m, torch.nn.Linear)]
+    inputs = [torch.randn(rows, m.in_features) for m in linears]
+    best = float("inf")
+    with torch.no_grad():
+        for _ in range(repeats):
+            start = time.perf_counter()
+            for m, x in zip(linears, inputs):
+                m(x)
+            best = min(best, time.perf_counter() - start)
+    return best
+
+
+def measure_rollouts(preset_name: str, with_ct2: bool = True) -> list[dict]:
+    """Rollouts from every step prefix of pi_sft's negatives, each way of the kit (and CTranslate2),
+    same traces, same rollouts per prefix, temperature, maximum tokens and stopping (the end-of-sequence
+    token). Uses the cached pi_sft of the preset (trained first if missing, as `make demo` does)."""
     from synthrl import pipeline
     from synthrl.credit import estimate_q
     from synthrl.models import load_checkpoint
@@ -80,45 +275,142 @@ def measure_rollouts(preset_name: str, n_traces: int = 24) -> dict:
     preset = get_preset(preset_name)
     world = make_task(preset)
     d_syn = pipeline.d_syn(preset)
-    sft = pipeline.pi_sft(preset, pipeline.pi_base(preset), d_syn)
-    problems, traces = negative_traces(world, d_syn, pipeline.samples(preset, sft, d_syn), n_traces, seed=1)
-    model, tokenizer = load_checkpoint(sft)
-    n = BENCH_ROLLOUTS
-    timings: dict[str, float] = {}
-    credits, repeat = {}, True
-    # Rounds interleave the ways and each keeps its best time (a shared machine's noise only slows
-    # a run down); every round must repeat the first's rollouts exactly (same seed).
+    checkpoint = pipeline.pi_sft(preset, pipeline.pi_base(preset), d_syn)
+    problems, traces = negative_traces(world, d_syn, pipeline.samples(preset, checkpoint, d_syn), BENCH_TRACES, seed=1)
+    model, tokenizer = load_checkpoint(checkpoint)
+    n, batch, max_new = BENCH_ROLLOUTS, preset.sampling.batch_size, preset.sampling.max_new_tokens
+    seconds: dict[str, float] = {}
+    found: dict[str, list] = {}
+    tokens: dict[str, int] = {}
+    repeat = True
+    # Rounds interleave the ways and each keeps its best time (a shared machine's noise only slows a
+    # run down); every round must repeat the first's rollouts exactly (same seed).
     for _ in range(BENCH_ROUNDS):
         for way, (_, options) in ROLLOUT_WAYS.items():
-            sampler = HFSampler(model, tokenizer, batch_size=preset.sampling.batch_size, **options)
-            start = time.perf_counter()
-            found = estimate_q(sampler, world, problems, traces, n, seed=0,
-                               max_new_tokens=preset.sampling.max_new_tokens)
-            timings[way] = min(timings.get(way, float("inf")), time.perf_counter() - start)
-            if way in credits:
-                repeat &= [c.outcomes for c in found] == [c.outcomes for c in credits[way]]
-            credits[way] = found
-    mean_q = {way: float(np.concatenate([c.q[:-1] for c in found]).mean()) for way, found in credits.items()}
-    return {"traces": len(traces), "rollouts": sum(sum(c.rollouts) for c in credits["ours"]), "n": n,
-            "timings": timings, "speedup": timings["naive"] / timings["ours"], "mean_q": mean_q,
-            "same_seed_repeats": repeat}
+            sampler = _Timed(HFSampler(model, tokenizer, batch_size=batch, **options))
+            credits = estimate_q(sampler, world, problems, traces, n, seed=0, max_new_tokens=max_new)
+            seconds[way] = min(seconds.get(way, float("inf")), sampler.seconds)
+            if way in found:
+                repeat &= [c.outcomes for c in credits] == [c.outcomes for c in found[way]]
+            found[way] = credits
+            tokens[way] = _count_tokens(tokenizer, [x for out in sampler.outputs for x in out])
+    if with_ct2 and ct2_available():
+        from synthrl.ct2 import convert
+
+        with tempfile.TemporaryDirectory(prefix="synthrl-ct2-") as folder:
+            sampler = _CT2InOwnProcess(convert(checkpoint, folder), checkpoint, batch, BENCH_ROUNDS)
+            found[CT2] = estimate_q(sampler, world, problems, traces, n, seed=0, max_new_tokens=max_new)
+        seconds[CT2] = sampler.seconds
+        tokens[CT2] = _count_tokens(tokenizer, [x for out in sampler.outputs for x in out])
+    n_rollouts = sum(sum(c.rollouts) for c in found["ours"])
+    rows = []
+    for way, t in seconds.items():
+        mean_q = float(np.concatenate([c.q[:-1] for c in found[way]]).mean())
+        rows += [_row("rollouts", way, "seconds", t, n=len(traces)),
+                 _row("rollouts", way, "tokens_per_s", tokens[way] / t, n=len(traces)),
+                 _row("rollouts", way, "mean_q", mean_q, n=len(traces))]
+    rows.append(_row("rollouts", "ours", "speedup", seconds["naive"] / seconds["ours"], baseline="naive",
+                     n=len(traces)))
+    if CT2 in seconds:
+        rows.append(_row("rollouts", "ours", "speedup", seconds[CT2] / seconds["ours"], baseline=CT2, n=len(traces)))
+    rows += [_row("rollouts", "ours", "rollouts", n_rollouts, n=len(traces)),
+             _row("rollouts", "ours", "same_seed_repeats", repeat, n=len(traces))]
+    floor = batch / _linear_floor(model, batch)
+    rows += [_row("decoding", f"linear layers alone, {batch} rows", "tokens_per_s", floor, n=len(traces)),
+             _row("decoding", "ours", "fraction_of_floor", tokens["ours"] / seconds["ours"] / floor,
+                  baseline=f"linear layers alone, {batch} rows", n=len(traces))]
+    return rows
 
 
-def run_bench(preset_name: str) -> int:
-    r = measure(preset_name)
-    print(f"machine: {r['device']}, {r['threads']} torch threads")
-    print(f"preset {r['preset']}: model {r['parameters'] / 1e6:.2f}M parameters")
-    print(f"training (TRL SFTTrainer, {BENCH_TRAIN_STEPS} steps): {r['train_tokens_per_s']:,.0f} tokens/s")
-    print(f"sampling, batched ({r['prompts']} prompts, greedy): {r['sample_tokens_per_s']:,.0f} tokens/s")
-    print(f"sampling, one prompt at a time:        {r['naive_sample_tokens_per_s']:,.0f} tokens/s")
-    print(f"batched sampler speed-up vs one-at-a-time generate: {r['speedup']:.2f}x "
-          f"(outputs identical: {r['same_outputs']})")
-    r = measure_rollouts(preset_name)
-    print(f"rollouts: {r['traces']} negative traces of pi_sft, {r['n']} per step prefix, {r['rollouts']} in all")
-    for way, (name, _) in ROLLOUT_WAYS.items():
-        print(f"  {name}: {r['timings'][way]:.1f} s (mean Q {r['mean_q'][way]:.3f})")
-    print(f"  (best of {BENCH_ROUNDS} interleaved rounds each; the ways sample the same distribution, mean Q over "
-          f"prefixes from other random draws) every round repeats its rollouts with the same seed: "
-          f"{r['same_seed_repeats']}")
-    print(f"rollout speed-up vs naive: {r['speedup']:.2f}x")
+# ---- the table -------------------------------------------------------------------------------------
+
+def measure(preset_name: str, with_ct2: bool = True) -> pd.DataFrame:
+    preset = get_preset(preset_name)
+    start = time.perf_counter()
+    rows, peaks = measure_limit()
+    rows += measure_training(preset_name, peaks)
+    from synthrl import pipeline
+    from synthrl.models import load_checkpoint
+
+    checkpoint = pipeline.pi_sft(preset, pipeline.pi_base(preset), pipeline.d_syn(preset))
+    rows += measure_sampling(preset_name, *load_checkpoint(checkpoint))
+    rows += measure_rollouts(preset_name, with_ct2)
+    from synthrl.cache import cache_key
+
+    key = cache_key(STUDY, BENCH_TRAIN_STEPS, BENCH_PROMPTS, BENCH_ROLLOUTS, BENCH_TRACES, preset_name)
+    rows = [{"study": STUDY, "preset": preset_name, "task": preset.task, "seed": 0, "threads": torch.get_num_threads(),
+             "native_bf16": native_bf16(), **r} for r in rows]
+    return results_table(rows, provenance(key, time.perf_counter() - start))
+
+
+def _value(df: pd.DataFrame, **equals) -> float:
+    rows = df
+    for column, value in equals.items():
+        rows = rows[rows[column].fillna("") == value]
+    if len(rows) != 1:
+        raise KeyError(f"the bench results hold {len(rows)} rows for {equals}, not 1")
+    return float(rows["value"].iloc[0])
+
+
+def table(df: pd.DataFrame) -> pd.DataFrame:
+    """The README's benchmark table from a bench results file: what, measured, and the same-run baseline."""
+    out = []
+
+    def add(what: str, measured: str, baseline: str = "") -> None:
+        out.append({"what": what, "measured": measured, "ratio to (same run)": baseline})
+
+    for p in ("fp32", "bf16"):
+        add(f"matmul 2048³, {p}", f"{_value(df, part='limit', metric='gflop_per_s', precision=p):,.0f} GFLOP/s")
+    training = df[df.part == "training"]
+    for model in dict.fromkeys(training.model.dropna()):
+        for p in ("fp32", "bf16"):
+            at = dict(part="training", method="TRL SFTTrainer", model=model, precision=p)
+            tps = _value(df, metric="tokens_per_s", **at)
+            mfu = _value(df, metric=f"mfu_{p}", **at)
+            line = f"{tps:,.0f} tokens/s, MFU {mfu:.1%} of {p} matmul"
+            if p == "bf16":
+                gap = _value(df, metric="max_loss_gap", **at)
+                add(f"training {model}, bf16 autocast",
+                    f"{line}; losses within {gap:.3f} of fp32's (tolerance {BF16_LOSS_TOLERANCE})",
+                    f"**{_value(df, metric='speedup', baseline='TRL SFTTrainer fp32', **at):.2f}×** TRL fp32")
+            else:
+                add(f"training {model}, fp32 (TRL `SFTTrainer`)", line)
+        plain = training[(training.model == model) & (training.method == "plain torch loop")]
+        if len(plain):
+            add(f"training {model}, plain torch loop on TRL's batches",
+                f"{float(plain.value.iloc[0]):,.0f} tokens/s",
+                f"TRL is {_value(df, part='training', metric='speedup', baseline='plain torch loop', model=model):.2f}× it")
+    greedy = dict(part="sampling", method="batched generate, greedy")
+    add("sampling: batched generate, greedy, fp32", f"{_value(df, metric='tokens_per_s', **greedy):,.0f} tokens/s",
+        f"**{_value(df, metric='speedup', precision='fp32', **greedy):.2f}×** one prompt per call "
+        f"(same outputs: {bool(_value(df, metric='same_outputs', precision='fp32', **greedy))})")
+    add("sampling: the same under bf16 autocast",
+        f"outputs identical to fp32 for {_value(df, metric='same_outputs', precision='bf16', **greedy):.0%} of prompts",
+        f"{_value(df, metric='speedup', precision='bf16', **greedy):.2f}× fp32")
+    rollouts = df[df.part == "rollouts"]
+    for way in dict.fromkeys(rollouts[rollouts.metric == "seconds"].method):
+        at = dict(part="rollouts", method=way)
+        add(f"rollouts: {ROLLOUT_WAYS[way][0] if way in ROLLOUT_WAYS else way + ' 4.x, fp32, own process'}",
+            f"{_value(df, metric='seconds', **at):.1f} s ({_value(df, metric='tokens_per_s', **at):,.0f} tokens/s, "
+            f"mean Q {_value(df, metric='mean_q', **at):.3f})")
+    add("rollout speed-up vs naive", f"**{_value(df, part='rollouts', metric='speedup', baseline='naive'):.2f}×**")
+    if ((rollouts.metric == "speedup") & (rollouts.baseline == CT2)).any():
+        add("rollouts vs CTranslate2", f"**{_value(df, part='rollouts', metric='speedup', baseline=CT2):.2f}×**")
+    floor = df[(df.part == "decoding") & (df.metric == "tokens_per_s")].iloc[0]
+    add(f"decoding floor: {floor.method}", f"{floor.value:,.0f} tokens/s",
+        f"ours reaches {_value(df, part='decoding', metric='fraction_of_floor'):.0%} of it")
+    return pd.DataFrame(out)
+
+
+def run_bench(preset_name: str, with_ct2: bool = True) -> int:
+    df = measure(preset_name, with_ct2)
+    path = save_results(df, STUDY, preset_name)
+    first = df.iloc[0]
+    print(f"machine: {first.device}, {first.threads} torch threads; commit {first.git_commit}")
+    from synthrl.readme import markdown
+
+    print("\n".join(markdown(table(df))))
+    if not ct2_available():
+        print('(CTranslate2 is not installed: `.venv/bin/pip install -e ".[bench]"` adds it)')
+    print(f"written: {path} ({first.wall_s:.0f} s)")
     return 0

@@ -61,7 +61,7 @@ def cmd_run(study: str, preset: str, ablation: str | None = None, ray: str | Non
 
 def readme_tables(preset: str = "cpu") -> dict:
     """The README's generated blocks: marker -> a function building its table from the committed
-    results (`synthrl.readme`). Every study's claims, the regime check and the regime probes."""
+    results (`synthrl.readme`). Every study's claims, the regime check, the regime probes and `make bench`."""
     from synthrl.regime import check
     from synthrl.results import load_results
     from synthrl.studies import regime_probe
@@ -90,7 +90,13 @@ def readme_tables(preset: str = "cpu") -> dict:
 
         return study.means_table(load_results(study.STUDY, preset))
 
-    return {**tables, **scaling, "regime-results": regime, "regime-probes": probes, "answer-checks": answer_checks}
+    def bench():
+        from synthrl import bench as study
+
+        return study.table(load_results(study.STUDY, preset))
+
+    return {**tables, **scaling, "regime-results": regime, "regime-probes": probes, "answer-checks": answer_checks,
+            "bench-results": bench}
 
 
 def cmd_readme(path: str = "README.md") -> int:
@@ -140,8 +146,10 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("readme", help="rewrite the README's generated tables from the committed cpu results")
     base = sub.add_parser("pi-base", help="pretrain the preset's pi_base and ship it under data/models")
     base.add_argument("--preset", default="cpu", choices=sorted(PRESETS))
-    bench = sub.add_parser("bench", help="training and sampling throughput, batched vs one-at-a-time")
+    bench = sub.add_parser("bench", help="training, sampling and rollout throughput against same-run baselines "
+                                         "and the machine's matmul limit; writes data/results/bench__PRESET.csv")
     bench.add_argument("--preset", default="cpu", choices=sorted(PRESETS))
+    bench.add_argument("--no-ct2", action="store_true", help="skip CTranslate2 even where it is installed")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s", stream=sys.stderr)
     quiet_libraries()
@@ -161,4 +169,4 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     from synthrl.bench import run_bench
 
-    return run_bench(args.preset)
+    return run_bench(args.preset, with_ct2=not args.no_ct2)

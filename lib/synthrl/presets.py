@@ -29,6 +29,11 @@ class ModelConfig:
     lora_dropout: float = 0.05  # QLoRA paper uses 0.05-0.1
     load_in_4bit: bool = False  # QLoRA: NF4 weights, double quantization, bf16 compute (CUDA only)
     bf16: bool = False  # bf16 weights/compute (GPU presets)
+    # Training on a CPU under bf16 autocast (fp32 master weights, TRL's `bf16`): True, False, or None =
+    # where the CPU has native bf16 (AVX512_BF16 or AMX; `synthrl.hardware`). False by default: on this
+    # kit's machine (native bf16) `make bench` measured the ~1.3M-parameter cpu model slower under bf16
+    # than in fp32 (data/results/bench__cpu.csv); a model of the gpu preset's size trained faster.
+    cpu_bf16: bool | None = False
 
     def __post_init__(self) -> None:
         if self.hidden_size % self.n_heads:
@@ -425,7 +430,7 @@ PRESETS: dict[str, Preset] = {
         world=ArithConfig(min_steps=3, max_steps=6, n_distractors=2, max_value=50, n_names=20,
                           shuffle_facts=True),
         model=ModelConfig(hidden_size=384, n_layers=8, n_heads=6, intermediate_size=1024,
-                          max_positions=384, bf16=True),
+                          max_positions=384, bf16=True, cpu_bf16=None),  # on a CPU: bf16 where native (bench)
         n_train=20000, n_test=1000, n_pretrain_docs=60000,
         pretrain=TrainConfig(epochs=2.0, batch_size=128, lr=6e-4),
         sft=TrainConfig(epochs=3.0, batch_size=128, lr=6e-4),
@@ -468,6 +473,20 @@ def get_preset(name: str, **overrides) -> Preset:
     return dataclasses.replace(preset, **overrides)
 
 
+# Fields added after runs were cached, with the value every earlier run had: a config's plain form
+# leaves them out while they hold it, so earlier cache keys (the shipped pi_base's) stay valid.
+KEY_NEUTRAL = {"cpu_bf16": False}
+
+
+def _without_neutral(value):
+    if isinstance(value, dict):
+        return {k: _without_neutral(v) for k, v in value.items()
+                if not (k in KEY_NEUTRAL and v is KEY_NEUTRAL[k])}
+    if isinstance(value, list):
+        return [_without_neutral(v) for v in value]
+    return value
+
+
 def to_dict(obj) -> dict:
-    """A preset or config as plain data (for hashing and provenance)."""
-    return dataclasses.asdict(obj)
+    """A preset or config as plain data (for hashing and provenance), fields at a KEY_NEUTRAL value left out."""
+    return _without_neutral(dataclasses.asdict(obj))

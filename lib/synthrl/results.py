@@ -39,9 +39,14 @@ def git_commit() -> str:
 
 
 def device_name() -> str:
+    """The machine a run used; for a CPU, whether it has native bf16 (which decides the training
+    precision of a preset whose `ModelConfig.cpu_bf16` is None, `hardware.train_bf16`)."""
     if torch.cuda.is_available():
         return torch.cuda.get_device_name(0)
-    return f"cpu ({platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__})"
+    from synthrl.hardware import native_bf16
+
+    bf16 = "native bf16" if native_bf16() else "no native bf16"
+    return f"cpu ({platform.machine()}, {os.cpu_count()} cores, {bf16}, torch {torch.__version__})"
 
 
 def provenance(config_hash: str, wall_s: float) -> dict:

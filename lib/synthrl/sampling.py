@@ -32,7 +32,7 @@ class Sampler(Protocol):
                prefixes: list[str] | None = None) -> list[list[str]]: ...
 
 
-def _join(prompts: list[str], prefixes: list[str] | None) -> list[str]:
+def join_prefixes(prompts: list[str], prefixes: list[str] | None) -> list[str]:
     if prefixes is None:
         return list(prompts)
     if len(prefixes) != len(prompts):
@@ -108,7 +108,7 @@ class HFSampler:
 
     def sample(self, prompts: list[str], spec: SamplingSpec,
                prefixes: list[str] | None = None) -> list[list[str]]:
-        texts = _join(prompts, prefixes)
+        texts = join_prefixes(prompts, prefixes)
         lengths = [len(self.tokenizer(t, add_special_tokens=False)["input_ids"]) for t in texts]
         if prefixes is not None and self.group_by_depth:
             lengths = [(x.count("\n"), n) for x, n in zip(prefixes, lengths)]  # depth first, then length
@@ -155,7 +155,7 @@ class VLLMSampler:
 
         params = SamplingParams(n=spec.n, temperature=spec.temperature, max_tokens=spec.max_new_tokens,
                                 seed=spec.seed)
-        outs = self.llm.generate(_join(prompts, prefixes), params, lora_request=self.lora, use_tqdm=False)
+        outs = self.llm.generate(join_prefixes(prompts, prefixes), params, lora_request=self.lora, use_tqdm=False)
         return [[c.text.strip() for c in o.outputs] for o in outs]
 
 

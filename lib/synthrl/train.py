@@ -9,6 +9,7 @@ import torch
 from datasets import Dataset
 from transformers import PrinterCallback, TrainerCallback
 
+from synthrl.hardware import train_bf16
 from synthrl.presets import ModelConfig, TrainConfig
 
 
@@ -71,7 +72,7 @@ def _checkpointing(config_cls, on: bool) -> dict:
 def sft_config(cfg: TrainConfig, model_cfg: ModelConfig, seed: int, output_dir: str, max_length: int,
                lr_scheduler: str = "cosine"):
     """TRL's SFTConfig for our runs. TRL defaults bf16 and gradient checkpointing to on; both are
-    wrong for a 1M-parameter model on a CPU, so they follow the preset."""
+    wrong for a 1M-parameter model on a CPU, so they follow the preset (bf16: `hardware.train_bf16`)."""
     from trl import SFTConfig
 
     on_gpu = torch.cuda.is_available()
@@ -89,7 +90,7 @@ def sft_config(cfg: TrainConfig, model_cfg: ModelConfig, seed: int, output_dir: 
         report_to="none",
         seed=seed,
         data_seed=seed,
-        bf16=model_cfg.bf16 and on_gpu,
+        bf16=train_bf16(model_cfg),
         **_checkpointing(SFTConfig, model_cfg.pretrained is not None and on_gpu),
         use_cpu=not on_gpu,
         max_length=max_length,
@@ -163,7 +164,7 @@ def grpo(model, tokenizer, prompts: list[dict], reward, cfg: TrainConfig, model_
             num_generations=num_generations, learning_rate=cfg.lr, lr_scheduler_type="cosine",
             warmup_steps=cfg.warmup_ratio, weight_decay=cfg.weight_decay, temperature=temperature,
             max_completion_length=max_new_tokens, logging_steps=5, save_strategy="no", report_to="none", seed=seed,
-            data_seed=seed, bf16=model_cfg.bf16 and on_gpu, use_cpu=not on_gpu, dataloader_num_workers=0,
+            data_seed=seed, bf16=train_bf16(model_cfg), use_cpu=not on_gpu, dataloader_num_workers=0,
             disable_tqdm=True, **_checkpointing(GRPOConfig, model_cfg.pretrained is not None and on_gpu))
         trainer = GRPOTrainer(model=model, reward_funcs=[verifier], args=args, train_dataset=Dataset.from_list(prompts),
                               processing_class=tokenizer, peft_config=lora_config(model_cfg), callbacks=[callback])
