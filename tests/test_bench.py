@@ -145,7 +145,7 @@ def test_bench_table_names_each_ratios_same_run_baseline():
              row("decoding", "ours", "fraction_of_floor", 0.25, baseline="linear layers alone, 8 rows")]
     shown = table(pd.DataFrame(rows))
     text = shown.to_string()
-    assert "**0.80×** TRL fp32" in text and "losses within 0.010 of fp32's (tolerance" in text
+    assert "**0.80×** TRL fp32" in text and "losses within 0.0100 of fp32's (tolerance" in text
     assert "**3.00×**" in text and "ours reaches 25% of it" in text
     assert "CTranslate2" not in text  # not measured, not shown
     with pytest.raises(KeyError, match="0 rows"):

@@ -371,7 +371,7 @@ def table(df: pd.DataFrame) -> pd.DataFrame:
             if p == "bf16":
                 gap = _value(df, metric="max_loss_gap", **at)
                 add(f"training {model}, bf16 autocast",
-                    f"{line}; losses within {gap:.3f} of fp32's (tolerance {BF16_LOSS_TOLERANCE})",
+                    f"{line}; losses within {gap:.4f} of fp32's (tolerance {BF16_LOSS_TOLERANCE})",
                     f"**{_value(df, metric='speedup', baseline='TRL SFTTrainer fp32', **at):.2f}×** TRL fp32")
             else:
                 add(f"training {model}, fp32 (TRL `SFTTrainer`)", line)
