@@ -95,8 +95,13 @@ def readme_tables(preset: str = "cpu") -> dict:
 
         return study.table(load_results(study.STUDY, preset))
 
+    def train_overhead():
+        from synthrl.studies import train_probe
+
+        return train_probe.ledger(train_probe.committed(preset))
+
     return {**tables, **scaling, "regime-results": regime, "regime-probes": probes, "answer-checks": answer_checks,
-            "bench-results": bench}
+            "bench-results": bench, "train-overhead-probe": train_overhead}
 
 
 def cmd_readme(path: str = "README.md") -> int:

@@ -1,6 +1,8 @@
 """Probes of TRL's own options against the time TRL's training step costs beyond the model (issue 16):
 each option trains the preset's model for the bench's steps on the bench's rows, in rounds that run
-every option once (each keeps its fastest run), and is judged by one rule fixed before the run. An
+every option once (each keeps its fastest run), each run in a fresh process (in one process, a run after
+torch.compile's or the length-grouped sampler's moved its losses), and is judged by one rule fixed
+before the run. An
 option that keeps the batches is adopted only if it is at least MIN_SPEEDUP faster than the default and
 its losses stay within the bench's bf16 tolerance of the default's in the same round. An option that
 changes the batches (length grouping) changes the curve: at MIN_SPEEDUP or more it is left for a study
@@ -13,9 +15,11 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import multiprocessing
 import os
 import tempfile
 import time
+from concurrent.futures import ProcessPoolExecutor
 
 import numpy as np
 import pandas as pd
@@ -38,7 +42,7 @@ OPTIONS = {
     # masks from position_ids (exact on SDPA; TRL documents it for FlashAttention only)
     "padding-free": dict(padding_free=True, max_length=None),
     "group by length": dict(train_sampling_strategy="group_by_length"),  # transformers' LengthGroupedSampler
-    "torch.compile": dict(torch_compile=True),  # last: see the docstring
+    "torch.compile": dict(torch_compile=True),
 }
 CHANGES_BATCHES = {"group by length"}
 
@@ -53,31 +57,34 @@ def _with(options: dict):
     return config
 
 
-def run(preset_name: str) -> pd.DataFrame:
+def _one_run(preset_name: str, name: str) -> tuple[float, list[float]]:
+    """Tokens/s and logged losses of one run with option `name` (in the process it is called in)."""
     preset = get_preset(preset_name)
     task = make_task(preset)
     problems = task.make_problems("train", preset.sft.batch_size * BENCH_TRAIN_STEPS, seed=123)
     tokenizer = build_tokenizer(task.vocabulary())
     rows = train.completion_rows([task.prompt(p) for p in problems], [p.solution for p in problems])
     cfg = TrainConfig(epochs=1, max_steps=BENCH_TRAIN_STEPS, batch_size=preset.sft.batch_size, lr=preset.sft.lr)
+    train.sft_config = _with(OPTIONS[name])
+    with tempfile.TemporaryDirectory(prefix="synthrl-inductor-") as cache:
+        os.environ["TORCHINDUCTOR_CACHE_DIR"] = cache  # an empty compile cache
+        result = train.sft(build_model(preset.model, tokenizer, seed=0), tokenizer, rows, cfg, preset.model)
+    return result.tokens / result.wall_s, [loss for _, loss in result.losses]
+
+
+def run(preset_name: str) -> pd.DataFrame:
+    preset = get_preset(preset_name)
     start = time.perf_counter()
     speed: dict[str, float] = {}
     gap: dict[str, float] = {}
-    original = train.sft_config
-    try:
-        for _ in range(ROUNDS):
-            losses = {}
-            for name, options in OPTIONS.items():
-                train.sft_config = _with(options)
-                with tempfile.TemporaryDirectory(prefix="synthrl-inductor-") as cache:
-                    os.environ["TORCHINDUCTOR_CACHE_DIR"] = cache  # an empty compile cache for every run
-                    result = train.sft(build_model(preset.model, tokenizer, seed=0), tokenizer, rows, cfg,
-                                       preset.model)
-                speed[name] = max(speed.get(name, 0.0), result.tokens / result.wall_s)
-                losses[name] = [loss for _, loss in result.losses]
-                gap[name] = max(gap.get(name, 0.0), float(np.abs(np.subtract(losses[name], losses["default"])).max()))
-    finally:
-        train.sft_config = original
+    spawn = multiprocessing.get_context("spawn")
+    for _ in range(ROUNDS):
+        losses = {}
+        for name in OPTIONS:
+            with ProcessPoolExecutor(1, mp_context=spawn) as pool:
+                tokens_per_s, losses[name] = pool.submit(_one_run, preset_name, name).result()
+            speed[name] = max(speed.get(name, 0.0), tokens_per_s)
+            gap[name] = max(gap.get(name, 0.0), float(np.abs(np.subtract(losses[name], losses["default"])).max()))
     out = []
     for name, tokens_per_s in speed.items():
         speedup = tokens_per_s / speed["default"]
@@ -90,11 +97,30 @@ def run(preset_name: str) -> pd.DataFrame:
         else:
             verdict = "adopted" if gap[name] <= BF16_LOSS_TOLERANCE else "rejected: losses differ"
         out += [{"study": "train_overhead", "preset": preset_name, "task": preset.task, "method": name,
-                 "n_problems": len(rows), "seed": 0, "metric": metric, "value": value,
+                 "n_problems": preset.sft.batch_size * BENCH_TRAIN_STEPS, "seed": 0, "metric": metric, "value": value,
                  "options": repr(OPTIONS[name]), "verdict": verdict}
                 for metric, value in (("tokens_per_s", tokens_per_s), ("speedup", speedup), ("max_loss_gap", gap[name]))]
     key = cache_key("train_overhead", OPTIONS, BENCH_TRAIN_STEPS, preset_name)
     return table(out, provenance(key, time.perf_counter() - start))
+
+
+def ledger(df: pd.DataFrame) -> pd.DataFrame:
+    """The README's table of a committed probe: each option, its tokens/s, speed-up and loss gap, verdict."""
+    wide = df.pivot_table(index="method", columns="metric", values="value", sort=False)
+    verdicts = df.drop_duplicates("method").set_index("method")
+    return pd.DataFrame({
+        "TRL option": [f"{m} (`{verdicts.options[m]}`)" if m != "default" else "the kit's config" for m in wide.index],
+        "tokens/s": [f"{v:,.0f}" for v in wide.tokens_per_s],
+        "vs default": [f"{v:.2f}×" for v in wide.speedup],
+        "largest loss gap": [f"{v:.4f}" for v in wide.max_loss_gap],
+        "verdict": list(verdicts.verdict.loc[wide.index])})
+
+
+def committed(preset: str = "cpu") -> pd.DataFrame:
+    path = data_dir() / "results" / "probes" / f"train_overhead__{preset}.csv"
+    if not path.exists():
+        raise FileNotFoundError(f"no committed training-overhead probe at {path}")
+    return pd.read_csv(path, dtype={"git_commit": str, "config_hash": str})
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -104,7 +130,9 @@ def main(argv: list[str] | None = None) -> int:
     df = run(args.preset)
     path = data_dir() / "results" / "probes" / f"train_overhead__{args.preset}.csv"
     atomic_write_text(path, df.to_csv(index=False))
-    print(df.pivot_table(index=["method", "verdict"], columns="metric", values="value"))
+    from synthrl.readme import markdown
+
+    print("\n".join(markdown(ledger(df))))
     print(f"written: {path}")
     return 0
 
