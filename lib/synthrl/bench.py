@@ -263,6 +263,35 @@ def _linear_floor(model, rows: int, repeats: int = 20) -> float:
     return best
 
 
+# Where the decoder's time goes: torch ops grouped by role (self CPU time under torch.profiler)
+OP_GROUPS = {
+    "linear layers": ("aten::mm", "aten::addmm"),
+    "attention matmuls and softmax": ("aten::bmm", "aten::_softmax", "aten::_scaled_dot_product"),
+    "copies (cache writes, concatenation, indexing)": ("aten::copy_", "aten::cat", "aten::index", "aten::_to_copy",
+                                                        "aten::clone"),
+    "elementwise (norms, rotary, activation)": ("aten::mul", "aten::add", "aten::pow", "aten::mean", "aten::rsqrt",
+                                                "aten::silu", "aten::neg", "aten::div", "aten::sum"),
+    "sampling": ("aten::exponential_", "aten::multinomial", "aten::argmax"),
+}
+
+
+def _profile(sampler_run) -> list[tuple[str, float]]:
+    """Shares of the profiled wall time: each op group's self CPU time, other ops (views, reshapes...),
+    and what no op accounts for (Python, the framework, the profiler's own cost)."""
+    from torch.profiler import ProfilerActivity, profile
+
+    start = time.perf_counter()
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        sampler_run()
+    wall = time.perf_counter() - start
+    seconds = {name: 0.0 for name in (*OP_GROUPS, "other ops")}
+    for event in prof.key_averages():
+        group = next((g for g, ops in OP_GROUPS.items() if event.key.startswith(ops)), "other ops")
+        seconds[group] += event.self_cpu_time_total / 1e6
+    seconds["outside ops (Python, framework, profiler)"] = max(0.0, wall - sum(seconds.values()))
+    return [(name, t / wall) for name, t in seconds.items()]
+
+
 def measure_rollouts(preset_name: str, with_ct2: bool = True) -> list[dict]:
     """Rollouts from every step prefix of pi_sft's negatives, each way of the kit (and CTranslate2),
     same traces, same rollouts per prefix, temperature, maximum tokens and stopping (the end-of-sequence
@@ -315,6 +344,9 @@ def measure_rollouts(preset_name: str, with_ct2: bool = True) -> list[dict]:
         rows.append(_row("rollouts", "ours", "speedup", seconds[CT2] / seconds["ours"], baseline=CT2, n=len(traces)))
     rows += [_row("rollouts", "ours", "rollouts", n_rollouts, n=len(traces)),
              _row("rollouts", "ours", "same_seed_repeats", repeat, n=len(traces))]
+    ours = HFSampler(model, tokenizer, batch_size=batch, **ROLLOUT_WAYS["ours"][1])
+    rows += [_row("decoding", f"ours: {group}", "time_share", share, n=len(traces)) for group, share in
+             _profile(lambda: estimate_q(ours, world, problems, traces, n, seed=0, max_new_tokens=max_new))]
     floor = batch / _linear_floor(model, batch)
     rows += [_row("decoding", f"linear layers alone, {batch} rows", "tokens_per_s", floor, n=len(traces)),
              _row("decoding", "ours", "fraction_of_floor", tokens["ours"] / seconds["ours"] / floor,
@@ -399,6 +431,10 @@ def table(df: pd.DataFrame) -> pd.DataFrame:
     floor = df[(df.part == "decoding") & (df.metric == "tokens_per_s")].iloc[0]
     add(f"decoding floor: {floor.method}", f"{floor.value:,.0f} tokens/s",
         f"ours reaches {_value(df, part='decoding', metric='fraction_of_floor'):.0%} of it")
+    shares = df[(df.part == "decoding") & (df.metric == "time_share")]
+    if len(shares):
+        add("ours under torch.profiler: share of its time",
+            "; ".join(f"{m.removeprefix('ours: ')} {v:.0%}" for m, v in zip(shares.method, shares.value)))
     return pd.DataFrame(out)
 
 
