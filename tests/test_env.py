@@ -23,7 +23,7 @@ def test_environment_yml_names_the_same_packages_as_pyproject():
     named = (conda | pip) - {"python", "pip"}
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     wanted = {_name(d) for d in project["dependencies"]}
-    for extra in ("gpu", "notebook", "dev", "ray"):
+    for extra in ("gpu", "notebook", "dev", "ray", "bench"):
         wanted |= {_name(d) for d in project["optional-dependencies"][extra]}
     assert named == wanted, f"only in environment.yml: {named - wanted}; only in pyproject: {wanted - named}"
     assert {"vllm", "bitsandbytes", "jupyterlab", "trl", "peft", "ray", "math-verify"} <= named
