@@ -8,7 +8,7 @@ fp32 and under bf16 autocast on the preset's model and on the gpu preset's (~14M
 a fraction of that limit (MFU) and against a plain torch loop on the same batches; batched sampling
 against one prompt per `generate` call, and under bf16; rollouts from step prefixes by every way the
 kit has, against CTranslate2 on the same rollouts; and the decoder's tokens/s against what its linear
-layers alone allow at that batch size.
+layers alone allow at that batch size, with where its time goes (torch.profiler, ops grouped by role).
 """
 from __future__ import annotations
 
