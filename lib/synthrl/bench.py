@@ -24,7 +24,7 @@ import pandas as pd
 import torch
 
 from synthrl.hardware import matmul_gflops, native_bf16
-from synthrl.models import build_model, build_tokenizer, n_parameters
+from synthrl.models import build_model, build_tokenizer, load_checkpoint, n_parameters
 from synthrl.pipeline import make_task
 from synthrl.presets import ModelConfig, TrainConfig, get_preset
 from synthrl.results import provenance, save_results, table as results_table
@@ -213,7 +213,6 @@ def _ct2_rounds(model_dir: str, checkpoint: str, batch_size: int, threads: int, 
     """In a process of its own (see `synthrl.ct2`): CTranslate2's fastest of `rounds` runs of the same
     rollouts, and the last run's outputs."""
     from synthrl.ct2 import CT2Sampler
-    from synthrl.models import load_checkpoint
 
     torch.set_num_threads(threads)
     _, tokenizer = load_checkpoint(checkpoint)
@@ -292,13 +291,10 @@ def _profile(sampler_run) -> list[tuple[str, float]]:
     return [(name, t / wall) for name, t in seconds.items()]
 
 
-def measure_rollouts(preset_name: str, with_ct2: bool = True) -> list[dict]:
-    """Rollouts from every step prefix of pi_sft's negatives, each way of the kit (and CTranslate2),
-    same traces, same rollouts per prefix, temperature, maximum tokens and stopping (the end-of-sequence
-    token). Uses the cached pi_sft of the preset (trained first if missing, as `make demo` does)."""
+def rollout_inputs(preset_name: str):
+    """The bench's rollout inputs: the preset, its world, the cached pi_sft (trained first if missing, as
+    `make demo` does) and BENCH_TRACES of its negatives with their problems."""
     from synthrl import pipeline
-    from synthrl.credit import estimate_q
-    from synthrl.models import load_checkpoint
     from synthrl.pairs import negative_traces
 
     preset = get_preset(preset_name)
@@ -306,6 +302,16 @@ def measure_rollouts(preset_name: str, with_ct2: bool = True) -> list[dict]:
     d_syn = pipeline.d_syn(preset)
     checkpoint = pipeline.pi_sft(preset, pipeline.pi_base(preset), d_syn)
     problems, traces = negative_traces(world, d_syn, pipeline.samples(preset, checkpoint, d_syn), BENCH_TRACES, seed=1)
+    return preset, world, checkpoint, problems, traces
+
+
+def measure_rollouts(preset_name: str, with_ct2: bool = True) -> list[dict]:
+    """Rollouts from every step prefix of pi_sft's negatives, each way of the kit (and CTranslate2),
+    same traces, same rollouts per prefix, temperature, maximum tokens and stopping (the end-of-sequence
+    token). Uses the cached pi_sft of the preset (trained first if missing, as `make demo` does)."""
+    from synthrl.credit import estimate_q
+
+    preset, world, checkpoint, problems, traces = rollout_inputs(preset_name)
     model, tokenizer = load_checkpoint(checkpoint)
     n, batch, max_new = BENCH_ROLLOUTS, preset.sampling.batch_size, preset.sampling.max_new_tokens
     seconds: dict[str, float] = {}
@@ -361,11 +367,7 @@ def measure(preset_name: str, with_ct2: bool = True) -> pd.DataFrame:
     start = time.perf_counter()
     rows, peaks = measure_limit()
     rows += measure_training(preset_name, peaks)
-    from synthrl import pipeline
-    from synthrl.models import load_checkpoint
-
-    checkpoint = pipeline.pi_sft(preset, pipeline.pi_base(preset), pipeline.d_syn(preset))
-    rows += measure_sampling(preset_name, *load_checkpoint(checkpoint))
+    rows += measure_sampling(preset_name, *load_checkpoint(rollout_inputs(preset_name)[2]))
     rows += measure_rollouts(preset_name, with_ct2)
     from synthrl.cache import cache_key
 

@@ -1,0 +1,72 @@
+"""Probe (issue 16, part 6): how the cascade decoder's per-step overhead amortises with the number of
+rows decoded together. The bench's rollouts (pi_sft's negatives, 16 rollouts per step prefix) by our
+sampler at several batch sizes, the fastest of ROUNDS interleaved rounds each, with the mean Q each
+gives (every size samples the same distribution; batches have their own seeds, so the draws differ).
+
+No verdict is adopted here: the batch size of credit rollouts is `SampleConfig.batch_size`, and changing
+it changes which random draws every cached rollout used, so the committed studies would have to be run
+again. `python -m synthrl.studies.decode_probe [--preset cpu]` writes
+data/results/probes/decode_batch__PRESET.csv.
+"""
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+import pandas as pd
+
+from synthrl.bench import BENCH_ROLLOUTS, _count_tokens, _Timed, rollout_inputs
+from synthrl.cache import cache_key
+from synthrl.credit import estimate_q
+from synthrl.datafiles import atomic_write_text
+from synthrl.models import load_checkpoint
+from synthrl.results import data_dir, provenance, table
+from synthrl.sampling import HFSampler
+
+BATCH_SIZES = (64, 128, 256, 512, 1024)  # sequences decoded together; the cpu preset's is 128
+ROUNDS = 2
+
+
+def run(preset_name: str) -> pd.DataFrame:
+    start = time.perf_counter()
+    preset, world, checkpoint, problems, traces = rollout_inputs(preset_name)
+    model, tokenizer = load_checkpoint(checkpoint)
+    seconds: dict[int, float] = {}
+    rows = []
+    for _ in range(ROUNDS):
+        for batch in BATCH_SIZES:
+            sampler = _Timed(HFSampler(model, tokenizer, batch_size=batch))
+            credits = estimate_q(sampler, world, problems, traces, BENCH_ROLLOUTS, seed=0,
+                                 max_new_tokens=preset.sampling.max_new_tokens)
+            if batch not in seconds or sampler.seconds < seconds[batch]:
+                seconds[batch] = sampler.seconds
+                tokens = _count_tokens(tokenizer, [x for out in sampler.outputs for x in out])
+                mean_q = float(np.concatenate([c.q[:-1] for c in credits]).mean())
+                rows = [r for r in rows if r["batch_size"] != batch] + [
+                    {"study": "decode_batch", "preset": preset_name, "task": preset.task, "method": "ours",
+                     "n_problems": len(traces), "seed": 0, "metric": metric, "value": value, "batch_size": batch}
+                    for metric, value in (("seconds", sampler.seconds), ("tokens_per_s", tokens / sampler.seconds),
+                                          ("mean_q", mean_q))]
+    base = seconds[preset.sampling.batch_size] if preset.sampling.batch_size in seconds else seconds[BATCH_SIZES[0]]
+    rows += [{"study": "decode_batch", "preset": preset_name, "task": preset.task, "method": "ours",
+              "n_problems": len(traces), "seed": 0, "metric": "speedup", "value": base / t, "batch_size": batch}
+             for batch, t in seconds.items()]
+    key = cache_key("decode_batch", BATCH_SIZES, BENCH_ROLLOUTS, preset_name)
+    return table(rows, provenance(key, time.perf_counter() - start))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--preset", default="cpu")
+    args = parser.parse_args(argv)
+    df = run(args.preset)
+    path = data_dir() / "results" / "probes" / f"decode_batch__{args.preset}.csv"
+    atomic_write_text(path, df.to_csv(index=False))
+    print(df.pivot_table(index="batch_size", columns="metric", values="value"))
+    print(f"written: {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
