@@ -70,6 +70,15 @@ def save_results(df: pd.DataFrame, study: str, preset: str) -> Path:
     return atomic_write_text(results_path(study, preset), df.to_csv(index=False))
 
 
+def probe_path(name: str, preset: str) -> Path:
+    """Where a probe's results live: data/results/probes/NAME__PRESET.csv."""
+    return data_dir() / "results" / "probes" / f"{name}__{preset}.csv"
+
+
+def save_probe(df: pd.DataFrame, name: str, preset: str) -> Path:
+    return atomic_write_text(probe_path(name, preset), df.to_csv(index=False))
+
+
 def load_results(study: str, preset: str) -> pd.DataFrame:
     path = results_path(study, preset)
     if not path.exists():

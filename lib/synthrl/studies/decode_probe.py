@@ -19,9 +19,8 @@ import pandas as pd
 from synthrl.bench import BENCH_ROLLOUTS, _count_tokens, _Timed, rollout_inputs
 from synthrl.cache import cache_key
 from synthrl.credit import estimate_q
-from synthrl.datafiles import atomic_write_text
 from synthrl.models import load_checkpoint
-from synthrl.results import data_dir, provenance, table
+from synthrl.results import provenance, save_probe, table
 from synthrl.sampling import HFSampler
 
 BATCH_SIZES = (64, 128, 256, 512, 1024)  # sequences decoded together; the cpu preset's is 128
@@ -59,12 +58,10 @@ def run(preset_name: str) -> pd.DataFrame:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--preset", default="cpu")
-    args = parser.parse_args(argv)
-    df = run(args.preset)
-    path = data_dir() / "results" / "probes" / f"decode_batch__{args.preset}.csv"
-    atomic_write_text(path, df.to_csv(index=False))
+    preset = parser.parse_args(argv).preset
+    df = run(preset)
     print(df.pivot_table(index="batch_size", columns="metric", values="value"))
-    print(f"written: {path}")
+    print(f"written: {save_probe(df, 'decode_batch', preset)}")
     return 0
 
 

@@ -30,9 +30,9 @@ from synthrl.cache import cache_key
 from synthrl.models import build_model, build_tokenizer
 from synthrl.pipeline import make_task
 from synthrl.presets import TrainConfig, get_preset
-from synthrl.datafiles import atomic_write_text
-from synthrl.results import data_dir, provenance, table
+from synthrl.results import probe_path, provenance, save_probe, table
 
+PROBE = "train_overhead"
 MIN_SPEEDUP = 1.05  # our rule: below 5%, run-to-run noise on this machine (about +-10%) decides
 ROUNDS = 2
 # name -> TRL SFTConfig fields set on top of the kit's config (the library's own options, nothing of ours)
@@ -117,23 +117,21 @@ def ledger(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def committed(preset: str = "cpu") -> pd.DataFrame:
-    path = data_dir() / "results" / "probes" / f"train_overhead__{preset}.csv"
+    path = probe_path(PROBE, preset)
     if not path.exists():
         raise FileNotFoundError(f"no committed training-overhead probe at {path}")
     return pd.read_csv(path, dtype={"git_commit": str, "config_hash": str})
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--preset", default="cpu")
-    args = parser.parse_args(argv)
-    df = run(args.preset)
-    path = data_dir() / "results" / "probes" / f"train_overhead__{args.preset}.csv"
-    atomic_write_text(path, df.to_csv(index=False))
     from synthrl.readme import markdown
 
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--preset", default="cpu")
+    preset = parser.parse_args(argv).preset
+    df = run(preset)
     print("\n".join(markdown(ledger(df))))
-    print(f"written: {path}")
+    print(f"written: {save_probe(df, PROBE, preset)}")
     return 0
 
 
