@@ -58,7 +58,7 @@ def smoke_world():
 def _train(preset, world, tok, bf16: bool, steps: int = 50):
     problems = world.make_problems("train", 16 * steps, seed=0)
     rows = completion_rows([world.prompt(p) for p in problems], [p.solution for p in problems])
-    cfg = dataclasses.replace(preset.model, cpu_bf16=bf16)
+    cfg = dataclasses.replace(preset.model, cpu_bf16=bf16, bf16=bf16)  # on a CPU, and on a GPU
     return sft(build_model(cfg, tok, seed=0), tok, rows, TrainConfig(epochs=1, max_steps=steps, batch_size=16,
                                                                     lr=3e-3), cfg)
 
@@ -81,17 +81,18 @@ def test_bf16_sampling_keeps_next_token_distributions_close(smoke_world):
     preset, world, tok = smoke_world
     model = _train(preset, world, tok, bf16=False, steps=30).model.eval()
     prompts = [world.prompt(p) for p in world.make_problems("test", 32, seed=1)]
-    enc = tok(prompts, return_tensors="pt", padding=True, add_special_tokens=False)
+    enc = tok(prompts, return_tensors="pt", padding=True, add_special_tokens=False).to(model.device)
+    autocast = torch.autocast(model.device.type, dtype=torch.bfloat16)  # the GPU's, where TRL trained on one
     with torch.no_grad():
         fp32 = torch.log_softmax(model(**enc).logits[:, -1].float(), -1)
-        with torch.autocast("cpu", dtype=torch.bfloat16):
+        with autocast:
             bf16 = torch.log_softmax(model(**enc).logits[:, -1].float(), -1)
     likely = fp32.exp() > 0.01
     assert (fp32 - bf16).abs()[likely].max() < 0.1
     sampler = HFSampler(model, tok, batch_size=32)
     spec = SamplingSpec(n=1, temperature=0.0, max_new_tokens=preset.sampling.max_new_tokens)
     greedy = sampler.sample(prompts, spec)
-    with torch.autocast("cpu", dtype=torch.bfloat16):
+    with torch.autocast(model.device.type, dtype=torch.bfloat16):
         greedy_bf16 = sampler.sample(prompts, spec)
     assert np.mean([x == y for x, y in zip(greedy, greedy_bf16)]) >= 0.75
 

@@ -4,12 +4,14 @@ pretrained model, then the negative-data study's cell on it: LoRA SFT, sampling,
 rollouts, per-step DPO on pi_sft's own adapter, evaluation."""
 import dataclasses
 import hashlib
+import importlib.util
 import json
 from pathlib import Path
 
 import pytest
+import torch
 
-from synthrl import pipeline
+from synthrl import models, pipeline
 from synthrl.presets import (CreditConfig, ModelConfig, NegativeConfig, PreferenceConfig, SampleConfig,
                              ScalingConfig, Setting, TrainConfig, get_preset)
 from synthrl.standin import build_standin, gsm8k_row, train_bpe, write_gsm8k
@@ -45,12 +47,9 @@ def test_bpe_tokenizer_round_trips_text_it_was_not_trained_on():
     assert tok.eos_token == tok.pad_token == "<|endoftext|>"
 
 
-@pytest.fixture(scope="module")
-def paper_run(tmp_path_factory):
-    """The stand-in hub model and data, the paper preset pointed at them, and one negative-study cell."""
-    root = tmp_path_factory.mktemp("paper")
-    mp = pytest.MonkeyPatch()
-    mp.setenv("SYNTHRL_HOME", str(root / "runs"))
+def _paper_cell(root: Path, **model):
+    """The stand-in hub model and data, the paper preset pointed at them (its model fields replaced by
+    `model`), the stand-in's weights' hash before any training, and one negative-study cell's rows."""
     world = ArithWorld(WORLD)
     files = write_gsm8k(root / "data", world, n_train=SIZE, n_test=24)
     task = HubMathTask("gsm8k", files=files)
@@ -58,10 +57,11 @@ def paper_run(tmp_path_factory):
     read = [gsm8k_problem(gsm8k_row(p), "corpus") for p in world.make_problems("train", 300, 7)]
     corpus = [task.prompt(p) + p.solution for p in read]
     standin = build_standin(root / "standin", corpus, MODEL, TrainConfig(epochs=3.0, batch_size=16, lr=3e-3))
+    model = {"lora_r": 8, "load_in_4bit": False, "bf16": False, **model}
     preset = get_preset(
         "paper", data_files=tuple((split, str(path)) for split, path in files.items()),
-        model=dataclasses.replace(get_preset("paper").model, pretrained=str(standin), lora_r=8, load_in_4bit=False,
-                                  bf16=False, max_positions=MODEL.max_positions),
+        model=dataclasses.replace(get_preset("paper").model, pretrained=str(standin),
+                                  max_positions=MODEL.max_positions, **model),
         n_train=SIZE, n_test=24, sft=TrainConfig(epochs=2.0, batch_size=8, lr=3e-3),
         sampling=SampleConfig(n=4, temperature=1.0, max_new_tokens=48, batch_size=64),
         scaling=ScalingConfig(sizes=(SIZE, 2 * SIZE), seeds=(0,), epochs=2.0, min_steps=10, workers=1,
@@ -69,11 +69,18 @@ def paper_run(tmp_path_factory):
         negative=NegativeConfig(sizes=(SIZE,), seeds=(0,), negatives_per_problem=2, first_pits=("min",), methods=(),
                                 credit=CreditConfig(n_rollouts=2),
                                 dpo=PreferenceConfig(lr=1e-3, batch_size=8, warmup_ratio=0.0, lr_scheduler="constant")))
-    weights = hashlib.sha256((standin / "model.safetensors").read_bytes()).hexdigest()
+    weights = hashlib.sha256((standin / "model.safetensors").read_bytes()).hexdigest()  # before any training
+    base = pipeline.pi_base(preset)
+    return preset, standin, weights, negative_scaling.cell(preset, preset.scaling.settings[0], 0, SIZE, base)
+
+
+@pytest.fixture(scope="module")
+def paper_run(tmp_path_factory):
+    root = tmp_path_factory.mktemp("paper")
+    mp = pytest.MonkeyPatch()
+    mp.setenv("SYNTHRL_HOME", str(root / "runs"))
     try:
-        base = pipeline.pi_base(preset)
-        rows = negative_scaling.cell(preset, preset.scaling.settings[0], 0, SIZE, base)
-        yield preset, standin, weights, rows, root / "runs"
+        yield *_paper_cell(root), root / "runs"
     finally:
         mp.undo()
 
@@ -89,6 +96,10 @@ def test_the_stand_in_loads_as_a_pretrained_model_and_sft_trains_a_lora_adapter_
     adapter = json.loads((sft / "adapter_config.json").read_text())
     assert adapter["base_model_name_or_path"] == str(standin) and adapter["r"] == 8
     assert not (sft / "model.safetensors").exists()  # an adapter, not a copy of the model
+    for training in (True, False):  # loaded to train further: its adapter trains, the base stays frozen
+        model, _ = models.load_pretrained(preset.model, sft, for_training=training)
+        trainable = [n for n, p in model.named_parameters() if p.requires_grad]
+        assert all("lora_" in n for n in trainable) and bool(trainable) == training
     losses = [loss for _, loss in pipeline.train_log(str(sft))["losses"]]
     assert losses[-1] < losses[0]
     assert hashlib.sha256((standin / "model.safetensors").read_bytes()).hexdigest() == weights  # base untouched
@@ -105,6 +116,7 @@ def test_per_step_dpo_trains_pi_sfts_adapter_against_pi_sft_itself(paper_run):
     by = {(r["method"], r["metric"]): r for r in rows if "step" not in r or r["step"] == 1}
     method = negative_scaling.per_step_name("min")
     assert by[("D-", "negatives")]["value"] > 0 and by[("D-", "rollouts")]["value"] > 0
+    assert (method, "test_error") in by, {k: v["value"] for k, v in by.items()}  # else no pair was built
     assert 0.0 <= by[(method, "test_error")]["value"] <= 1.0
     # at the first step the policy is pi_sft: its log-ratios against the reference are exactly 0 (with the
     # adapter disabled, the reference would be the stand-in base, and they would not be)
@@ -133,3 +145,32 @@ def test_d_syn_written_by_the_stand_in_keeps_only_agreed_new_problems(paper_run,
     assert [p.uid for p in kept] == [r["uid"] for r in record if r["kept"]]
     for p in kept:
         assert p.question not in {s.question for s in seeds} and task.is_correct(p, p.solution)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available() or importlib.util.find_spec("bitsandbytes") is None,
+                    reason="QLoRA needs a CUDA GPU and bitsandbytes (the gpu extra): run this file on a GPU machine")
+def test_qlora_runs_the_paper_cell_on_a_4bit_stand_in(tmp_path):
+    """The paper's recipe as the `paper` preset sets it (NF4 base weights, double quantization, bf16
+    compute, LoRA adapters) through the whole cell on the stand-in: SFT, sampling, rollouts, per-step DPO."""
+    import bitsandbytes as bnb
+
+    preset, standin, weights, rows = _paper_cell(tmp_path, load_in_4bit=True, bf16=True)
+    assert preset.model.load_in_4bit and preset.model.bf16
+    sp = positive_scaling.setting_preset(preset, preset.scaling.settings[0])
+    d_syn = pipeline.sft_rows(sp, pipeline.d_syn(sp, n=SIZE, seed=0))
+    sft = Path(positive_scaling._finetune(sp, "pi_sft", str(standin), d_syn, 0, len(d_syn)))  # cached by the cell
+    assert json.loads((sft / "adapter_config.json").read_text())["r"] == 8
+    losses = [loss for _, loss in pipeline.train_log(str(sft))["losses"]]
+    assert losses[-1] < losses[0]
+    model, _ = models.load_pretrained(preset.model, sft)
+    quantized = [m for m in model.modules() if isinstance(m, bnb.nn.Linear4bit)]
+    assert quantized and all(m.weight.quant_type == "nf4" for m in quantized)  # the base is held in 4 bits
+    assert hashlib.sha256((standin / "model.safetensors").read_bytes()).hexdigest() == weights
+    method = negative_scaling.per_step_name("min")
+    first = {r["metric"]: r["value"] for r in rows if r["method"] == method and r.get("step") == 1}
+    # pi_sft's own adapter at its first DPO step: log-ratios 0 up to bf16 rounding of a 4-bit forward
+    assert abs(first["dpo_chosen_logratio"]) < 0.05 and abs(first["dpo_rejected_logratio"]) < 0.05
+    margins = [r["value"] for r in rows if r["method"] == method and r["metric"] == "dpo_reward_margin"]
+    assert len(margins) > 1 and margins[-1] > margins[0]
+    errors = [r["value"] for r in rows if r["method"] == method and r["metric"] == "test_error"]
+    assert errors and all(0.0 <= e <= 1.0 for e in errors)

@@ -90,7 +90,9 @@ def test_bad_inputs_say_what_is_wrong():
 
 def test_our_linregress_gives_scipys_floats():
     """scaling._linregress (ours only for the bootstrap's speed) returns scipy.stats.linregress's slope,
-    intercept, r and slope standard error bit for bit, flat errors (r undefined) and two points included."""
+    intercept, r and slope standard error, flat errors (r undefined) and two points included: bit for bit
+    with scipy 1.17 here; scipy 1.18 (numpy 2.5) on the GPU machine gave an r one unit in the last place
+    apart, so the bound is 2 units in the last place."""
     import numpy as np
     from scipy import stats
 
@@ -106,4 +108,7 @@ def test_our_linregress_gives_scipys_floats():
             continue
         f = stats.linregress(x, y)
         for theirs, ours in zip((f.slope, f.intercept, f.rvalue, f.stderr), _linregress(x, y)):
-            assert (np.isnan(theirs) and np.isnan(ours)) or theirs == ours
+            if np.isnan(theirs) or np.isnan(ours):
+                assert np.isnan(theirs) and np.isnan(ours)
+            else:
+                np.testing.assert_array_max_ulp(np.float64(theirs), np.float64(ours), maxulp=2)

@@ -18,7 +18,7 @@ def test_sft_loss_falls_and_parameters_change():
     result = sft(model, tok, rows, TrainConfig(epochs=12, batch_size=16, lr=3e-3), TINY)
     losses = [v for _, v in result.losses]
     assert losses[-1] < 0.6 * losses[0]
-    assert any(not torch.equal(a, b) for a, b in zip(before, result.model.parameters()))
+    assert any(not torch.equal(a, b.cpu()) for a, b in zip(before, result.model.parameters()))  # (TRL: on a GPU)
     assert result.tokens > 0
 
 

@@ -3,6 +3,7 @@ world (no hub), or a pretrained model with LoRA / QLoRA adapters. Every model is
 Hugging Face checkpoint on disk (safetensors), so transformers and vLLM both load it."""
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import torch
@@ -110,24 +111,29 @@ def load_pretrained(cfg: ModelConfig, path: str | Path | None = None, for_traini
     only when it is loaded `for_training`: a model loaded to sample or to score is left as loaded.
     """
     source = str(path or cfg.pretrained)
-    dtype = torch.bfloat16 if cfg.bf16 else torch.float32
-    kwargs = {"dtype": dtype}
+    # bf16 weights only for a hub model's base that stays frozen (under LoRA, or not trained): weights that
+    # train stay fp32 masters, computed in bf16 under autocast (TRL's `bf16`), and a from-scratch model's
+    # checkpoints stay fp32 (they are trained further, and score as references).
+    frozen_hub_base = cfg.pretrained is not None and (cfg.lora_r > 0 or not for_training)
+    kwargs = {"dtype": torch.bfloat16 if cfg.bf16 and frozen_hub_base else torch.float32}
     qconfig = quantization_config(cfg)
     if qconfig is not None:
         kwargs.update(quantization_config=qconfig, device_map={"": 0})
-    if (Path(source) / "adapter_config.json").exists():
-        from peft import AutoPeftModelForCausalLM
-
-        model = AutoPeftModelForCausalLM.from_pretrained(source, is_trainable=for_training, **kwargs)
-    else:
-        model = AutoModelForCausalLM.from_pretrained(source, **kwargs)
-    tokenizer = AutoTokenizer.from_pretrained(source)
-    if tokenizer.pad_token is None:
-        tokenizer.pad_token = tokenizer.eos_token
+    adapter = Path(source) / "adapter_config.json"
+    base = json.loads(adapter.read_text())["base_model_name_or_path"] if adapter.exists() else source
+    model = AutoModelForCausalLM.from_pretrained(base, **kwargs)
     if qconfig is not None and for_training:
         from peft import prepare_model_for_kbit_training
 
+        # before the adapter is attached: it freezes every weight there is (an attached adapter too)
         model = prepare_model_for_kbit_training(model)
+    if adapter.exists():
+        from peft import PeftModel
+
+        model = PeftModel.from_pretrained(model, source, is_trainable=for_training)
+    tokenizer = AutoTokenizer.from_pretrained(source)
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
     return model, tokenizer
 
 

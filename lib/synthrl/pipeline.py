@@ -64,7 +64,7 @@ def d_syn_written(preset: Preset, writer: str, seeds: list[Problem], cfg) -> lis
     task = make_task(preset)
 
     def build(folder: Path) -> None:
-        sampler = make_sampler(writer, batch_size=preset.sampling.batch_size)
+        sampler = make_sampler(writer, batch_size=preset.sampling.batch_size, model_cfg=preset.model)
         kept, record = synthesize(task, sampler, seeds, cfg)
         write_jsonl(folder / "problems.jsonl", [p.to_dict() for p in kept])
         write_jsonl(folder / "record.jsonl", record)
@@ -333,7 +333,8 @@ def samples(preset: Preset, checkpoint: str, problems: list[Problem], seed: int 
     task = make_task(preset)
 
     def build(folder: Path) -> None:
-        sampler = make_sampler(checkpoint, batch_size=preset.sampling.batch_size, progress=progress)
+        sampler = make_sampler(checkpoint, batch_size=preset.sampling.batch_size, progress=progress,
+                               model_cfg=preset.model)
         prompts = [task.prompt(p) for p in problems]
         outs = sampler.sample(prompts, spec)
         rows = [{"uid": p.uid, "prompt": x, "completion": y, "correct": task.is_correct(p, y)}
@@ -396,7 +397,7 @@ def evaluate_checkpoint(preset: Preset, checkpoint: str, problems: list[Problem]
     task = make_task(preset)
 
     def build(folder: Path) -> None:
-        sampler = make_sampler(checkpoint, batch_size=preset.sampling.batch_size)
+        sampler = make_sampler(checkpoint, batch_size=preset.sampling.batch_size, model_cfg=preset.model)
         outs = greedy_outputs(sampler, task, problems, preset.sampling.max_new_tokens)
         write_jsonl(folder / "outputs.jsonl", [{"uid": p.uid, "output": y, "correct": task.is_correct(p, y)}
                                                for p, y in zip(problems, outs)])
@@ -417,7 +418,7 @@ def evaluate_pass_at_k(preset: Preset, checkpoint: str, problems: list[Problem],
                         max_new_tokens=preset.sampling.max_new_tokens, seed=preset.seed)
 
     def build(folder: Path) -> None:
-        sampler = make_sampler(checkpoint, batch_size=preset.sampling.batch_size)
+        sampler = make_sampler(checkpoint, batch_size=preset.sampling.batch_size, model_cfg=preset.model)
         outs = sampler.sample([task.prompt(p) for p in problems], spec)
         (folder / "metrics.json").write_text(json.dumps({f"pass@{k}": mean_pass_at_k(task, problems, outs, k)}))
 
@@ -440,10 +441,12 @@ def credits(preset: Preset, checkpoint: str, problems: list[Problem], traces: li
             batches = [(problems[i:i + b], traces[i:i + b], preset.seed + i) for i in range(0, len(traces), b)]
             kwargs = {"n_rollouts": cfg.n_rollouts, "temperature": cfg.temperature, "k": cfg.k,
                       "max_new_tokens": preset.sampling.max_new_tokens}
-            found = [c for batch in rollout_batches(checkpoint, preset.sampling.batch_size, task, batches, kwargs)
+            found = [c for batch in rollout_batches(checkpoint, preset.sampling.batch_size, task, batches, kwargs,
+                                                          preset.model)
                      for c in batch]
         else:
-            sampler = make_sampler(checkpoint, batch_size=preset.sampling.batch_size, progress=True)
+            sampler = make_sampler(checkpoint, batch_size=preset.sampling.batch_size, progress=True,
+                                   model_cfg=preset.model)
             found = estimate_q(sampler, task, problems, traces, cfg.n_rollouts, cfg.temperature, preset.seed,
                                preset.sampling.max_new_tokens, cfg.k)
         write_jsonl(folder / "credits.jsonl", [vars(c) for c in found])

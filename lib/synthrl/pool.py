@@ -113,11 +113,11 @@ def _sampler_actor_class(lib):
         """One sampler (a vLLM engine on a GPU, else transformers) for one checkpoint, kept for every batch
         sent to it."""
 
-        def __init__(self, checkpoint: str, batch_size: int, env: dict, threads: int):
+        def __init__(self, checkpoint: str, batch_size: int, env: dict, threads: int, model_cfg=None):
             from synthrl.sampling import make_sampler
 
             _enter_worker(env, threads)
-            self.sampler = make_sampler(checkpoint, batch_size=batch_size)
+            self.sampler = make_sampler(checkpoint, batch_size=batch_size, model_cfg=model_cfg)
 
         def estimate(self, task, problems, traces, kwargs):
             from synthrl.credit import estimate_q
@@ -127,23 +127,25 @@ def _sampler_actor_class(lib):
     return SamplerActor
 
 
-def rollout_batches(checkpoint: str, batch_size: int, task, batches: list[tuple], kwargs: dict) -> list:
+def rollout_batches(checkpoint: str, batch_size: int, task, batches: list[tuple], kwargs: dict,
+                    model_cfg=None) -> list:
     """Monte-Carlo credit (`credit.estimate_q(sampler, task, problems, traces, seed=..., **kwargs)`) for
-    each batch (problems, traces, seed), in order: on sampler actors where Ray is running, else here."""
+    each batch (problems, traces, seed), in order: on sampler actors where Ray is running, else here.
+    The checkpoint loads as `model_cfg` says (`sampling.make_sampler`)."""
     from synthrl.credit import estimate_q
 
     lib = _running_ray()
     if lib is None or len(batches) < 2:
         from synthrl.sampling import make_sampler
 
-        sampler = make_sampler(checkpoint, batch_size=batch_size)
+        sampler = make_sampler(checkpoint, batch_size=batch_size, model_cfg=model_cfg)
         return [estimate_q(sampler, task, problems, traces, seed=seed, **kwargs) for problems, traces, seed in batches]
     resources = lib.cluster_resources()
     gpus = int(resources.get("GPU", 0))
     n_actors = min(len(batches), gpus or max(1, int(resources.get("CPU", 1))))
     actor = _sampler_actor_class(lib).options(num_cpus=1, num_gpus=1 if gpus else 0)
     env = _caller_env()
-    actors = [actor.remote(checkpoint, batch_size, env, 1) for _ in range(n_actors)]
+    actors = [actor.remote(checkpoint, batch_size, env, 1, model_cfg) for _ in range(n_actors)]
     try:
         futures = [actors[i % n_actors].estimate.remote(task, problems, traces, {**kwargs, "seed": seed})
                    for i, (problems, traces, seed) in enumerate(batches)]

@@ -28,7 +28,7 @@ class ModelConfig:
     lora_alpha: int = 16  # QLoRA paper default
     lora_dropout: float = 0.05  # QLoRA paper uses 0.05-0.1
     load_in_4bit: bool = False  # QLoRA: NF4 weights, double quantization, bf16 compute (CUDA only)
-    bf16: bool = False  # bf16 weights/compute (GPU presets)
+    bf16: bool = False  # on a GPU: bf16 compute (autocast, fp32 master weights) and a hub model's frozen base in bf16
     # Training on a CPU under bf16 autocast (fp32 master weights, TRL's `bf16`): True, False, or None =
     # where the CPU has native bf16 (AVX512_BF16 or AMX; `synthrl.hardware`). False by default: on this
     # kit's machine (native bf16) `make bench` measured the ~1.3M-parameter cpu model slower under bf16

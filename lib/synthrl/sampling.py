@@ -168,8 +168,9 @@ def vllm_available() -> bool:
 
 
 def make_sampler(checkpoint: str | Path, model=None, tokenizer=None, batch_size: int = 64,
-                 backend: str = "auto", progress: bool = False) -> Sampler:
-    """vLLM where it imports and a GPU is present (backend='auto'), else transformers."""
+                 backend: str = "auto", progress: bool = False, model_cfg=None) -> Sampler:
+    """vLLM where it imports and a GPU is present (backend='auto'), else transformers, loading the
+    checkpoint as `model_cfg` (a `ModelConfig`: a QLoRA preset's base in 4 bits) says."""
     if backend not in ("auto", "hf", "vllm"):
         raise ValueError(f"backend must be 'auto', 'hf' or 'vllm', got {backend!r}")
     if backend == "vllm" or (backend == "auto" and vllm_available()):
@@ -183,5 +184,5 @@ def make_sampler(checkpoint: str | Path, model=None, tokenizer=None, batch_size:
     if model is None or tokenizer is None:
         from synthrl.models import default_device, load_checkpoint
 
-        model, tokenizer = load_checkpoint(checkpoint, device=default_device())
+        model, tokenizer = load_checkpoint(checkpoint, model_cfg, device=default_device())
     return HFSampler(model, tokenizer, batch_size=batch_size, progress=progress)
