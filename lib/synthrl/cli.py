@@ -14,9 +14,9 @@ RESULTS = {"quickstart": ("quickstart", {}), "positive_scaling": ("positive_scal
            "positive_scaling_lr": ("positive_scaling", {"ablation": "lr"}),
            "positive_scaling_one_positive": ("positive_scaling", {"ablation": "one_positive"}),
            "q_values": ("q_values", {}), "negative_scaling": ("negative_scaling", {}),
-           "star_graph": ("star_graph", {})}
+           "star_graph": ("star_graph", {}), "rft_spurious": ("rft_spurious", {})}
 STUDIES = tuple(dict.fromkeys(module for module, _ in RESULTS.values()))
-CELL_STUDIES = ("positive_scaling", "negative_scaling")  # independent cells: `--ray` runs them as Ray tasks
+CELL_STUDIES = ("positive_scaling", "negative_scaling", "rft_spurious")  # independent cells: `--ray` runs them as Ray tasks
 
 
 def study_module(name: str):

@@ -87,7 +87,8 @@ def credit_validation(results: pd.DataFrame) -> plt.Figure:
 
 
 def _settings_axes(results: pd.DataFrame, width: float = 4.0):
-    settings = list(results.setting.dropna().unique())
+    """One panel per setting in `results` (one empty panel, so titled, where it has none)."""
+    settings = list(results.setting.dropna().unique()) or ["no data"]
     fig, axes = plt.subplots(1, len(settings), figsize=(width * len(settings), 3.4), squeeze=False)
     return fig, list(zip(settings, axes[0]))
 
@@ -179,6 +180,72 @@ def q_by_label(gains: pd.DataFrame, title: str) -> plt.Figure:
         ax.set_title(setting, fontsize=9)
     axes[0][0].set_ylabel("mean Q_BoK of the prefix")
     axes[0][0].legend(fontsize=8)
+    fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def rft_positives(counts: pd.DataFrame, reference: pd.DataFrame, title: str) -> plt.Figure:
+    """Fig. 2c: RFT's test error against distinct positives per problem in D+ (mean over seeds +- one
+    standard error; `counts`: setting, positives_per_problem, error, sem, d_plus), with SFT's and
+    pi_base's errors on the same problems as lines (`reference`: setting, method, value)."""
+    fig, panels = _settings_axes(counts, width=4.4)
+    for setting, ax in panels:
+        c = counts[counts.setting == setting].sort_values("positives_per_problem")
+        ax.errorbar(c.positives_per_problem, c.error, yerr=c["sem"], marker="o", capsize=2, color=METHOD_COLORS["RFT"],
+                    label="RFT")
+        for x, y, n in zip(c.positives_per_problem, c.error, c.d_plus):
+            ax.annotate(f"{n:.0f}", (x, y), textcoords="offset points", xytext=(0, 6), fontsize=6, ha="center")
+        for method, style in (("SFT", "--"), ("pi_base", ":")):
+            v = reference[(reference.setting == setting) & (reference.method == method)]["value"]
+            if len(v):
+                ax.axhline(float(v.iloc[0]), color=METHOD_COLORS[method], lw=1, ls=style,
+                           label=f"{method} ({float(v.iloc[0]):.2f})")
+        ax.set(xscale="log", xlabel="distinct positives per problem (D+ size above each point)",
+               ylabel="test error (greedy)")
+        ax.set_xticks(list(c.positives_per_problem), [str(int(k)) for k in c.positives_per_problem])
+        ax.set_title(setting, fontsize=8)
+        ax.legend(fontsize=6)
+    fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def spurious_fractions(counts: pd.DataFrame, title: str) -> plt.Figure:
+    """The fraction of D+ with a wrong, an irrelevant, and any spurious step against positives per
+    problem (solid), and the same among the RFT models' right test answers (dashed); `counts` holds
+    columns "d_plus KIND" and "rft_answers KIND"."""
+    fig, panels = _settings_axes(counts, width=4.4)
+    colors = {"wrong": "#d62728", "irrelevant": "#ff7f0e", "spurious": "#7f7f7f"}
+    for setting, ax in panels:
+        c = counts[counts.setting == setting].sort_values("positives_per_problem")
+        for kind, color in colors.items():
+            for prefix, style, where in (("d_plus", "-", "D+"), ("rft_answers", "--", "RFT's right answers")):
+                if f"{prefix} {kind}" in c:
+                    ax.plot(c.positives_per_problem, c[f"{prefix} {kind}"], marker="o", ls=style, color=color,
+                            label=f"{kind} step, {where}")
+        ax.set(xscale="log", ylim=(0, 1), xlabel="distinct positives per problem", ylabel="fraction of solutions")
+        ax.set_xticks(list(c.positives_per_problem), [str(int(k)) for k in c.positives_per_problem])
+        ax.set_title(setting, fontsize=8)
+        ax.legend(fontsize=5)
+    fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def rft_arms(arms: pd.DataFrame, title: str) -> plt.Figure:
+    """Fig. 4: RFT's test error (mean over seeds +- one standard error) on each data set of one size;
+    each bar names the set's size and spurious fraction (`arms`: setting, method, error, sem, size,
+    spurious)."""
+    fig, panels = _settings_axes(arms, width=4.4)
+    for setting, ax in panels:
+        a = arms[arms.setting == setting]
+        colors = ["#2ca02c", "#1f77b4", "#17becf", "#d62728"]  # as sampled, clean by labels, by advantages, spurious
+        ax.bar(range(len(a)), a.error, yerr=a["sem"], capsize=2, color=colors[:len(a)])
+        ax.set_xticks(range(len(a)), [f"{m.removeprefix('RFT, ')}\nn = {n:.0f}, {f:.0%} spurious"
+                                      for m, n, f in zip(a.method, a["size"], a.spurious)], fontsize=6)
+        ax.set(ylabel="test error (greedy)")
+        ax.set_title(setting, fontsize=8)
     fig.suptitle(title, fontsize=9)
     fig.tight_layout()
     return fig

@@ -392,8 +392,8 @@ def positive_run(preset: Preset) -> PositiveRun:
 
 
 def evaluate_checkpoint(preset: Preset, checkpoint: str, problems: list[Problem]) -> dict:
-    """Greedy test error of a checkpoint on `problems`, and whether each was solved, in order
-    (cached with the outputs)."""
+    """Greedy test error of a checkpoint on `problems`, and each problem's greedy output and whether it
+    was solved, in order (cached)."""
     task = make_task(preset)
 
     def build(folder: Path) -> None:
@@ -405,8 +405,9 @@ def evaluate_checkpoint(preset: Preset, checkpoint: str, problems: list[Problem]
 
     key = cache_key("eval", checkpoint_id(checkpoint), [p.uid for p in problems], preset.sampling.max_new_tokens)
     folder = cached_dir("eval", key, build)
-    outputs = read_jsonl(folder / "outputs.jsonl", required=("uid", "correct"))
-    return {**json.loads((folder / "metrics.json").read_text()), "correct": [bool(r["correct"]) for r in outputs]}
+    outputs = read_jsonl(folder / "outputs.jsonl", required=("uid", "output", "correct"))
+    return {**json.loads((folder / "metrics.json").read_text()), "correct": [bool(r["correct"]) for r in outputs],
+            "outputs": [r["output"] for r in outputs]}
 
 
 def evaluate_pass_at_k(preset: Preset, checkpoint: str, problems: list[Problem], k: int) -> dict:

@@ -247,6 +247,40 @@ class NegativeConfig:
 
 
 @dataclass(frozen=True)
+class SpuriousConfig:
+    """RFT's spurious correlations (Figs. 2c, 4; `synthrl.studies.rft_spurious`) on one size of the
+    positive-scaling cells: pi_sft's distinct positives per problem grown from 1 to 16, each sample's
+    steps labelled exactly. Every definition here is fixed before the study's first run."""
+
+    # One size of the scaling range (the issue). Our choice, set by the time limit: at 128 problems the
+    # study was estimated at about 12 minutes on 2 cores, at 256 (the regime's middle size) about 25
+    size: int = 128
+    seeds: tuple[int, ...] = ()  # empty: the scaling study's
+    samples: int = 32  # pi_sft's samples per problem at the preset's temperature (the issue: up to 32)
+    counts: tuple[int, ...] = (1, 2, 4, 8, 16)  # distinct positives per problem in D+ (Fig. 2c's axis)
+    # Fig. 2c's claim compares RFT at the largest count with RFT at this one: the preset's own D+
+    # (`SampleConfig.positives_per_problem`, 4), not a count picked by its result
+    reference_count: int = 4
+    spurious_labels: tuple[str, ...] = ("wrong", "irrelevant")  # the paper: "wrong or irrelevant" steps
+    # Fig. 4's cleaning by estimated advantages: drop a positive with a step whose advantage is below this.
+    # Our choice (the paper gives no number): a fall of 0.2 in Q_BoK is more than 8 rollouts' noise at
+    # most prefixes of a solved problem, where Q_BoK is near 1
+    advantage_threshold: float = -0.2
+    credit: CreditConfig = field(default_factory=lambda: CreditConfig(n_rollouts=8))  # as the negative study's
+    fig4_cap: int = 0  # Fig. 4's arms at most this many rows each (0: the smallest pool decides)
+
+    def __post_init__(self) -> None:
+        if self.size < 1 or self.samples < 1 or not self.counts or min(self.counts) < 1:
+            raise ValueError("need size >= 1, samples >= 1 and counts >= 1")
+        if self.reference_count not in self.counts or self.reference_count == max(self.counts):
+            raise ValueError(f"reference_count must be one of counts {self.counts} below the largest")
+        if not set(self.spurious_labels) <= {"wrong", "irrelevant"} or not self.spurious_labels:
+            raise ValueError(f"spurious_labels must be among 'wrong', 'irrelevant'; got {self.spurious_labels}")
+        if self.fig4_cap < 0:
+            raise ValueError(f"fig4_cap must be >= 0, got {self.fig4_cap}")
+
+
+@dataclass(frozen=True)
 class StarConfig:
     """The star-graph study (Fig. 8): SFT from scratch on G(d, l, N) with checkpoints along
     training, then per-step DPO from chosen checkpoints against continued SFT."""
@@ -348,6 +382,7 @@ class Preset:
     scaling: ScalingConfig = field(default_factory=ScalingConfig)
     star: StarConfig = field(default_factory=StarConfig)
     negative: NegativeConfig = field(default_factory=NegativeConfig)
+    spurious: SpuriousConfig = field(default_factory=SpuriousConfig)
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -399,6 +434,8 @@ PRESETS: dict[str, Preset] = {
                         checkpoints=(0, 10, 20, 40, 60), dpo_from=(10, 20), dpo_from_over=60,
                         dpo=PreferenceConfig(lr=1e-3, batch_size=16, max_steps=10), dpo_eval_every=5),
         negative=NegativeConfig(sizes=(16,), seeds=(0,), q_traces=8),  # the notebook in seconds; tests give more sizes
+        spurious=SpuriousConfig(size=16, seeds=(0,), samples=8, counts=(1, 2, 4), reference_count=2,
+                                credit=CreditConfig(n_rollouts=2)),
     ),
     # A laptop with 2 cores: the quickstart in about 5 minutes (pi_base shipped: `make pi-base`).
     # 64 rollouts per prefix (our choice): notebook 05 reports 1..64; between 16 and 64 the paper's
