@@ -2,6 +2,8 @@ import dataclasses
 
 import pytest
 
+from arith_helpers import problem_with_distractor, step_text
+
 from synthrl.tasks.arith import STEP_TEMPLATES, ArithConfig, ArithWorld, first_wrong_step
 
 
@@ -55,40 +57,19 @@ def test_teacher_is_more_varied_than_one_style(train):
     assert {"so", "then"} <= varied_first
 
 
-def _problem_with_distractor(world):
-    for p in world.make_problems("train", 200, seed=5):
-        qs = p.meta["quantities"]
-        extra = [n for n, q in qs.items() if q["op"] in ("more", "fewer") and n not in p.meta["needed_steps"]]
-        first = p.meta["needed_steps"][0]
-        if extra and qs[first]["op"] in ("more", "fewer"):
-            return p, extra[0]
-    raise AssertionError("no suitable problem")
-
-
-def _step(p, name, result=None, swap_op=False):
-    qs = p.meta["quantities"]
-    q = qs[name]
-    x = qs[q["args"][0]]["value"]
-    o = {"more": "+", "fewer": "-"}[q["op"]]
-    if swap_op:
-        o = "-" if o == "+" else "+"
-    true = x + q["k"] if o == "+" else x - q["k"]
-    return f"{name} has {x} {o} {q['k']} = {true if result is None else result} {p.meta['item']} ."
-
-
 def test_exact_labels_on_hand_made_solutions(world):
-    p, distractor = _problem_with_distractor(world)
+    p, distractor = problem_with_distractor(world)
     steps = p.solution.split("\n")
     first = p.meta["needed_steps"][0]
     # an irrelevant (distractor) step inserted before the real solution
-    text = "\n".join([_step(p, distractor)] + steps)
+    text = "\n".join([step_text(p, distractor)] + steps)
     assert world.label_steps(p, text) == ["irrelevant"] + ["right"] * len(steps)
     # a wrong operation in the first step is wrong, whatever follows
-    wrong = "\n".join([_step(p, first, swap_op=True)] + steps[1:])
+    wrong = "\n".join([step_text(p, first, swap_op=True)] + steps[1:])
     labels = world.label_steps(p, wrong)
     assert labels[0] == "wrong" and first_wrong_step(labels) == 0
     # false arithmetic is wrong; repeating a right step is irrelevant
-    bad_sum = _step(p, first, result=(p.meta["quantities"][first]["value"] + 1) % 20)
+    bad_sum = step_text(p, first, result=(p.meta["quantities"][first]["value"] + 1) % 20)
     assert world.label_steps(p, bad_sum)[0] == "wrong"
     assert world.label_steps(p, "\n".join([steps[0], steps[0]]))[1] == "irrelevant"
     # a wrong answer line is wrong; filler is irrelevant
@@ -98,10 +79,10 @@ def test_exact_labels_on_hand_made_solutions(world):
 
 def test_lucky_answer_through_a_wrong_step(world):
     """The verifier accepts a right answer reached through a wrong step; the labels do not."""
-    p, _ = _problem_with_distractor(world)
+    p, _ = problem_with_distractor(world)
     steps = p.solution.split("\n")
     first = p.meta["needed_steps"][0]
-    spurious = "\n".join([_step(p, first, swap_op=True)] + steps[1:])
+    spurious = "\n".join([step_text(p, first, swap_op=True)] + steps[1:])
     assert world.is_correct(p, spurious)
     assert "wrong" in world.label_steps(p, spurious)
 
@@ -123,9 +104,9 @@ def test_labels_survive_absurd_text(world, train):
 
 
 def test_labels_judge_the_computation_not_the_name(world):
-    p, distractor = _problem_with_distractor(world)
+    p, distractor = problem_with_distractor(world)
     first = p.meta["needed_steps"][0]
-    renamed = _step(p, first).replace(first, distractor, 1)  # right computation, wrong name
+    renamed = step_text(p, first).replace(first, distractor, 1)  # right computation, wrong name
     assert world.label_steps(p, renamed) == ["right"]
     # true arithmetic that computes no quantity of the problem (every amount is below M = 20)
     assert world.label_steps(p, "Zed has 30 + 1 = 31 .") == ["wrong"]

@@ -201,14 +201,9 @@ def rft_positives(counts: pd.DataFrame, reference: pd.DataFrame, title: str) -> 
             if len(v):
                 ax.axhline(float(v.iloc[0]), color=METHOD_COLORS[method], lw=1, ls=style,
                            label=f"{method} ({float(v.iloc[0]):.2f})")
-        ax.set(xscale="log", xlabel="distinct positives per problem (D+ size above each point)",
-               ylabel="test error (greedy)")
-        ax.set_xticks(list(c.positives_per_problem), [str(int(k)) for k in c.positives_per_problem])
-        ax.set_title(setting, fontsize=8)
-        ax.legend(fontsize=6)
-    fig.suptitle(title, fontsize=9)
-    fig.tight_layout()
-    return fig
+        ax.set(ylabel="test error (greedy)")
+        _positives_axis(ax, c, setting, "distinct positives per problem (D+ size above each point)", 6)
+    return _titled(fig, title)
 
 
 def spurious_fractions(counts: pd.DataFrame, title: str) -> plt.Figure:
@@ -224,10 +219,20 @@ def spurious_fractions(counts: pd.DataFrame, title: str) -> plt.Figure:
                 if f"{prefix} {kind}" in c:
                     ax.plot(c.positives_per_problem, c[f"{prefix} {kind}"], marker="o", ls=style, color=color,
                             label=f"{kind} step, {where}")
-        ax.set(xscale="log", ylim=(0, 1), xlabel="distinct positives per problem", ylabel="fraction of solutions")
-        ax.set_xticks(list(c.positives_per_problem), [str(int(k)) for k in c.positives_per_problem])
-        ax.set_title(setting, fontsize=8)
-        ax.legend(fontsize=5)
+        ax.set(ylim=(0, 1), ylabel="fraction of solutions")
+        _positives_axis(ax, c, setting, "distinct positives per problem", 5)
+    return _titled(fig, title)
+
+
+def _positives_axis(ax, counts: pd.DataFrame, setting: str, xlabel: str, legend_size: int) -> None:
+    """A log axis of positives per problem, ticked at the counts run."""
+    ax.set(xscale="log", xlabel=xlabel)
+    ax.set_xticks(list(counts.positives_per_problem), [str(int(k)) for k in counts.positives_per_problem])
+    ax.set_title(setting, fontsize=8)
+    ax.legend(fontsize=legend_size)
+
+
+def _titled(fig: plt.Figure, title: str) -> plt.Figure:
     fig.suptitle(title, fontsize=9)
     fig.tight_layout()
     return fig
@@ -246,9 +251,7 @@ def rft_arms(arms: pd.DataFrame, title: str) -> plt.Figure:
                                       for m, n, f in zip(a.method, a["size"], a.spurious)], fontsize=6)
         ax.set(ylabel="test error (greedy)")
         ax.set_title(setting, fontsize=8)
-    fig.suptitle(title, fontsize=9)
-    fig.tight_layout()
-    return fig
+    return _titled(fig, title)
 
 
 def preference_diagnostics(log: pd.DataFrame, title: str) -> plt.Figure:

@@ -33,6 +33,15 @@ def fractions(labels: list[list[str]], spurious_labels: tuple[str, ...] = SPURIO
             "spurious": sum(is_spurious(lab, spurious_labels) for lab in labels) / n}
 
 
+def label_pools(positives: list[dict], labels: list[list[str]],
+                spurious_labels: tuple[str, ...] = SPURIOUS_LABELS) -> dict[str, list[dict]]:
+    """Fig. 4's pools by the exact labels: every positive ("as sampled"), those with no step of a spurious
+    label ("clean (exact labels)": every step right, with the paper's labels) and the rest ("spurious only")."""
+    flags = [is_spurious(lab, spurious_labels) for lab in labels]
+    return {"as sampled": list(positives), "clean (exact labels)": [r for r, f in zip(positives, flags) if not f],
+            "spurious only": [r for r, f in zip(positives, flags, strict=True) if f]}
+
+
 def lucky_rate(labels: list[list[str]], correct: list[bool]) -> tuple[float, int]:
     """Of the samples with a wrong step, the fraction whose final answer is still right (a lucky
     answer; about 1/M by chance in a world whose amounts lie in [0, M)), and how many there were."""

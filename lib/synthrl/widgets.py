@@ -182,6 +182,19 @@ def scaling_explorer(preset, results=None):
     return panel
 
 
+def _setting_dropdown(preset):
+    import ipywidgets as w
+
+    return w.Dropdown(options=[s.name for s in preset.scaling.settings], description="setting", style=WIDE)
+
+
+def _run_controls():
+    """An explorer's 'run' button, the output it writes to, and its state (the latest results)."""
+    import ipywidgets as w
+
+    return w.Button(description="run", button_style="primary"), w.Output(), {"results": None}
+
+
 def negative_explorer(preset):
     """Per-step DPO in one cell, interactively: choose |D_syn|, beta, the cut (a first-pit definition
     or the oracle's exact first wrong step), rollouts per prefix and a setting, then 'run' (seed 0;
@@ -204,10 +217,9 @@ def negative_explorer(preset):
                           description="cut after", style=WIDE),
         "n_rollouts": w.IntSlider(value=cfg.credit.n_rollouts, min=1, max=32, description="rollouts per prefix",
                                   style=WIDE),
-        "setting": w.Dropdown(options=[s.name for s in preset.scaling.settings], description="setting", style=WIDE),
+        "setting": _setting_dropdown(preset),
     }
-    run_button, out = w.Button(description="run", button_style="primary"), w.Output()
-    state = {"results": None}
+    run_button, out, state = _run_controls()
 
     def run(_=None):
         out.clear_output()
@@ -300,3 +312,87 @@ def star_explorer(preset, results=None):
                     w.HBox([run_button, replot_button]), out])
     panel.explorer_state = state
     return panel
+
+
+def spurious_explorer(preset):
+    """RFT's spurious positives in one cell, interactively: choose the positives per problem, the
+    world's answer space M (another M pretrains another pi_base: its vocabulary holds the amounts),
+    pi_sft's sampling temperature and a setting, then 'run' (seed 0; cached stages are free, a progress
+    bar counts cells). Shows Fig. 2c, the spurious fractions and Fig. 4's arms."""
+    import ipywidgets as w
+    import matplotlib.pyplot as plt
+    from IPython.display import display
+
+    from synthrl import figures
+    from synthrl.studies import rft_spurious
+
+    cfg = preset.spurious
+    ladder = sorted({1, 2, 4, 8, 16, 32, *cfg.counts})
+    controls = {
+        "counts": w.SelectMultiple(options=[k for k in ladder if k <= cfg.samples], value=tuple(cfg.counts),
+                                   description="positives/problem", style=WIDE, rows=5),
+        "max_value": w.IntSlider(value=preset.world.max_value, min=6, max=100, description="answer space M",
+                                 style=WIDE),
+        "temperature": w.FloatSlider(value=preset.sampling.temperature, min=0.3, max=1.5, step=0.1,
+                                     description="temperature", style=WIDE),
+        "setting": _setting_dropdown(preset),
+    }
+    run_button, out, state = _run_controls()
+
+    def run(_=None):
+        out.clear_output()
+        with out:
+            counts = sorted(controls["counts"].value)
+            if len(counts) < 2:
+                print("choose two or more counts (ctrl/shift-click)")
+                return
+            m = controls["max_value"].value
+            df = rft_spurious.run(preset, progress=True, settings=[controls["setting"].value], seeds=(0,),
+                                  counts=counts, reference_count=counts[-2], temperature=controls["temperature"].value,
+                                  max_value=None if m == preset.world.max_value else m)
+            state["results"] = df
+            lucky = df[(df.method == "pi_sft") & df.metric.isin(["lucky_rate", "chance_rate", "sample_accuracy"])]
+            display(lucky.pivot_table(index="setting", columns="metric", values="value").round(3))
+            for name, figure in rft_spurious.figures(df).items():
+                display(figure)
+                plt.close(figure)
+            display(rft_spurious.count_means(df).round(3))
+
+    run_button.on_click(run)
+    panel = w.VBox([w.HBox([controls["counts"], w.VBox([controls[k] for k in list(controls)[1:]])]), run_button, out])
+    panel.explorer_state = state
+    return panel
+
+
+def spurious_inspector(positives: list[tuple], world: ArithWorld):
+    """pi_sft's positives (problem, solution, labels; `rft_spurious.labelled_positives`) one at a time,
+    every step coloured by its exact label: all of them, or only those the verifier passed although a
+    step is wrong, or irrelevant."""
+    import ipywidgets as w
+    from IPython.display import HTML, display
+
+    kinds = {"all": lambda lab: True, "a wrong step": lambda lab: "wrong" in lab,
+             "an irrelevant step": lambda lab: "irrelevant" in lab}
+    show_kind = w.Dropdown(options=list(kinds), value="a wrong step", description="positives with", style=WIDE)
+    index = w.IntSlider(value=0, min=0, max=0, description="positive", style=WIDE)
+    out = w.Output()
+
+    def chosen():
+        return [p for p in positives if kinds[show_kind.value](p[2])]
+
+    def show(_=None):
+        found = chosen()
+        index.max = max(len(found) - 1, 0)
+        out.clear_output()
+        with out:
+            if not found:
+                print(f"none of the {len(positives)} positives has {show_kind.value}")
+                return
+            problem, text, _ = found[min(index.value, len(found) - 1)]
+            display(HTML(labeled_solution_html(world, problem, text, f"{len(found)} of {len(positives)} positives "
+                                                                     f"have {show_kind.value}")))
+
+    show_kind.observe(show, names="value")
+    index.observe(show, names="value")
+    show()
+    return w.VBox([w.HBox([show_kind, index]), out])

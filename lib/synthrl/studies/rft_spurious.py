@@ -72,19 +72,37 @@ def _advantage_arm(sp: Preset, sft: str, pool: list[dict], by_uid: dict, target:
     return kept, rollouts
 
 
+def _pi_sft_samples(preset: Preset, setting: Setting, seed: int, base: str):
+    """The cell's setting preset, D_syn's problems, SFT's rows, pi_sft (the positive cell's) and its
+    `samples` samples per problem (all cached)."""
+    sp = positive.setting_preset(preset, setting)
+    problems = pipeline.d_syn(sp, n=preset.spurious.size, seed=seed)
+    sft_rows = pipeline.sft_rows(sp, problems)
+    sft = positive._finetune(sp, "pi_sft", base, sft_rows, seed, len(sft_rows))
+    many = dataclasses.replace(sp, sampling=dataclasses.replace(sp.sampling, n=preset.spurious.samples))
+    return sp, problems, sft_rows, sft, pipeline.samples(many, sft, problems, seed, progress=False)
+
+
+def labelled_positives(preset: Preset | str, setting: str, seed: int = 0) -> list[tuple]:
+    """pi_sft's distinct positives in one cell, each as (problem, solution, exact step labels): what
+    the notebook's viewer shows. Trains and samples what the run cache lacks."""
+    preset = get_preset(preset) if isinstance(preset, str) else preset
+    known = {s.name: s for s in preset.scaling.settings}
+    sp, problems, _, _, sampled = _pi_sft_samples(preset, known[setting], seed, positive._shared_base(preset))
+    by_uid, world = {p.uid: p for p in problems}, pipeline.make_task(sp)
+    pool = pipeline.d_plus(sampled, preset.spurious.samples)
+    return [(by_uid[r["uid"]], r["completion"], lab)
+            for r, lab in zip(pool, spurious.step_labels(world, by_uid, pool))]
+
+
 def cell(preset: Preset, setting: Setting, seed: int, base: str) -> list[dict]:
     """One setting and seed: Fig. 2c's counts, the lucky-answer rate and Fig. 4's arms (see the module)."""
     cfg = preset.spurious
-    sp = positive.setting_preset(preset, setting)
+    sp, problems, sft_rows, sft, sampled = _pi_sft_samples(preset, setting, seed, base)
     world = pipeline.make_task(sp)
-    problems = pipeline.d_syn(sp, n=cfg.size, seed=seed)
     by_uid = {p.uid: p for p in problems}
     test = pipeline.test_problems(sp)
     by_test = {p.uid: p for p in test}
-    sft_rows = pipeline.sft_rows(sp, problems)
-    sft = positive._finetune(sp, "pi_sft", base, sft_rows, seed, len(sft_rows))  # the positive cell's
-    many = dataclasses.replace(sp, sampling=dataclasses.replace(sp.sampling, n=cfg.samples))
-    sampled = pipeline.samples(many, sft, problems, seed, progress=False)
     common = {"setting": setting.name, "task": sp.task, "seed": seed, "n_problems": cfg.size}
     labels = spurious.step_labels(world, by_uid, sampled)
     lucky, n_wrong = spurious.lucky_rate(labels, [bool(r["correct"]) for r in sampled])
@@ -101,10 +119,7 @@ def cell(preset: Preset, setting: Setting, seed: int, base: str) -> list[dict]:
         rows += _fraction_rows({**common, "on": "D+"}, "D+", spurious.step_labels(world, by_uid, plus), sp, **extra)
         rows += _rft(sp, base, plus, seed, len(sft_rows), test, world, by_test, common, "RFT", **extra)
     pool = pipeline.d_plus(sampled, cfg.samples)  # every distinct positive
-    pool_spurious = [spurious.is_spurious(lab, cfg.spurious_labels)
-                     for lab in spurious.step_labels(world, by_uid, pool)]
-    pools = {"as sampled": pool, "clean (exact labels)": [r for r, s in zip(pool, pool_spurious) if not s],
-             "spurious only": [r for r, s in zip(pool, pool_spurious) if s]}
+    pools = spurious.label_pools(pool, spurious.step_labels(world, by_uid, pool), cfg.spurious_labels)
     target = min(len(p) for p in pools.values())
     target = min(target, cfg.fig4_cap) if cfg.fig4_cap > 0 else target
     pools["clean (advantages)"], rollouts = _advantage_arm(sp, sft, pool, by_uid, target, seed) if target else ([], 0)
@@ -116,10 +131,19 @@ def cell(preset: Preset, setting: Setting, seed: int, base: str) -> list[dict]:
     return rows
 
 
-def with_overrides(preset: Preset | str, settings=None, **spurious_fields) -> Preset:
-    """The preset with the study's knobs replaced: the settings (as the positive study's) and any
-    `SpuriousConfig` field (counts and seeds as sequences)."""
-    preset = positive.with_overrides(preset, settings=settings)
+def with_overrides(preset: Preset | str, settings=None, temperature=None, max_value=None, **spurious_fields) -> Preset:
+    """The preset with the study's knobs replaced: the settings and pi_sft's sampling temperature (as
+    the positive study's), the answer space M of every world (`max_value`: pi_base reads the amounts as
+    tokens, so another M pretrains another pi_base) and any `SpuriousConfig` field (counts and seeds as
+    sequences)."""
+    preset = positive.with_overrides(preset, settings=settings, temperature=temperature)
+    if max_value is not None:
+        def m(world):
+            return None if world is None else dataclasses.replace(world, max_value=max_value)
+
+        settings = tuple(dataclasses.replace(s, world=m(s.world)) for s in preset.scaling.settings)
+        preset = dataclasses.replace(preset, world=m(preset.world), scaling=dataclasses.replace(preset.scaling,
+                                     settings=settings), pretrain_worlds=tuple(map(m, preset.pretrain_worlds)))
     fields = {k: tuple(v) if k in ("counts", "seeds", "spurious_labels") else v for k, v in spurious_fields.items()}
     return dataclasses.replace(preset, spurious=dataclasses.replace(preset.spurious, **fields))
 
