@@ -77,6 +77,22 @@ def test_exact_labels_on_hand_made_solutions(world):
     assert world.label_steps(p, "let us see") == ["irrelevant"]
 
 
+def test_a_doubling_written_as_a_sum_is_the_same_computation(world):
+    """"9 + 9 = 18" for "2 times as many as Ivy (9)" computes the quantity (pi_sft writes doublings so);
+    "9 + 2 = 11" for it does not."""
+    for p in world.make_problems("train", 400, seed=3):
+        qs = p.meta["quantities"]
+        first = p.meta["needed_steps"][0]
+        if qs[first]["op"] == "times" and qs[first]["k"] == 2:
+            break
+    else:
+        raise AssertionError("no problem whose first step doubles")
+    x = qs[qs[first]["args"][0]]["value"]
+    assert world.label_steps(p, f"{first} has {x} + {x} = {2 * x} .") == ["right"]
+    assert world.label_steps(p, f"{first} has {x} * 2 = {2 * x} .") == ["right"]
+    assert world.label_steps(p, f"{first} has {x} + 2 = {x + 2} .")[0] in ("wrong", "irrelevant")
+
+
 def test_lucky_answer_through_a_wrong_step(world):
     """The verifier accepts a right answer reached through a wrong step; the labels do not."""
     p, _ = problem_with_distractor(world)

@@ -118,6 +118,16 @@ def _formula(q: dict, values: dict[str, int]) -> tuple[int, str, int]:
     return values[q["args"][0]], SYMBOL[q["op"]], q["k"]
 
 
+def _forms(q: dict, values: dict[str, int]) -> list[tuple[int, str, int]]:
+    """Every equation that computes a derived quantity from its inputs: its defining step, and a
+    doubling written as a sum (x + x for 2 times x: the same computation, which small models write)."""
+    forms = [_formula(q, values)]
+    if q["op"] == "times" and q["k"] == 2:
+        x = values[q["args"][0]]
+        forms.append((x, "+", x))
+    return forms
+
+
 class ArithWorld:
     """The arith task: problems, prompts, the teacher, the verifier and exact step labels."""
 
@@ -382,7 +392,8 @@ class ArithWorld:
         """Exact labels for each step of a solution: 'right', 'wrong' or 'irrelevant'.
 
         Labels judge the computation, not the wording: a step's equation must be the defining
-        operation of some quantity of the problem, on the true values, with true arithmetic. The
+        operation of some quantity of the problem (or a doubling written as a sum, x + x for 2 times x),
+        on the true values, with true arithmetic. The
         name a step gives only breaks ties (small models often misname a quantity they compute
         correctly, which does not change the answer).
         right: computes a quantity the answer needs, for the first time (or states the true
@@ -392,7 +403,7 @@ class ArithWorld:
         """
         quantities = problem.meta["quantities"]
         values = {n: q["value"] for n, q in quantities.items()}
-        formulas = {n: _formula(q, values) for n, q in quantities.items() if q["op"] != "base"}
+        formulas = {n: _forms(q, values) for n, q in quantities.items() if q["op"] != "base"}
         needed = problem.meta["needed_steps"]
         computed: set[str] = set()
         labels = []
@@ -415,7 +426,7 @@ class ArithWorld:
             if z != {"+": x + y, "-": x - y, "*": x * y}[o]:
                 labels.append("wrong")
                 continue
-            matches = [n for n, (fx, fo, fy) in formulas.items()
+            matches = [n for n, forms in formulas.items() for fx, fo, fy in forms
                        if fo == o and ((x, y) == (fx, fy) or (fo in "+*" and (y, x) == (fx, fy)))]
             # prefer the named quantity, then a needed one not yet computed
             matches.sort(key=lambda n: (n != name, not (n in needed and n not in computed)))
