@@ -240,15 +240,20 @@ def _titled(fig: plt.Figure, title: str) -> plt.Figure:
 
 def rft_arms(arms: pd.DataFrame, title: str) -> plt.Figure:
     """Fig. 4: RFT's test error (mean over seeds +- one standard error) on each data set of one size;
-    each bar names the set's size and spurious fraction (`arms`: setting, method, error, sem, size,
+    each tick names the set's size and spurious fraction (`arms`: setting, method, error, sem, size,
     spurious)."""
     fig, panels = _settings_axes(arms, width=4.4)
     for setting, ax in panels:
         a = arms[arms.setting == setting]
         colors = ["#2ca02c", "#1f77b4", "#17becf", "#d62728"]  # as sampled, clean by labels, by advantages, spurious
-        ax.bar(range(len(a)), a.error, yerr=a["sem"], capsize=2, color=colors[:len(a)])
-        ax.set_xticks(range(len(a)), [f"{m.removeprefix('RFT, ')}\nn = {n:.0f}, {f:.0%} spurious"
-                                      for m, n, f in zip(a.method, a["size"], a.spurious)], fontsize=6)
+        for i, (error, sem, color) in enumerate(zip(a.error, a["sem"], colors)):  # points: the axis is not from 0
+            ax.errorbar(i, error, yerr=sem, marker="o", markersize=7, capsize=3, color=color)
+        names = [m.removeprefix("RFT, ").replace(" (", "\n(") for m in a.method]
+        ticks = [f"{m}\nn = {n:.0f}\n{f:.0%} spurious" for m, n, f in zip(names, a["size"], a.spurious)]
+        ax.set_xticks(range(len(a)), ticks, fontsize=6)
+        if len(a):  # the differences are a few points: read them, not the distance from 0
+            low, high = (a.error - a["sem"].fillna(0)).min(), (a.error + a["sem"].fillna(0)).max()
+            ax.set_ylim(max(0.0, low - 0.05), min(1.0, high + 0.05))
         ax.set(ylabel="test error (greedy)")
         ax.set_title(setting, fontsize=8)
     return _titled(fig, title)

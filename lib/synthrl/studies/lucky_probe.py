@@ -1,0 +1,72 @@
+"""Probe (issue 13): how the world's answer space M changes the spurious positives RFT would train on.
+
+For each M in ANSWER_SPACES, written here before the probe ran: the preset with every world's amounts in
+[0, M) (`rft_spurious.with_overrides(max_value=M)`, so pi_base is pretrained anew: its vocabulary holds
+the amounts), the first setting, seed 0 and the study's problems; pi_sft's samples (`SpuriousConfig.
+samples` per problem), their lucky rate (right answers among samples with a wrong step) beside chance,
+1/M, and D+'s wrong-step fraction at the smallest and the largest count. No RFT: the question is what D+
+holds. At the preset's own M the cells are the study's, from its cache. The paper's claim rests on
+lucky answers; a smaller M should make them commoner, and a larger one rarer.
+
+`python -m synthrl.studies.lucky_probe [--preset cpu]` writes data/results/probes/lucky_m__PRESET.csv.
+"""
+from __future__ import annotations
+
+import argparse
+import time
+
+import pandas as pd
+
+from synthrl import pipeline, spurious
+from synthrl.cache import cache_key
+from synthrl.presets import get_preset
+from synthrl.results import provenance, save_probe, table
+from synthrl.studies import positive_scaling as positive
+from synthrl.studies import rft_spurious
+
+ANSWER_SPACES = (10, 20, 50)  # the cpu preset's M is 20
+
+
+def measure(preset_name: str, m: int) -> list[dict]:
+    preset = get_preset(preset_name)
+    setting = preset.scaling.settings[0]
+    p = rft_spurious.with_overrides(preset, settings=[setting.name], seeds=(0,),
+                                    max_value=None if m == preset.world.max_value else m)
+    setting = p.scaling.settings[0]
+    sp, problems, _, _, sampled = rft_spurious._pi_sft_samples(p, setting, 0, positive._shared_base(p))
+    by_uid = {q.uid: q for q in problems}
+    world = pipeline.make_task(sp)
+    lucky, n_wrong = spurious.lucky_rate(spurious.step_labels(world, by_uid, sampled), [bool(r["correct"])
+                                                                                       for r in sampled])
+    common = {"study": "lucky_m", "preset": preset_name, "task": sp.task, "setting": setting.name, "seed": 0,
+              "n_problems": len(problems), "answer_space": m}
+    rows = [{**common, "method": "pi_sft", "metric": "lucky_rate", "value": lucky, "n_samples": n_wrong},
+            {**common, "method": "pi_sft", "metric": "chance_rate", "value": 1 / m}]
+    rows += [{**common, "method": "pi_sft", "metric": k, "value": v, "n_samples": len(sampled)}
+             for k, v in positive.yield_of(sampled).items()]
+    for count in (min(p.spurious.counts), max(p.spurious.counts)):
+        plus = pipeline.d_plus(sampled, count)
+        found = spurious.fractions(spurious.step_labels(world, by_uid, plus), p.spurious.spurious_labels)
+        rows += [{**common, "method": "D+", "metric": f"{kind}_fraction", "value": v, "n_samples": len(plus),
+                  "positives_per_problem": count} for kind, v in found.items()]
+    return rows
+
+
+def run(preset_name: str) -> pd.DataFrame:
+    start = time.perf_counter()
+    rows = [r for m in ANSWER_SPACES for r in measure(preset_name, m)]
+    return table(rows, provenance(cache_key("lucky_m", ANSWER_SPACES, preset_name), time.perf_counter() - start))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--preset", default="cpu")
+    preset = parser.parse_args(argv).preset
+    df = run(preset)
+    print(df[["answer_space", "method", "metric", "positives_per_problem", "value"]].round(3).to_string(index=False))
+    print(f"written: {save_probe(df, 'lucky_m', preset)}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
