@@ -442,9 +442,8 @@ def credits(preset: Preset, checkpoint: str, problems: list[Problem], traces: li
             batches = [(problems[i:i + b], traces[i:i + b], preset.seed + i) for i in range(0, len(traces), b)]
             kwargs = {"n_rollouts": cfg.n_rollouts, "temperature": cfg.temperature, "k": cfg.k,
                       "max_new_tokens": preset.sampling.max_new_tokens}
-            found = [c for batch in rollout_batches(checkpoint, preset.sampling.batch_size, task, batches, kwargs,
-                                                          preset.model)
-                     for c in batch]
+            batched = rollout_batches(checkpoint, preset.sampling.batch_size, task, batches, kwargs, preset.model)
+            found = [c for batch in batched for c in batch]
         else:
             sampler = make_sampler(checkpoint, batch_size=preset.sampling.batch_size, progress=True,
                                    model_cfg=preset.model)

@@ -104,10 +104,11 @@ def cell(preset: Preset, setting: Setting, seed: int, base: str) -> list[dict]:
     test = pipeline.test_problems(sp)
     by_test = {p.uid: p for p in test}
     common = {"setting": setting.name, "task": sp.task, "seed": seed, "n_problems": cfg.size}
+    rows = [{**common, "method": "RFT", "metric": "reference_count", "value": cfg.reference_count}]  # for claims()
     labels = spurious.step_labels(world, by_uid, sampled)
     lucky, n_wrong = spurious.lucky_rate(labels, [bool(r["correct"]) for r in sampled])
-    rows = [{**common, "method": "pi_sft", "metric": m, "value": v, "n_samples": len(sampled)}
-            for m, v in positive.yield_of(sampled).items()]
+    rows += [{**common, "method": "pi_sft", "metric": m, "value": v, "n_samples": len(sampled)}
+             for m, v in positive.yield_of(sampled).items()]
     rows += [{**common, "method": "pi_sft", "metric": "lucky_rate", "value": lucky, "n_samples": n_wrong},
              {**common, "method": "pi_sft", "metric": "chance_rate", "value": 1 / sp.world.max_value}]
     sft_eval = pipeline.evaluate_checkpoint(sp, sft, test)
@@ -190,7 +191,7 @@ def claims(results: pd.DataFrame) -> pd.DataFrame:
     gains (largest count against the reference count); spurious-only RFT data is worse than clean data;
     cleaning by the exact labels and by estimated advantages each beat RFT as sampled (Fig. 4); and D+
     holds positives with wrong steps the verifier passed."""
-    ref = get_preset(str(results["preset"].iloc[0])).spurious.reference_count  # the preset's, fixed before the run
+    ref = int(results[results.metric == "reference_count"]["value"].iloc[0])  # the run's config, fixed before it ran
     counts = results["positives_per_problem"].dropna() if "positives_per_problem" in results else pd.Series([])
     top = int(counts.max()) if len(counts) else 0
     rows = []
@@ -212,7 +213,7 @@ def claims(results: pd.DataFrame) -> pd.DataFrame:
         for claim, a, b, paper_range, paper, name in judged:
             d = _paired(a, b)
             if d is None:
-                add(claim, paper, "fewer than two seeds", verdicts.NOT_TESTABLE)
+                add(claim, paper, "fewer than two seeds with both arms", verdicts.NOT_TESTABLE)
                 continue
             mean, lo, hi = d
             add(claim, paper, f"{name}: {mean:+.3f} [{lo:+.3f}, {hi:+.3f}] over {len((a - b).dropna())} seeds",
