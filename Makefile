@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 TORCH_SPEC ?= torch==2.13.0
 PRESET ?= cpu
 
-.PHONY: setup demo test lab figures bench pi-base clean
+.PHONY: setup demo test lab html figures bench pi-base clean
 
 setup: $(VENV)/.installed
 
@@ -23,12 +23,17 @@ demo: setup
 # One pytest worker per core (pytest-xdist). Each test file runs whole on one worker: its module-scoped
 # runs are built once, and the notebooks run one after another. (--dist loadgroup would place files by
 # hand, but with pytest 9.2 and xdist 3.8 its groups are not applied: tests of one group were spread.)
+# -rs: every skipped test says why (the browser tests, where no Chromium is installed).
 test: setup
-	$(BIN)/python -m pytest -q -n auto --dist loadfile tests
+	$(BIN)/python -m pytest -q -rs -n auto --dist loadfile tests
 
 # JupyterLab on notebooks/ (the notebook extras installed once), on this machine only; it prints its URL
 lab: $(VENV)/.notebook
 	$(BIN)/jupyter lab --no-browser --ip=127.0.0.1 --notebook-dir=notebooks $(if $(filter 0,$(shell id -u)),--allow-root)
+
+# each study notebook on the committed cpu results (seconds each, no training), as HTML under docs/notebooks
+html: $(VENV)/.notebook
+	$(BIN)/python -m synthrl html
 
 $(VENV)/.notebook: $(VENV)/.installed
 	$(BIN)/pip install -q --disable-pip-version-check -e ".[notebook]"

@@ -1,9 +1,12 @@
-"""Every notebook runs top to bottom in the smoke preset, and is committed without outputs."""
+"""Every notebook runs top to bottom in the smoke preset (here through papermill where no browser can run
+it; test_browser.py runs it in JupyterLab where one can), and is committed without outputs."""
 import json
 import re
 from pathlib import Path
 
 import pytest
+
+from lab_driver import browser_missing
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
@@ -38,6 +41,8 @@ def cell_timeout(cell) -> int:
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
 def test_notebook_runs_in_smoke_preset(path, tmp_path):
+    if browser_missing() is None:
+        pytest.skip("run through JupyterLab's menu in a browser instead (test_browser.py)")
     papermill = pytest.importorskip("papermill")
     from nbclient.exceptions import CellTimeoutError, DeadKernelError
 

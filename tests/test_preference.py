@@ -82,7 +82,7 @@ def test_dpop_penalises_only_a_falling_chosen_likelihood():
     assert dpop[0] == pytest.approx(float(dpo[0])) and dpop[1] > dpo[1]
 
 
-def test_training_raises_the_margin_and_leaves_the_reference_frozen(setup):
+def test_training_raises_the_margin_and_leaves_the_reference_frozen(setup, capfd):
     tok, pairs = setup
     reference = build_model(TINY, tok, seed=3)
     frozen = copy.deepcopy(reference.state_dict())
@@ -92,6 +92,7 @@ def test_training_raises_the_margin_and_leaves_the_reference_frozen(setup):
     with torch.no_grad():
         c0, r0 = pair_logps(policy, encoded, tok.pad_token_id)
     result = train_preference(policy, reference, tok, pairs, cfg)
+    assert "preference training:" in capfd.readouterr().err  # a progress bar over the steps
     with torch.no_grad():
         c1, r1 = pair_logps(result.model, encoded, tok.pad_token_id)
     assert (c1 - r1).mean() > (c0 - r0).mean() + 1.0

@@ -8,14 +8,15 @@ from synthrl.train import completion_rows, sft
 TINY = ModelConfig(hidden_size=48, n_layers=2, n_heads=2, intermediate_size=96, max_positions=128)
 
 
-def test_sft_loss_falls_and_parameters_change():
+def test_sft_loss_falls_and_parameters_change(capfd):
     world = ArithWorld(ArithConfig(min_steps=1, max_steps=2, max_value=10))
     problems = world.make_problems("train", 96, seed=0)
     tok = build_tokenizer(world.vocabulary())
     model = build_model(TINY, tok, seed=0)
     before = [p.detach().clone() for p in model.parameters()]
     rows = completion_rows([world.prompt(p) for p in problems], [p.solution for p in problems])
-    result = sft(model, tok, rows, TrainConfig(epochs=12, batch_size=16, lr=3e-3), TINY)
+    result = sft(model, tok, rows, TrainConfig(epochs=12, batch_size=16, lr=3e-3), TINY, desc="SFT here")
+    assert "SFT here:" in capfd.readouterr().err  # a progress bar over the steps, named by the caller
     losses = [v for _, v in result.losses]
     assert losses[-1] < 0.6 * losses[0]
     assert any(not torch.equal(a, b.cpu()) for a, b in zip(before, result.model.parameters()))  # (TRL: on a GPU)

@@ -1,4 +1,4 @@
-"""`python -m synthrl demo | run STUDY | figures | readme | pi-base | bench` (the Makefile's targets)."""
+"""`python -m synthrl demo | run STUDY | figures | readme | pi-base | bench | html` (the Makefile's targets)."""
 from __future__ import annotations
 
 import argparse
@@ -100,8 +100,13 @@ def readme_tables(preset: str = "cpu") -> dict:
 
         return train_probe.ledger(train_probe.committed(preset))
 
+    def lucky():
+        from synthrl.studies import lucky_probe
+
+        return lucky_probe.ledger(lucky_probe.committed(preset))
+
     return {**tables, **scaling, "regime-results": regime, "regime-probes": probes, "answer-checks": answer_checks,
-            "bench-results": bench, "train-overhead-probe": train_overhead}
+            "bench-results": bench, "train-overhead-probe": train_overhead, "lucky-probe": lucky}
 
 
 def cmd_readme(path: str = "README.md") -> int:
@@ -155,6 +160,9 @@ def main(argv: list[str] | None = None) -> int:
                                          "and the machine's matmul limit; writes data/results/bench__PRESET.csv")
     bench.add_argument("--preset", default="cpu", choices=sorted(PRESETS))
     bench.add_argument("--no-ct2", action="store_true", help="skip CTranslate2 even where it is installed")
+    html = sub.add_parser("html", help="each study notebook run on the committed cpu results, written as HTML "
+                                       "with its figures under docs/notebooks (needs the notebook extras)")
+    html.add_argument("names", nargs="*", help="notebooks to render (default: every study notebook)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s", stream=sys.stderr)
     quiet_libraries()
@@ -166,6 +174,12 @@ def main(argv: list[str] | None = None) -> int:
         return cmd_figures(args.preset)
     if args.command == "readme":
         return cmd_readme()
+    if args.command == "html":
+        from synthrl.render import STUDY_NOTEBOOKS, render_all
+
+        for path in render_all("cpu", tuple(args.names) or STUDY_NOTEBOOKS):
+            print(f"html: {path}")
+        return 0
     if args.command == "pi-base":
         from synthrl.shipped import ship_pi_base
         from synthrl.presets import get_preset

@@ -4,6 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import matplotlib.pyplot as plt
+import matplotlib.ticker
 import pandas as pd
 
 from synthrl.results import curve, data_dir
@@ -228,6 +229,9 @@ def _positives_axis(ax, counts: pd.DataFrame, setting: str, xlabel: str, legend_
     """A log axis of positives per problem, ticked at the counts run."""
     ax.set(xscale="log", xlabel=xlabel)
     ax.set_xticks(list(counts.positives_per_problem), [str(int(k)) for k in counts.positives_per_problem])
+    # no minor labels ("3x10^0" beside our 2 and 4): they overlapped the counts, and their mathtext once
+    # failed to parse when an explorer redrew in JupyterLab (matplotlib's parser state, seen in the browser test)
+    ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
     ax.set_title(setting, fontsize=8)
     ax.legend(fontsize=legend_size)
 

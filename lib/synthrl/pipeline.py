@@ -127,7 +127,8 @@ def pi_base(preset: Preset) -> str:
         tokenizer = _tokenizer(preset)
         model = build_model(preset.model, tokenizer, seed=preset.seed)
         rows = [{"text": t} for t in pretrain_corpus(preset)]
-        result = sft(model, tokenizer, rows, preset.pretrain, full_weights(preset.model), preset.seed)
+        result = sft(model, tokenizer, rows, preset.pretrain, full_weights(preset.model), preset.seed,
+                     desc="pretraining pi_base")
         _save_trained(result.model, tokenizer, folder, result.losses, result.wall_s, result.tokens)
 
     from synthrl.shipped import copy_checkpoint, shipped_pi_base
@@ -199,7 +200,8 @@ def finetune(preset: Preset, stage: str, base: str, rows: list[dict], seed: int,
     def build(folder: Path) -> None:
         model, tokenizer = load_checkpoint(base, preset.model, for_training=True)
         snapshots = EpochSnapshots() if dev else None
-        result = sft(model, tokenizer, rows, train_cfg, preset.model, seed, callbacks=(snapshots,) if dev else ())
+        result = sft(model, tokenizer, rows, train_cfg, preset.model, seed, callbacks=(snapshots,) if dev else (),
+                     desc={"pi_sft": "SFT", "pi_rft": "RFT"}.get(stage, stage))
         chosen = _best_on_dev(preset, result.model, tokenizer, snapshots.snapshots, dev) if dev else {}
         # (a pretrained model keeps its adapter folder, which names the hub model it adapts)
         _save_trained(_standalone(preset, result.model), tokenizer, folder, result.losses, result.wall_s, result.tokens,

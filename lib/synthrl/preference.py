@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 import torch
 import torch.nn.functional as F
+from tqdm.auto import tqdm
 
 from synthrl.presets import PreferenceConfig
 
@@ -165,6 +166,7 @@ def train_preference(model, reference, tokenizer, pairs: list[dict], cfg: Prefer
         model.train()
 
     report()
+    bar = tqdm(total=total, desc="preference training", leave=False)
     while step < total:
         for batch in torch.randperm(len(encoded), generator=generator).split(cfg.batch_size):
             chosen, rejected = pair_logps(model, [encoded[i] for i in batch], tokenizer.pad_token_id)
@@ -181,8 +183,10 @@ def train_preference(model, reference, tokenizer, pairs: list[dict], cfg: Prefer
             losses.append((step, loss.item()))
             log.append(step_log(step, loss.item(), chosen, rejected, ref_c, ref_r, cfg, lr, float(norm)))
             report()
+            bar.update()
             if step >= total:
                 break
+    bar.close()
     model.eval()
     return PreferenceResult(model, losses, time.perf_counter() - start, log)
 

@@ -120,7 +120,7 @@ class HFSampler:
         results: list[list[str]] = [[] for _ in texts]
         per_batch = max(1, self.batch_size // repeats)
         starts = range(0, len(jobs), per_batch)
-        for b, start in enumerate(tqdm(starts, desc="sampling", disable=not self.progress)):
+        for b, start in enumerate(tqdm(starts, desc="sampling", disable=not self.progress, leave=False)):
             batch = jobs[start:start + per_batch]
             outs = self._generate([texts[i] for i in batch], spec, spec.seed * 1_000_003 + b, repeats=repeats)
             for k, i in enumerate(batch):

@@ -30,6 +30,27 @@ class _LossLog(TrainerCallback):
             self.losses.append((state.global_step, float(logs["loss"])))
 
 
+class Progress(TrainerCallback):
+    """A tqdm bar over the optimizer steps (a widget in a notebook, a line on a terminal; TQDM_DISABLE=1
+    hides it). transformers' own bar is off (`disable_tqdm`): it also prints every log line."""
+
+    def __init__(self, desc: str) -> None:
+        self.desc, self.bar = desc, None
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        from tqdm.auto import tqdm
+
+        self.bar = tqdm(total=state.max_steps, desc=self.desc, leave=False)
+
+    def on_step_end(self, args, state, control, **kwargs):
+        if self.bar is not None:
+            self.bar.update(state.global_step - self.bar.n)
+
+    def on_train_end(self, args, state, control, **kwargs):
+        if self.bar is not None:
+            self.bar.close()
+
+
 class EpochSnapshots(TrainerCallback):
     """A copy of the trainable weights at the end of every epoch (and at the last step, if that is not an
     epoch's end): the candidates a checkpoint is chosen among (`pipeline`'s SFT on a dev split). Only the
@@ -101,10 +122,11 @@ def sft_config(cfg: TrainConfig, model_cfg: ModelConfig, seed: int, output_dir: 
 
 
 def sft(model, tokenizer, rows: list[dict], cfg: TrainConfig, model_cfg: ModelConfig, seed: int = 0,
-        max_length: int | None = None, lr_scheduler: str = "cosine", callbacks: tuple = ()) -> TrainResult:
+        max_length: int | None = None, lr_scheduler: str = "cosine", callbacks: tuple = (),
+        desc: str = "training") -> TrainResult:
     """Next-token NLL training. `rows` are {"prompt", "completion"} (loss on the completion, an
     end-of-sequence token appended by TRL) or {"text"} (loss on everything). `callbacks` are
-    transformers TrainerCallbacks (e.g. snapshots along training)."""
+    transformers TrainerCallbacks (e.g. snapshots along training); `desc` names the progress bar."""
     import time
 
     from trl import SFTTrainer
@@ -118,7 +140,7 @@ def sft(model, tokenizer, rows: list[dict], cfg: TrainConfig, model_cfg: ModelCo
         args = sft_config(cfg, model_cfg, seed, out, max_length or model_cfg.max_positions, lr_scheduler)
         trainer = SFTTrainer(model=model, args=args, train_dataset=Dataset.from_list(rows),
                              processing_class=tokenizer, peft_config=lora_config(model_cfg),
-                             callbacks=[callback, *callbacks])
+                             callbacks=[callback, Progress(desc), *callbacks])
         trainer.remove_callback(PrinterCallback)  # losses go to the callback, not to stdout
         tokens = int(sum(sum(x) for x in trainer.train_dataset["attention_mask"])) \
             if "attention_mask" in trainer.train_dataset.column_names \
@@ -167,7 +189,8 @@ def grpo(model, tokenizer, prompts: list[dict], reward, cfg: TrainConfig, model_
             data_seed=seed, bf16=train_bf16(model_cfg), use_cpu=not on_gpu, dataloader_num_workers=0,
             disable_tqdm=True, **_checkpointing(GRPOConfig, model_cfg.pretrained is not None and on_gpu))
         trainer = GRPOTrainer(model=model, reward_funcs=[verifier], args=args, train_dataset=Dataset.from_list(prompts),
-                              processing_class=tokenizer, peft_config=lora_config(model_cfg), callbacks=[callback])
+                              processing_class=tokenizer, peft_config=lora_config(model_cfg),
+                              callbacks=[callback, Progress("GRPO")])
         trainer.remove_callback(PrinterCallback)
         start = time.perf_counter()
         trainer.train()

@@ -20,7 +20,7 @@ import pandas as pd
 from synthrl import pipeline, spurious
 from synthrl.cache import cache_key
 from synthrl.presets import get_preset
-from synthrl.results import provenance, save_probe, table
+from synthrl.results import probe_path, provenance, save_probe, table
 from synthrl.studies import positive_scaling as positive
 from synthrl.studies import rft_spurious
 
@@ -56,6 +56,29 @@ def run(preset_name: str) -> pd.DataFrame:
     start = time.perf_counter()
     rows = [r for m in ANSWER_SPACES for r in measure(preset_name, m)]
     return table(rows, provenance(cache_key("lucky_m", ANSWER_SPACES, preset_name), time.perf_counter() - start))
+
+
+def ledger(df: pd.DataFrame) -> pd.DataFrame:
+    """The README's table of the committed probe: per M, chance, the lucky rate, pi_sft's yield and D+'s
+    wrong-step fraction at the smallest and the largest count."""
+    first, last = int(df.positives_per_problem.min()), int(df.positives_per_problem.max())
+    rows = []
+    for m, at in df.groupby("answer_space"):
+        v = {(r.metric, r.positives_per_problem if r.method == "D+" else None): r.value for r in at.itertuples()}
+        rows.append({"M": int(m), "chance 1/M": f"{v['chance_rate', None]:.3f}",
+                     "lucky rate": f"{v['lucky_rate', None]:.3f}",
+                     "π_sft sample accuracy": f"{v['sample_accuracy', None]:.3f}",
+                     "coverage": f"{v['coverage', None]:.3f}",
+                     f"D+ with a wrong step, {first} per problem": f"{v['wrong_fraction', first]:.3f}",
+                     f"{last} per problem": f"{v['wrong_fraction', last]:.3f}"})
+    return pd.DataFrame(rows)
+
+
+def committed(preset: str = "cpu") -> pd.DataFrame:
+    path = probe_path("lucky_m", preset)
+    if not path.exists():
+        raise FileNotFoundError(f"no committed answer-space probe at {path}")
+    return pd.read_csv(path, dtype={"git_commit": str, "config_hash": str})
 
 
 def main(argv: list[str] | None = None) -> int:

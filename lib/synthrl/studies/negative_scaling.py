@@ -69,7 +69,7 @@ def q_rows(sp: Preset, test: list, sft: str, policies: dict[str, str], n: int, s
     by its reward under every policy alike, so it is left out."""
     task = pipeline.make_task(sp)
     first: dict[str, str] = {}
-    for r in pipeline.samples(sp, sft, test[:n], seed, progress=False):
+    for r in pipeline.samples(sp, sft, test[:n], seed):
         first.setdefault(r["uid"], r["completion"])
     problems = [p for p in test[:n] if p.uid in first]
     traces = [first[p.uid] for p in problems]
@@ -96,7 +96,7 @@ def cell(preset: Preset, setting: Setting, seed: int, size: int, base: str, scor
     test = pipeline.test_problems(sp)
     sft_rows = pipeline.sft_rows(sp, problems)
     sft = positive._finetune(sp, "pi_sft", base, sft_rows, seed, len(sft_rows))  # the positive cell's
-    sampled = pipeline.samples(sp, sft, problems, seed, progress=False)
+    sampled = pipeline.samples(sp, sft, problems, seed)
     plus = pipeline.d_plus(sampled, sp.sampling.positives_per_problem)
     minus = P.d_minus(sampled, cfg.negatives_per_problem)
     chosen = P.chosen_by_problem(cfg.chosen, problems, plus)

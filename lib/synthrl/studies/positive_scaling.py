@@ -60,7 +60,7 @@ def cell(preset: Preset, setting: Setting, seed: int, size: int, base: str, scor
     test = pipeline.test_problems(sp)
     sft_rows = pipeline.sft_rows(sp, problems)
     sft = _finetune(sp, "pi_sft", base, sft_rows, seed, len(sft_rows))
-    sampled = pipeline.samples(sp, sft, problems, seed, progress=False)  # the study counts cells
+    sampled = pipeline.samples(sp, sft, problems, seed)
     plus = pipeline.d_plus(sampled, sp.sampling.positives_per_problem)
     datasets = {"SFT": sft_rows, "RFT": plus, "RFT-1": pipeline.d_plus(sampled, 1)}
     datasets = {m: d for m, d in datasets.items() if m in preset.scaling.methods}

@@ -80,7 +80,7 @@ def _pi_sft_samples(preset: Preset, setting: Setting, seed: int, base: str):
     sft_rows = pipeline.sft_rows(sp, problems)
     sft = positive._finetune(sp, "pi_sft", base, sft_rows, seed, len(sft_rows))
     many = dataclasses.replace(sp, sampling=dataclasses.replace(sp.sampling, n=preset.spurious.samples))
-    return sp, problems, sft_rows, sft, pipeline.samples(many, sft, problems, seed, progress=False)
+    return sp, problems, sft_rows, sft, pipeline.samples(many, sft, problems, seed)
 
 
 def labelled_positives(preset: Preset | str, setting: str, seed: int = 0) -> list[tuple]:

@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
+from tqdm.auto import tqdm
 from transformers import TrainerCallback
 
 from synthrl import verdicts
@@ -84,7 +85,7 @@ def sft_run(cfg: StarConfig) -> Path:
         model = build_model(cfg.model, tok, seed=cfg.seed)
         rows = [{"prompt": task.prompt(p), "completion": p.solution} for p in train]
         result = sft(model, tok, rows, cfg.sft, cfg.model, cfg.seed, lr_scheduler="constant_with_warmup",
-                     callbacks=(_Snapshots(folder, cfg.checkpoints, tok),))
+                     callbacks=(_Snapshots(folder, cfg.checkpoints, tok),), desc="SFT on star graphs")
         (folder / "train_log.json").write_text(json.dumps({"losses": result.losses, "wall_s": result.wall_s}))
 
     key = cache_key("star_sft", to_dict(cfg.graph), cfg.n_train, to_dict(cfg.model), to_dict(cfg.sft),
@@ -246,9 +247,7 @@ def run(preset: Preset | str = "cpu", progress: bool = False, **overrides) -> pd
     common = {"study": STUDY, "preset": preset.name, "task": f"G({g.d},{g.l},{g.n_nodes})",
               "n_problems": cfg.n_train, "n_test": cfg.n_test, "seed": cfg.seed}
     rows = [{**common, "method": SFT, **r} for r in sft_rows(cfg, folder)]
-    for start, kind in cfg.dpo_starts().items():
-        if progress:
-            print(f"per-step DPO from SFT iteration {start} ({kind})", flush=True)
+    for start, kind in tqdm(cfg.dpo_starts().items(), desc="per-step DPO starts", disable=not progress):
         rows += [{**common, "method": DPO, "start": start, "start_kind": kind, **r} for r in dpo_run(cfg, folder, start)]
     return table(rows, provenance(cache_key(to_dict(cfg)), time.perf_counter() - started))
 

@@ -1,0 +1,56 @@
+"""`make html`: study notebooks rendered from the committed cpu results, explore cells left out."""
+import json
+import re
+from pathlib import Path
+
+import nbformat
+import pandas as pd
+import pytest
+
+from synthrl import render
+
+ROOT = Path(__file__).resolve().parents[1]
+WIDGET_CELL = re.compile(r"\b\w+_(explorer|inspector)\(")
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "notebooks").glob("*.ipynb")), ids=lambda p: p.stem)
+def test_every_widget_cell_is_tagged_explore_and_only_those(path):
+    for cell in json.loads(path.read_text())["cells"]:
+        tagged = render.EXPLORE_TAG in cell.get("metadata", {}).get("tags", [])
+        calls = cell["cell_type"] == "code" and bool(WIDGET_CELL.search("".join(cell["source"])))
+        assert tagged == calls, "".join(cell["source"])[:120]
+
+
+def test_explore_cells_are_left_out_with_one_line_for_a_run_of_them():
+    nb = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_markdown_cell("claim"),
+        nbformat.v4.new_code_cell("a = 1", metadata={"tags": ["explore"]}),
+        nbformat.v4.new_code_cell("b = 2", metadata={"tags": ["explore"]}),
+        nbformat.v4.new_code_cell("claims", metadata={"tags": ["parameters"]})])
+    kept = [c.source for c in render.without_explore(nb).cells]
+    assert kept == ["claim", render.LEFT_OUT, "claims"]
+
+
+RESULTS = {"02_positive_scaling": "positive_scaling", "03_rft_spurious": "rft_spurious",
+           "04_negative_scaling": "negative_scaling", "05_q_values": "q_values", "06_star_graph": "star_graph"}
+
+
+def test_every_study_notebook_is_rendered_from_the_committed_run_and_linked_from_the_readme():
+    readme = (ROOT / "README.md").read_text()
+    assert sorted(RESULTS) == sorted(render.STUDY_NOTEBOOKS)
+    for name, study in RESULTS.items():
+        assert f"docs/notebooks/{name}.html" in readme
+        html = (ROOT / "docs" / "notebooks" / f"{name}.html").read_text()
+        commits = pd.read_csv(ROOT / "data" / "results" / f"{study}__cpu.csv", dtype={"git_commit": str}).git_commit
+        # the page shows the committed run's provenance: re-run a study, then `make html`
+        assert all(c in html for c in commits.unique()), f"{name}.html is older than {study}__cpu.csv: make html"
+
+
+@pytest.mark.slow
+def test_a_study_notebook_renders_from_committed_results_with_figures(tmp_path, monkeypatch):
+    pytest.importorskip("nbconvert")
+    monkeypatch.delenv("SYNTHRL_DATA")  # the committed results, read only; the run cache stays the test's own
+    html = render.render("06_star_graph", "cpu", out_dir=tmp_path).read_text()
+    assert html.count("<img") >= 2 and "data:image/png;base64" in html
+    assert "Traceback" not in html  # (a cell that raises stops papermill, and render with it)
+    assert render.LEFT_OUT.strip("*")[:40] in html  # the explorer is left out, and says where it runs
