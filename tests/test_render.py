@@ -46,11 +46,24 @@ def test_every_study_notebook_is_rendered_from_the_committed_run_and_linked_from
         assert all(c in html for c in commits.unique()), f"{name}.html is older than {study}__cpu.csv: make html"
 
 
+def test_a_page_keeps_its_content_and_moves_styles_to_the_shared_sheet():
+    html = ("<html><head><meta charset='utf-8'/><script src='x.js'></script><style>.a {b: c}</style>"
+            "<script type='module'>\nlet x = 1;\n</script></head><body><p>claim</p>"
+            "<style scoped=''>.dataframe {d: e}</style><table class='dataframe'></table>"
+            "<style scoped=''>.dataframe {d: e}</style><pre>&lt;style&gt;</pre></body></html>")
+    page, css = render.static_page(html, "06_star_graph")
+    assert "<script" not in page and "<style" not in page
+    assert "<p>claim</p>" in page and "<table class='dataframe'>" in page and "<pre>&lt;style&gt;</pre>" in page
+    assert f'href="{render.STYLESHEET}"' in page and "<title>06_star_graph</title>" in page
+    assert css.split("\n")[:2] == [".a {b: c}", ".dataframe {d: e}"]  # each block once
+
+
 @pytest.mark.slow
 def test_a_study_notebook_renders_from_committed_results_with_figures(tmp_path, monkeypatch):
     pytest.importorskip("nbconvert")
     monkeypatch.delenv("SYNTHRL_DATA")  # the committed results, read only; the run cache stays the test's own
     html = render.render("06_star_graph", "cpu", out_dir=tmp_path).read_text()
     assert html.count("<img") >= 2 and "data:image/png;base64" in html
+    assert ".jp-Notebook" in (tmp_path / render.STYLESHEET).read_text()
     assert "Traceback" not in html  # (a cell that raises stops papermill, and render with it)
     assert render.LEFT_OUT.strip("*")[:40] in html  # the explorer is left out, and says where it runs

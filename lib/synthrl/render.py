@@ -6,6 +6,7 @@ out and a line says where to run them. Needs the notebook extras (papermill, nbc
 """
 from __future__ import annotations
 
+import re
 import tempfile
 from pathlib import Path
 
@@ -41,8 +42,28 @@ def without_explore(nb):
     return nb
 
 
+STYLESHEET = "notebook.css"
+_STYLE = re.compile(r"<style[^>]*>(.*?)</style>", re.S)
+_SCRIPT = re.compile(r"<script[^>]*>.*?</script>", re.S)
+_HEAD = re.compile(r"<head>.*?</head>", re.S)
+
+
+def static_page(html: str, title: str) -> tuple[str, str]:
+    """nbconvert's page split into a static page and its stylesheet: every <style> block (the lab theme in the
+    head, pandas' table styles in the body) moves to one shared file, and the head's scripts (MathJax,
+    require.js, mermaid: for math, widgets and diagrams, none of which a rendered study page holds) are
+    dropped. Without this each page repeats about 7,800 lines of the same theme (each block is kept on one
+    line: generated, not read). The page is nbconvert's
+    output of our own notebooks, whose cell outputs it has escaped."""
+    css = "\n".join(dict.fromkeys(" ".join(block.split()) for block in _STYLE.findall(html)))  # a block a line
+    head = (f'<head><meta charset="utf-8"/><meta content="width=device-width, initial-scale=1.0" name="viewport"/>'
+            f'<title>{title}</title><link rel="stylesheet" href="{STYLESHEET}"/></head>')
+    return _HEAD.sub(lambda _: head, _SCRIPT.sub("", _STYLE.sub("", html)), count=1), css + "\n"
+
+
 def render(name: str, preset: str = "cpu", out_dir: Path | None = None) -> Path:
-    """Execute notebooks/NAME.ipynb on `preset` without its explore cells and write NAME.html."""
+    """Execute notebooks/NAME.ipynb on `preset` without its explore cells and write NAME.html, beside the
+    shared stylesheet (`static_page`)."""
     import nbformat
     import papermill
     from nbconvert import HTMLExporter
@@ -56,7 +77,10 @@ def render(name: str, preset: str = "cpu", out_dir: Path | None = None) -> Path:
         papermill.execute_notebook(str(trimmed), str(executed), parameters={"preset": preset}, kernel_name="python3",
                                    cwd=str(notebooks_dir()), progress_bar=False, execution_timeout=CELL_TIMEOUT_S)
         body, _ = HTMLExporter(template_name="lab").from_notebook_node(nbformat.read(executed, as_version=4))
-    return atomic_write_text((out_dir or html_dir()) / f"{name}.html", body)
+    page, css = static_page(body, name)
+    folder = out_dir or html_dir()
+    atomic_write_text(folder / STYLESHEET, css)  # the same theme for every page
+    return atomic_write_text(folder / f"{name}.html", page)
 
 
 def render_all(preset: str = "cpu", names: tuple[str, ...] = STUDY_NOTEBOOKS) -> list[Path]:
