@@ -232,7 +232,10 @@ def negative_explorer(preset):
             state["results"] = df
             n = controls["size"].value
             cell = df[(df.n_problems.isin([0, n])) & df.metric.isin(["test_error", "rollouts", "pairs"])]
-            display(cell.pivot_table(index="method", columns="metric", values="value", aggfunc="first"))
+            table = cell.pivot_table(index="method", columns="metric", values="value", aggfunc="first")
+            counts = [c for c in ("rollouts", "pairs") if c in table]
+            display(table.style.format(precision=3, na_rep="not measured")
+                    .format("{:,.0f}", subset=counts, na_rep="not measured"))
             log = negative_scaling.preference_log(df)
             if not log.empty:
                 figure = figures.preference_diagnostics(log, f"preference training at |D_syn| = {n}")
