@@ -50,12 +50,15 @@ def test_a_page_keeps_its_content_and_moves_styles_to_the_shared_sheet():
     html = ("<html><head><meta charset='utf-8'/><script src='x.js'></script><style>.a {b: c}</style>"
             "<script type='module'>\nlet x = 1;\n</script></head><body><p>claim</p>"
             "<style scoped=''>.dataframe {d: e}</style><table class='dataframe'></table>"
-            "<style scoped=''>.dataframe {d: e}</style><pre>&lt;style&gt;</pre></body></html>")
+            "<style scoped=''>.dataframe {d: e}</style><pre>&lt;style&gt;</pre>\n<div>\n<pre>a = 1\nb = 2</pre>\n"
+            "</div></body></html>")
     page, css = render.static_page(html, "06_star_graph")
-    assert "<script" not in page and "<style" not in page
+    assert "<script" not in page and ".a {b: c}" not in page
     assert "<p>claim</p>" in page and "<table class='dataframe'>" in page and "<pre>&lt;style&gt;</pre>" in page
+    assert page.count("<style scoped=''>.dataframe {d: e}</style>") == 2  # a page's own styles stay in it
     assert f'href="{render.STYLESHEET}"' in page and "<title>06_star_graph</title>" in page
-    assert css.split("\n")[:2] == [".a {b: c}", ".dataframe {d: e}"]  # each block once
+    assert css == ".a {b: c}\n"  # the theme alone, shared by every page
+    assert page.count("\n") == 1 and "<pre>a = 1\nb = 2</pre>" in page  # line breaks only where they show
 
 
 @pytest.mark.slow

@@ -46,19 +46,31 @@ STYLESHEET = "notebook.css"
 _STYLE = re.compile(r"<style[^>]*>(.*?)</style>", re.S)
 _SCRIPT = re.compile(r"<script[^>]*>.*?</script>", re.S)
 _HEAD = re.compile(r"<head>.*?</head>", re.S)
+_PRE = re.compile(r"(<pre[^>]*>.*?</pre>)", re.S)
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
 
 
 def static_page(html: str, title: str) -> tuple[str, str]:
-    """nbconvert's page split into a static page and its stylesheet: every <style> block (the lab theme in the
-    head, pandas' table styles in the body) moves to one shared file, and the head's scripts (MathJax,
-    require.js, mermaid: for math, widgets and diagrams, none of which a rendered study page holds) are
-    dropped. Without this each page repeats about 7,800 lines of the same theme (each block is kept on one
-    line: generated, not read). The page is nbconvert's
-    output of our own notebooks, whose cell outputs it has escaped."""
-    css = "\n".join(dict.fromkeys(" ".join(block.split()) for block in _STYLE.findall(html)))  # a block a line
+    """nbconvert's page split into a static page and the theme's stylesheet, shared by every page. The head's
+    <style> blocks (the lab theme) move to the sheet; the head's scripts (MathJax, require.js, mermaid: for
+    math, widgets and diagrams, none of which a rendered study page holds) are dropped; the body's own styles
+    (pandas' tables) stay in the page. Without this each page repeats about 7,800 lines of the same theme.
+    Styles are kept a block a line, and the page's lines are joined outside <pre> (generated, not read). The page is nbconvert's output of our own
+    notebooks, whose cell outputs it has escaped."""
+    found = _HEAD.search(html)
+    if found is None:
+        raise ValueError(f"{title}: nbconvert's page has no <head>")
+    css = "\n".join(dict.fromkeys(_one_line(block) for block in _STYLE.findall(found.group(0))))
     head = (f'<head><meta charset="utf-8"/><meta content="width=device-width, initial-scale=1.0" name="viewport"/>'
             f'<title>{title}</title><link rel="stylesheet" href="{STYLESHEET}"/></head>')
-    return _HEAD.sub(lambda _: head, _SCRIPT.sub("", _STYLE.sub("", html)), count=1), css + "\n"
+    body = _STYLE.sub(lambda m: _one_line(m.group(0)), _SCRIPT.sub("", html[found.end():]))
+    page = html[:found.start()] + head + body
+    # line breaks are kept only inside <pre> (code and text output); elsewhere a space renders the same
+    return "".join(part if part.startswith("<pre") else part.replace("\n", " ")
+                   for part in _PRE.split(page)), css + "\n"
 
 
 def render(name: str, preset: str = "cpu", out_dir: Path | None = None) -> Path:

@@ -79,6 +79,14 @@ def save_probe(df: pd.DataFrame, name: str, preset: str) -> Path:
     return atomic_write_text(probe_path(name, preset), df.to_csv(index=False))
 
 
+def load_probe(name: str, preset: str, what: str) -> pd.DataFrame:
+    """A committed probe's rows; `what` names it in the error when it is missing."""
+    path = probe_path(name, preset)
+    if not path.exists():
+        raise FileNotFoundError(f"no committed {what} at {path}")
+    return pd.read_csv(path, dtype={"git_commit": str, "config_hash": str})
+
+
 def load_results(study: str, preset: str) -> pd.DataFrame:
     path = results_path(study, preset)
     if not path.exists():

@@ -20,7 +20,7 @@ import pandas as pd
 from synthrl import pipeline, spurious
 from synthrl.cache import cache_key
 from synthrl.presets import get_preset
-from synthrl.results import probe_path, provenance, save_probe, table
+from synthrl.results import load_probe, provenance, save_probe, table
 from synthrl.studies import positive_scaling as positive
 from synthrl.studies import rft_spurious
 
@@ -75,10 +75,7 @@ def ledger(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def committed(preset: str = "cpu") -> pd.DataFrame:
-    path = probe_path("lucky_m", preset)
-    if not path.exists():
-        raise FileNotFoundError(f"no committed answer-space probe at {path}")
-    return pd.read_csv(path, dtype={"git_commit": str, "config_hash": str})
+    return load_probe("lucky_m", preset, "answer-space probe")
 
 
 def main(argv: list[str] | None = None) -> int:

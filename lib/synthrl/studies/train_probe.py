@@ -30,7 +30,7 @@ from synthrl.cache import cache_key
 from synthrl.models import build_model, build_tokenizer
 from synthrl.pipeline import make_task
 from synthrl.presets import TrainConfig, get_preset
-from synthrl.results import probe_path, provenance, save_probe, table
+from synthrl.results import load_probe, provenance, save_probe, table
 
 PROBE = "train_overhead"
 MIN_SPEEDUP = 1.05  # our rule: below 5%, run-to-run noise on this machine (about +-10%) decides
@@ -117,10 +117,7 @@ def ledger(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def committed(preset: str = "cpu") -> pd.DataFrame:
-    path = probe_path(PROBE, preset)
-    if not path.exists():
-        raise FileNotFoundError(f"no committed training-overhead probe at {path}")
-    return pd.read_csv(path, dtype={"git_commit": str, "config_hash": str})
+    return load_probe(PROBE, preset, "training-overhead probe")
 
 
 def main(argv: list[str] | None = None) -> int:
