@@ -8,6 +8,7 @@ then only runs them through papermill where no browser can.
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
@@ -79,7 +80,7 @@ def lab(tmp_path_factory):
 @needs_browser
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
 def test_notebook_runs_in_the_browser_and_its_controls_redraw(lab, path):
-    base, token, chrome, log = lab
+    base, token, chrome, _ = lab
     context = chrome.new_context(viewport={"width": 1400, "height": 1000})
     page = context.new_page()
     try:
@@ -104,7 +105,8 @@ def test_notebook_runs_in_the_browser_and_its_controls_redraw(lab, path):
         else:
             page.screenshot(path=str(ARTIFACTS / f"{path.stem}.png"))
     except Exception:
-        page.screenshot(path=str(ARTIFACTS.parent / f"{path.stem}-failed.png"))
+        with contextlib.suppress(Exception):  # the page as it failed, never masking the failure
+            page.screenshot(path=str(ARTIFACTS.parent / f"{path.stem}-failed.png"))
         raise
     finally:
         shut_down_kernel(page)  # the next notebook gets the cores
