@@ -55,14 +55,29 @@ def wait_for_url(url: str, timeout_s: float, proc: subprocess.Popen | None = Non
     raise TimeoutError(f"nothing served {url} within {timeout_s:.0f} s")
 
 
+# JupyterLab's settings for a test's server: no news fetched from the network, no update check
+QUIET_SETTINGS = {"@jupyterlab/apputils-extension/notification.jupyterlab-settings":
+                  '{"fetchNews": "false", "checkForUpdates": false}'}
+
+
+def jupyter_home(folder: Path) -> dict:
+    """The environment that keeps a Jupyter server's config, settings, workspaces and runtime files under
+    folder/jupyter (a user's own never leak in), with QUIET_SETTINGS written there."""
+    home = folder / "jupyter"
+    for name, text in QUIET_SETTINGS.items():
+        path = home / "settings" / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    return {"JUPYTER_CONFIG_DIR": str(home / "config"), "JUPYTERLAB_SETTINGS_DIR": str(home / "settings"),
+            "JUPYTERLAB_WORKSPACES_DIR": str(home / "workspaces"), "JUPYTER_RUNTIME_DIR": str(home / "runtime")}
+
+
 @contextlib.contextmanager
 def jupyterlab(root: Path, env: dict, log: Path):
-    """JupyterLab on 127.0.0.1 with a token, serving `root`, its settings and workspaces kept in `log`'s
-    folder (a user's own never leak in). Yields the base URL and the token."""
+    """JupyterLab on 127.0.0.1 with a token, serving `root`, its Jupyter home in `log`'s folder
+    (`jupyter_home`). Yields the base URL and the token."""
     port, token = free_port(), secrets.token_hex(16)
-    home = log.parent / "jupyter"
-    env = {**env, "JUPYTER_CONFIG_DIR": str(home / "config"), "JUPYTERLAB_SETTINGS_DIR": str(home / "settings"),
-           "JUPYTERLAB_WORKSPACES_DIR": str(home / "workspaces"), "JUPYTER_RUNTIME_DIR": str(home / "runtime")}
+    env = {**env, **jupyter_home(log.parent)}
     args = [sys.executable, "-m", "jupyter", "lab", "--no-browser", "--ip=127.0.0.1", f"--port={port}",
             f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}",
             "--LabApp.expose_app_in_browser=True",  # window.jupyterapp: the kernel's state, read by the test

@@ -167,3 +167,29 @@ def test_world_explorer_takes_more_names_for_longer_stories(capsys):
     controls["max steps"].value = 6
     assert controls["names"].value == 2 * 6 + 1 + ArithConfig().n_distractors
     assert "invalid setting" not in capsys.readouterr().out
+
+
+def test_control_handlers_run_one_at_a_time_whichever_thread_calls_them():
+    """ipykernel may call a widget's handler on a subshell's thread beside the main one (JupyterLab 4.6 sends
+    widget messages over a subshell): two handlers never draw at once."""
+    import threading
+    import time
+
+    from synthrl.widgets import _one_at_a_time
+
+    inside, overlaps = [], []
+
+    def handler(_=None):
+        inside.append(1)
+        overlaps.append(len(inside))
+        time.sleep(0.05)
+        inside.pop()
+
+    serial = _one_at_a_time(handler)
+    threads = [threading.Thread(target=serial) for _ in range(4)]
+    for t in threads:
+        t.start()
+    serial()
+    for t in threads:
+        t.join()
+    assert overlaps == [1] * 5

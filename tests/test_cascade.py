@@ -79,3 +79,21 @@ def test_supports_only_what_it_computes(setup):
     assert not cascade.supports(gqa)
     with pytest.raises(ValueError, match="key/value heads"):
         cascade.sample(gqa, torch.ones(1, 3, dtype=torch.long), torch.ones(1, 3, dtype=torch.long), 2, 1.0, 4, 1, 0)
+
+
+def test_greedy_sampler_decodes_through_the_cascade_with_generates_tokens(setup, monkeypatch):
+    """HFSampler's greedy decoding (the kit's test error) goes through the cascade, with one row per
+    prompt, and gives what `generate` gives (cascade=False)."""
+    from synthrl.sampling import HFSampler, SamplingSpec
+
+    model, tok, _ = setup
+    world = ArithWorld()
+    prompts = [world.prompt(p) for p in world.make_problems("test", 12, seed=1)]
+    spec = SamplingSpec(n=1, temperature=0.0, max_new_tokens=24)
+    calls = []
+    real = cascade.sample
+    monkeypatch.setattr(cascade, "sample", lambda *a, **k: calls.append(a[3]) or real(*a, **k))
+    ours = HFSampler(model, tok, batch_size=5).sample(prompts, spec)
+    assert calls and set(calls) == {1}  # every batch, one continuation per prompt
+    calls.clear()
+    assert HFSampler(model, tok, batch_size=5, cascade=False).sample(prompts, spec) == ours and not calls

@@ -11,7 +11,10 @@ class OracleSampler:
     with a wrong answer once a step is wrong: Q is 1 before the first wrong step, 0 from it."""
 
     def __init__(self, world, problems):
+        from synthrl.models import build_tokenizer
+
         self.world = world
+        self.tokenizer = build_tokenizer(world.vocabulary())  # rollouts' costs are counted in its tokens
         self.by_prompt = {world.prompt(p): p for p in problems}
         self.calls = []
 
@@ -134,11 +137,31 @@ def test_pooled_traces_count_as_rollouts_from_their_shared_prefixes(world, negat
                         pool={p.uid: [p.solution, t]})[0]
     pit = first_wrong_step(world.label_steps(p, t))
     for i, (extra, exact) in enumerate(zip(np.subtract(pooled.rollouts, credit_plain.rollouts), pooled.exact)):
-        # the negative itself shares every prefix; the positive shares those before the flipped step
-        assert extra == (0 if exact is not None else 1 + (i <= pit))
+        # the positive shares the prefixes before the flipped step; the negative itself is left out
+        assert extra == (0 if exact is not None else int(i <= pit))
+    twice = estimate_q(OracleSampler(world, problems), world, [p], [t], n_rollouts=1, pool={p.uid: [t, t]})[0]
+    assert twice.rollouts == [n + (e is None) for n, e in zip(credit_plain.rollouts, twice.exact)]  # one copy out
     assert pooled.successes[0] == credit_plain.successes[0] + 1  # the positive succeeded
     assert pooled.truncated(1).outcomes == credit_plain.outcomes  # truncation keeps the pooled traces
     assert pooled.truncated(1).rollouts == pooled.rollouts
+
+
+def test_each_rollout_costs_its_tokens_and_the_end_token(world, negatives):
+    """The price of the estimate: the oracle fails every rollout after the wrong step with 'answer 999'
+    (2 tokens + the end token), and truncating to n rollouts keeps the first n's counts."""
+    from synthrl.sampling import count_tokens
+
+    problems, traces = negatives
+    sampler = OracleSampler(world, problems)
+    credit = estimate_q(sampler, world, problems[:1], traces[:1], n_rollouts=3, max_new_tokens=96)[0]
+    pit = first_wrong_step(world.label_steps(problems[0], traces[0]))
+    assert [len(t) for t in credit.rollout_tokens] == credit.rollouts
+    assert all(t == [3, 3, 3] for t in credit.rollout_tokens[pit + 1:-1])  # after the wrong step: 'answer 999'
+    # from the bare problem: a whole correct solution
+    assert credit.rollout_tokens[0] == count_tokens(sampler.tokenizer, [problems[0].solution] * 3, 96) != [3] * 3
+    assert credit.sampled_tokens == sum(map(sum, credit.rollout_tokens))
+    assert credit.truncated(1).sampled_tokens == sum(t[0] for t in credit.rollout_tokens if t)
+    assert count_tokens(sampler.tokenizer, ["answer 999", ""], 2) == [2, 1]  # a cut sample has no end token
 
 
 def test_rollouts_with_the_same_seed_repeat(world, negatives):

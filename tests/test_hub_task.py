@@ -60,6 +60,7 @@ class _RecordingSampler:
 
     def __init__(self):
         self.prefixes = []
+        self.tokenizer = lambda texts, add_special_tokens=False: {"input_ids": [t.split() for t in texts]}
 
     def sample(self, prompts, spec, prefixes=None):
         self.prefixes += list(prefixes or [])

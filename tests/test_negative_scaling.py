@@ -27,7 +27,7 @@ def test_every_method_is_scored_at_every_size(results):
     assert (errors[errors.method == "pi_base"].n_problems == 0).all()
 
 
-def test_costs_count_the_rollouts_each_method_paid(results):
+def test_costs_count_the_rollouts_and_sampled_tokens_each_method_paid(results):
     cost = results[results.metric == "rollouts"].set_index(["method", "n_problems"])["value"]
     for n in (16, 32):
         assert cost[("D-", n)] > 0
@@ -35,10 +35,27 @@ def test_costs_count_the_rollouts_each_method_paid(results):
             assert cost[(ns.per_step_name(d), n)] == cost[("D-", n)]  # the rollouts that found the pits
         assert cost[("oracle per-step DPO", n)] == 0 and cost[("naive DPO", n)] == 0  # no rollouts needed
         assert cost[("AWR", n)] > cost[("D-", n)]  # positives scored too
-    online = results[results.metric.str.startswith("online_")].set_index(["metric", "n_problems"])["value"]
-    for n in (16, 32):  # GRPO: one pass over the problems, a group of 8 samples each, all counted
-        assert online[("online_samples", n)] == 8 * n
-        assert online[("online_sampled_tokens", n)] >= online[("online_samples", n)]
+    online = results[results.metric == "online_samples"].set_index("n_problems")["value"]
+    tokens = results[results.metric.isin(["sampled_tokens", "rollout_tokens"])].set_index(
+        ["method", "metric", "n_problems"])["value"]
+    max_new = SMOKE.sampling.max_new_tokens
+    drawn = results[(results.method == "pi_sft") & (results.metric == "sample_accuracy")].set_index("n_problems")
+    for n in (16, 32):
+        samples = tokens[("RFT", "sampled_tokens", n)]  # pi_sft's samples of the cell's problems: RFT's cost
+        assert tokens[("SFT", "sampled_tokens", n)] == 0
+        assert drawn.loc[n, "n_samples"] < samples <= drawn.loc[n, "n_samples"] * max_new
+        for free in ("naive DPO", "DPOP", "oracle per-step DPO"):  # pairs from the samples alone
+            assert tokens[(free, "sampled_tokens", n)] == samples
+        paid = tokens[("D-", "rollout_tokens", n)]  # at least one token, at most max_new per rollout
+        assert cost[("D-", n)] <= paid <= cost[("D-", n)] * max_new
+        for d in SMOKE.negative.first_pits:
+            assert tokens[(ns.per_step_name(d), "sampled_tokens", n)] == samples + paid
+        assert tokens[("AWR", "sampled_tokens", n)] > samples + paid  # positives' rollouts on top
+        assert online[n] == 8 * n  # GRPO: one pass over the problems, a group of 8 samples each, all counted
+        assert online[n] <= tokens[("GRPO", "sampled_tokens", n)] <= online[n] * max_new
+    points = ns.cost_points(results).set_index(["method", "n_problems"])  # the figure's: error beside tokens
+    assert set(points.index) == {(m, n) for m in ("SFT", "RFT", *ns.method_names(SMOKE.negative)) for n in (16, 32)}
+    assert points.loc[("SFT", 16), "tokens"] == 0 and points["mean"].between(0, 1).all()
 
 
 def test_preference_diagnostics_start_at_the_reference(results):
@@ -64,7 +81,8 @@ def test_claims_are_judged_and_not_testable_at_the_floor(results):
 
 def test_figures_are_drawn_from_the_results(results):
     assert set(ns.figures(results)) == {"fig5ab_negative_scaling", "fig5c_pair_constructions",
-                                        "fig10_fig11_advantages", "preference_diagnostics", "fig7_q_by_label"}
+                                        "fig10_fig11_advantages", "preference_diagnostics", "fig7_q_by_label",
+                                        "negative_cost_tokens"}
 
 
 def test_fig7_scores_the_same_prefixes_under_each_policy_in_the_largest_first_seed_cell(results):

@@ -1,12 +1,12 @@
 """Every notebook runs top to bottom in the smoke preset (here through papermill where no browser can run
 it; test_browser.py runs it in JupyterLab where one can), and is committed without outputs."""
 import json
-import re
 from pathlib import Path
 
 import pytest
 
 from lab_driver import browser_missing
+from synthrl import render
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
@@ -30,13 +30,13 @@ def test_committed_without_outputs_and_with_a_parameters_cell(path):
 CELL_TIMEOUT_S = 180
 # nbclient sometimes blocks on a cell that displays ipywidgets until the cell's timeout, then goes on
 # (jupyter/nbclient#312, open; seen here in 3 of 6 runs on pytest-xdist, on 05's trace inspector): the
-# cells that build an explorer or inspector, seconds of work in smoke, get a short timeout
-WIDGET_CELL = re.compile(r"\b\w+_(explorer|inspector)\(")
+# cells that build an explorer or inspector (tagged `explore`, as test_render checks), seconds of work in
+# smoke, get a short timeout
 WIDGET_CELL_TIMEOUT_S = 45
 
 
 def cell_timeout(cell) -> int:
-    return WIDGET_CELL_TIMEOUT_S if WIDGET_CELL.search(cell.source) else CELL_TIMEOUT_S
+    return WIDGET_CELL_TIMEOUT_S if render.EXPLORE_TAG in cell.metadata.get("tags", []) else CELL_TIMEOUT_S
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)

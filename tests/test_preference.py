@@ -171,3 +171,15 @@ def test_lora_policy_is_scored_against_its_disabled_adapters(setup):
                            frozen["model.layers.0.self_attn.q_proj.weight"])
     with pytest.raises(ValueError, match="no reference"):
         train_preference(copy.deepcopy(base), None, tok, pairs, PreferenceConfig(max_steps=1))
+
+
+def test_loops_take_every_example_once_a_pass_and_stop_at_the_total():
+    from synthrl.loop import shuffled_batches, total_steps
+
+    assert total_steps(21, 4, 2.5, -1) == 15 and total_steps(21, 4, 2.5, 3) == 3 and total_steps(1, 8, 0.1, -1) == 1
+    batches = list(shuffled_batches(10, 4, 7, seed=0))
+    assert [len(b) for b in batches] == [4, 4, 2, 4, 4, 2, 4]  # a pass ends with a short batch
+    for first in (0, 3):
+        assert sorted(torch.cat(batches[first:first + 3]).tolist()) == list(range(10))
+    assert torch.equal(torch.cat(batches[:3]), torch.cat(list(shuffled_batches(10, 4, 3, seed=0))))
+    assert not torch.equal(torch.cat(batches[:3]), torch.cat(batches[3:6]))  # a fresh order each pass

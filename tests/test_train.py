@@ -1,3 +1,8 @@
+import os
+import subprocess
+import sys
+import threading
+
 import torch
 
 from synthrl.models import build_model, build_tokenizer
@@ -21,6 +26,15 @@ def test_sft_loss_falls_and_parameters_change(capfd):
     assert losses[-1] < 0.6 * losses[0]
     assert any(not torch.equal(a, b.cpu()) for a, b in zip(before, result.model.parameters()))  # (TRL: on a GPU)
     assert result.tokens > 0
+    assert not [t.name for t in threading.enumerate() if "telemetry" in t.name]  # TRL sent nothing to the Hub
+
+
+def test_importing_the_kit_turns_the_hubs_telemetry_off_unless_a_user_turned_it_on():
+    probe = "import synthrl, huggingface_hub.constants as c; print(c.HF_HUB_DISABLE_TELEMETRY)"
+    base = {k: v for k, v in os.environ.items() if k != "HF_HUB_DISABLE_TELEMETRY"}
+    for env, disabled in ((base, "True"), ({**base, "HF_HUB_DISABLE_TELEMETRY": "0"}, "False")):
+        shown = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=True)
+        assert shown.stdout.strip() == disabled
 
 
 def test_loss_is_on_the_solution_only():

@@ -1,6 +1,13 @@
 """synthrl: a study kit for Setlur et al. 2024, "RL on Incorrect Synthetic Data Scales the
 Efficiency of LLM Math Reasoning by Eight-Fold"."""
+import os
+
 __version__ = "0.1.0"
+
+# The kit runs offline, and nothing it runs may reach the network: TRL asks huggingface_hub to send the Hub a
+# telemetry request, from a background thread, whenever a trainer starts. Off unless a user turns it on (the
+# variable is read when huggingface_hub is first imported, so this comes before any of ours imports it).
+os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 
 
 def quiet_libraries() -> None:

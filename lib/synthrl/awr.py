@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+from synthrl.loop import shuffled_batches, total_steps
 from synthrl.presets import TrainConfig
 
 
@@ -66,25 +67,20 @@ def train_awr(model, tokenizer, traces: list[dict], cfg: TrainConfig, seed: int 
     encoded = [encode_weighted(tokenizer, t["prompt"], t["steps"], t["weights"]) for t in traces]
     if not encoded:
         raise ValueError("no traces to train on")
-    generator = torch.Generator().manual_seed(seed)
-    steps_per_epoch = -(-len(encoded) // cfg.batch_size)
-    total = cfg.max_steps if cfg.max_steps > 0 else max(1, round(cfg.epochs * steps_per_epoch))
+    total = total_steps(len(encoded), cfg.batch_size, cfg.epochs, cfg.max_steps)
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     scheduler = get_scheduler("cosine", optimizer, num_warmup_steps=int(cfg.warmup_ratio * total),
                               num_training_steps=total)
     losses, step, start = [], 0, time.perf_counter()
     model.train()
-    while step < total:
-        for batch in torch.randperm(len(encoded), generator=generator).split(cfg.batch_size):
-            loss = weighted_nll(model, [encoded[i] for i in batch], tokenizer.pad_token_id)
-            optimizer.zero_grad()
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-            optimizer.step()
-            scheduler.step()
-            step += 1
-            losses.append((step, loss.item()))
-            if step >= total:
-                break
+    for batch in shuffled_batches(len(encoded), cfg.batch_size, total, seed):
+        loss = weighted_nll(model, [encoded[i] for i in batch], tokenizer.pad_token_id)
+        optimizer.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimizer.step()
+        scheduler.step()
+        step += 1
+        losses.append((step, loss.item()))
     model.eval()
     return AWRResult(model, losses, time.perf_counter() - start)

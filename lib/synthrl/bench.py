@@ -28,7 +28,7 @@ from synthrl.models import build_model, build_tokenizer, load_checkpoint, n_para
 from synthrl.pipeline import make_task
 from synthrl.presets import ModelConfig, TrainConfig, get_preset
 from synthrl.results import provenance, save_results, table as results_table
-from synthrl.sampling import HFSampler, SamplingSpec
+from synthrl.sampling import HFSampler, SamplingSpec, count_tokens
 from synthrl.train import completion_rows, sft, sft_config
 
 STUDY = "bench"
@@ -59,10 +59,6 @@ def _row(part: str, method: str, metric: str, value: float, baseline: str = "", 
          precision: str = "", n: int | None = None) -> dict:
     return {"part": part, "method": method, "metric": metric, "value": float(value), "baseline": baseline,
             "model": model, "precision": precision, "n_problems": n}
-
-
-def _count_tokens(tokenizer, texts: list[str]) -> int:
-    return sum(len(tokenizer(t, add_special_tokens=False)["input_ids"]) + 1 for t in texts)  # + <eos>
 
 
 # ---- the limit -------------------------------------------------------------------------------------
@@ -177,7 +173,7 @@ def measure_sampling(preset_name: str, model, tokenizer) -> list[dict]:
     naive, t_naive = timed(lambda: [sampler.sample([p], spec)[0] for p in prompts])
     with torch.autocast("cpu", dtype=torch.bfloat16):
         bf16, t_bf16 = timed(lambda: sampler.sample(prompts, spec))
-    tokens = _count_tokens(tokenizer, [s[0] for s in batched])
+    tokens = sum(count_tokens(tokenizer, [s[0] for s in batched], spec.max_new_tokens))
     n, batched_name = len(prompts), "batched generate, greedy"
     return [
         _row("sampling", batched_name, "tokens_per_s", tokens / t_batched, precision="fp32", n=n),
@@ -196,16 +192,15 @@ def measure_sampling(preset_name: str, model, tokenizer) -> list[dict]:
 # ---- rollouts --------------------------------------------------------------------------------------
 
 class _Timed:
-    """A Sampler that times its inner sampler's `sample` calls and keeps their outputs."""
+    """A Sampler that times its inner sampler's `sample` calls."""
 
     def __init__(self, sampler):
-        self.sampler, self.seconds, self.outputs = sampler, 0.0, []
+        self.sampler, self.tokenizer, self.seconds = sampler, sampler.tokenizer, 0.0
 
     def sample(self, prompts, spec, prefixes=None):
         start = time.perf_counter()
         out = self.sampler.sample(prompts, spec, prefixes)
         self.seconds += time.perf_counter() - start
-        self.outputs += out
         return out
 
 
@@ -228,14 +223,13 @@ def _ct2_rounds(model_dir: str, checkpoint: str, batch_size: int, threads: int, 
 class _CT2InOwnProcess:
     """A Sampler that hands its call to `_ct2_rounds` in a spawned process; `seconds` is its best round."""
 
-    def __init__(self, model_dir, checkpoint, batch_size: int, rounds: int):
+    def __init__(self, model_dir, checkpoint, tokenizer, batch_size: int, rounds: int):
         self.args = (str(model_dir), str(checkpoint), batch_size, torch.get_num_threads())
-        self.rounds, self.seconds, self.outputs = rounds, 0.0, []
+        self.tokenizer, self.rounds, self.seconds = tokenizer, rounds, 0.0
 
     def sample(self, prompts, spec, prefixes=None):
         with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
             self.seconds, out = pool.submit(_ct2_rounds, *self.args, prompts, spec, prefixes, self.rounds).result()
-        self.outputs += out
         return out
 
 
@@ -328,15 +322,15 @@ def measure_rollouts(preset_name: str, with_ct2: bool = True) -> list[dict]:
             if way in found:
                 repeat &= [c.outcomes for c in credits] == [c.outcomes for c in found[way]]
             found[way] = credits
-            tokens[way] = _count_tokens(tokenizer, [x for out in sampler.outputs for x in out])
+            tokens[way] = sum(c.sampled_tokens for c in credits)
     if with_ct2 and ct2_available():
         from synthrl.ct2 import convert
 
         with tempfile.TemporaryDirectory(prefix="synthrl-ct2-") as folder:
-            sampler = _CT2InOwnProcess(convert(checkpoint, folder), checkpoint, batch, BENCH_ROUNDS)
+            sampler = _CT2InOwnProcess(convert(checkpoint, folder), checkpoint, tokenizer, batch, BENCH_ROUNDS)
             found[CT2] = estimate_q(sampler, world, problems, traces, n, seed=0, max_new_tokens=max_new)
         seconds[CT2] = sampler.seconds
-        tokens[CT2] = _count_tokens(tokenizer, [x for out in sampler.outputs for x in out])
+        tokens[CT2] = sum(c.sampled_tokens for c in found[CT2])
     n_rollouts = sum(sum(c.rollouts) for c in found["ours"])
     rows = []
     for way, t in seconds.items():

@@ -11,11 +11,12 @@ We write this ourselves: TRL and peers have no Monte-Carlo step-value estimator 
 """
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from synthrl.sampling import Sampler, SamplingSpec
+from synthrl.sampling import Sampler, SamplingSpec, count_tokens
 from synthrl.tasks.base import Problem
 
 BOK_K = 5  # paper: rollouts under BoK(pi_sft) with K = 5
@@ -45,6 +46,8 @@ class TraceCredit:
     exact: list[float | None] = field(default_factory=list)  # reward of a finished prefix, else None
     k: int = BOK_K
     pooled: list[list[bool]] | None = None  # per prefix: rewards of pooled traces sharing it
+    # per prefix: the tokens each rollout sampled (`sampling.count_tokens`), the price of the estimate
+    rollout_tokens: list[list[int]] | None = None
 
     def _all(self) -> list[list[bool]]:
         return [o + q for o, q in zip(self.outcomes, self.pooled)] if self.pooled else self.outcomes
@@ -60,7 +63,16 @@ class TraceCredit:
     def truncated(self, n: int) -> "TraceCredit":
         """The same trace scored from only the first n sampled rollouts of each prefix (pooled
         traces kept): estimates for 1, 2, 4, ... rollouts are nested subsets of one run."""
-        return TraceCredit(self.uid, self.steps, [o[:n] for o in self.outcomes], self.exact, self.k, self.pooled)
+        tokens = [t[:n] for t in self.rollout_tokens] if self.rollout_tokens is not None else None
+        return TraceCredit(self.uid, self.steps, [o[:n] for o in self.outcomes], self.exact, self.k, self.pooled,
+                           tokens)
+
+    @property
+    def sampled_tokens(self) -> int:
+        """Tokens sampled by this trace's rollouts (pooled traces cost nothing: they were sampled anyway)."""
+        if self.rollout_tokens is None:
+            raise ValueError(f"the credit of {self.uid} has no token counts (estimated before they were recorded)")
+        return sum(map(sum, self.rollout_tokens))
 
     @property
     def p(self) -> np.ndarray:
@@ -133,8 +145,8 @@ def estimate_q(sampler: Sampler, task, problems: list[Problem], traces: list[str
                pool: dict[str, list[str]] | None = None) -> list[TraceCredit]:
     """Monte-Carlo Q for every step prefix of each (problem, trace), from `n_rollouts` each.
 
-    All unfinished prefixes of all traces go to the sampler in one call (it batches them). With
-    `pool`, see `with_pool`.
+    All unfinished prefixes of all traces go to the sampler in one call (it batches them); each
+    rollout's tokens are counted by the sampler's tokenizer. With `pool`, see `with_pool`.
     """
     if len(problems) != len(traces):
         raise ValueError(f"{len(problems)} problems but {len(traces)} traces")
@@ -145,12 +157,14 @@ def estimate_q(sampler: Sampler, task, problems: list[Problem], traces: list[str
         steps = task.split_steps(trace)
         prefixes = step_prefixes(steps)
         exact = [float(task.is_correct(problem, x)) if task.is_finished(problem, x) else None for x in prefixes]
-        credits.append(TraceCredit(problem.uid, steps, [[] for _ in prefixes], exact, k))
+        credits.append(TraceCredit(problem.uid, steps, [[] for _ in prefixes], exact, k,
+                                   rollout_tokens=[[] for _ in prefixes]))
         jobs += [(t, i, task.prompt(problem), x) for i, x in enumerate(prefixes) if exact[i] is None]
     outs = sampler.sample([j[2] for j in jobs], spec, prefixes=[j[3] for j in jobs]) if jobs else []
     for (t, i, _, prefix), conts in zip(jobs, outs):
         problem = problems[t]
         credits[t].outcomes[i] = [task.is_correct(problem, prefix + c) for c in conts]
+        credits[t].rollout_tokens[i] = count_tokens(sampler.tokenizer, conts, max_new_tokens)
     return with_pool(task, problems, credits, pool) if pool else credits
 
 
@@ -158,15 +172,20 @@ def with_pool(task, problems: list[Problem], credits: list[TraceCredit],
               pool: dict[str, list[str]]) -> list[TraceCredit]:
     """The paper's Fig. 10 variant: each trace in `pool` (uid -> traces sampled from the same
     policy for that problem, positive and negative) counts as one more rollout from every
-    unfinished prefix it begins with, at no sampling cost."""
+    unfinished prefix it begins with, at no sampling cost. The scored trace itself is left out
+    (one pooled trace with its very steps): it was chosen for failing, so counting it would pull
+    its own prefixes' Q down."""
     out = []
     for problem, credit in zip(problems, credits):
         pooled: list[list[bool]] = [[] for _ in credit.outcomes]
-        for other in pool.get(problem.uid, []):
-            other_steps = task.split_steps(other)
+        others = [(task.split_steps(t), t) for t in pool.get(problem.uid, [])]
+        itself = next((i for i, (steps, _) in enumerate(others) if steps == credit.steps), None)
+        if itself is not None:
+            del others[itself]
+        for other_steps, other in others:
             reward = task.is_correct(problem, other)
             for i in range(len(credit.steps) + 1):
                 if credit.exact[i] is None and other_steps[:i] == credit.steps[:i]:
                     pooled[i].append(reward)
-        out.append(TraceCredit(credit.uid, credit.steps, credit.outcomes, credit.exact, credit.k, pooled))
+        out.append(dataclasses.replace(credit, pooled=pooled))
     return out

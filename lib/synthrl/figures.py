@@ -161,6 +161,29 @@ def method_errors(means: pd.DataFrame, fitted: pd.DataFrame, base: pd.DataFrame,
     return fig
 
 
+def error_against_cost(points: pd.DataFrame, base: pd.DataFrame, title: str) -> plt.Figure:
+    """Test error against the tokens a method sampled (pi_sft's samples, rollouts, online samples), mean
+    over seeds (+- one standard error), one point per |D_syn| joined per method, and pi_base's line; one
+    panel per setting (`points`: setting, method, n_problems, tokens, mean, sem)."""
+    fig, panels = _settings_axes(points, width=4.6)
+    for setting, ax in panels:
+        at = points[points.setting == setting]
+        for method, m in at.groupby("method", sort=False):
+            m = m.sort_values("n_problems")
+            ax.errorbar(m["tokens"] / 1e3, m["mean"], yerr=m["sem"], marker="o", capsize=2, lw=1,
+                        color=METHOD_COLORS.get(method), label=method)
+            for _, r in m.iterrows():
+                ax.annotate(f"{int(r.n_problems)}", (r.tokens / 1e3, r["mean"]), fontsize=5, xytext=(2, 2),
+                            textcoords="offset points")
+        _base_line(ax, base, setting)
+        ax.set(xlabel="sampled tokens (thousands; labels: |D_syn|)", ylabel="test error (greedy)")
+        ax.set_title(setting, fontsize=8)
+    panels[-1][1].legend(fontsize=6, loc="upper left", bbox_to_anchor=(1.02, 1.0))  # one legend, beside the points
+    fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
 def q_by_label(gains: pd.DataFrame, title: str) -> plt.Figure:
     """Fig. 7: mean Q (BoK) of the step prefixes ending at steps of each exact label, under each policy,
     one panel per setting (`gains`: setting, method, label, q, n_prefixes)."""

@@ -429,12 +429,18 @@ def evaluate_pass_at_k(preset: Preset, checkpoint: str, problems: list[Problem],
     return json.loads((cached_dir("pass_at_k", key, build) / "metrics.json").read_text())
 
 
+# What a cached credit holds: 2 = each rollout's sampled tokens beside its outcome (the cost in tokens),
+# with the rows decoded together in the key (the batch decides the random draws)
+CREDIT_FORMAT = 2
+
+
 def credits(preset: Preset, checkpoint: str, problems: list[Problem], traces: list[str]) -> list:
     """Monte-Carlo credit for every step prefix of each trace, rollouts from `checkpoint` (cached)."""
     from synthrl.credit import TraceCredit, estimate_q
 
     cfg = preset.credit
     task = make_task(preset)
+    rows_decoded = cfg.rollout_batch or preset.sampling.batch_size  # the batch decides the draws: in the key
 
     def build(folder: Path) -> None:
         if cfg.batch_traces > 0:  # batches with their own seeds, on Ray's sampler actors where Ray runs
@@ -444,20 +450,29 @@ def credits(preset: Preset, checkpoint: str, problems: list[Problem], traces: li
             batches = [(problems[i:i + b], traces[i:i + b], preset.seed + i) for i in range(0, len(traces), b)]
             kwargs = {"n_rollouts": cfg.n_rollouts, "temperature": cfg.temperature, "k": cfg.k,
                       "max_new_tokens": preset.sampling.max_new_tokens}
-            batched = rollout_batches(checkpoint, preset.sampling.batch_size, task, batches, kwargs, preset.model)
+            batched = rollout_batches(checkpoint, rows_decoded, task, batches, kwargs, preset.model)
             found = [c for batch in batched for c in batch]
         else:
-            sampler = make_sampler(checkpoint, batch_size=preset.sampling.batch_size, progress=True,
-                                   model_cfg=preset.model)
+            sampler = make_sampler(checkpoint, batch_size=rows_decoded, progress=True, model_cfg=preset.model)
             found = estimate_q(sampler, task, problems, traces, cfg.n_rollouts, cfg.temperature, preset.seed,
                                preset.sampling.max_new_tokens, cfg.k)
         write_jsonl(folder / "credits.jsonl", [vars(c) for c in found])
 
-    described = {k: v for k, v in to_dict(cfg).items() if k != "batch_traces" or v}  # 0 keeps committed keys
-    key = cache_key("credit", checkpoint_id(checkpoint), [p.uid for p in problems], traces, described,
-                    preset.seed, preset.sampling.max_new_tokens)
-    rows = read_jsonl(cached_dir("credit", key, build) / "credits.jsonl", required=("uid", "steps", "outcomes"))
+    key = cache_key("credit", checkpoint_id(checkpoint), [p.uid for p in problems], traces, to_dict(cfg),
+                    preset.seed, preset.sampling.max_new_tokens, rows_decoded, CREDIT_FORMAT)
+    rows = read_jsonl(cached_dir("credit", key, build) / "credits.jsonl",
+                      required=("uid", "steps", "outcomes", "rollout_tokens"))
     return [TraceCredit(**r) for r in rows]
+
+
+def sampled_tokens(checkpoint: str, texts: list[str], max_new_tokens: int) -> int:
+    """Tokens a policy sampled to write `texts` (its samples), counted by its tokenizer as every sampling
+    cost in the kit is (`sampling.count_tokens`)."""
+    from transformers import AutoTokenizer
+
+    from synthrl.sampling import count_tokens
+
+    return sum(count_tokens(AutoTokenizer.from_pretrained(checkpoint), texts, max_new_tokens))
 
 
 def train_log(checkpoint: str) -> dict:

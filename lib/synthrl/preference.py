@@ -18,6 +18,7 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
+from synthrl.loop import shuffled_batches, total_steps
 from synthrl.presets import PreferenceConfig
 
 
@@ -150,9 +151,7 @@ def train_preference(model, reference, tokenizer, pairs: list[dict], cfg: Prefer
     ref_model, ref_context = _frozen_reference(model, reference)
     with ref_context:
         ref_chosen, ref_rejected = reference_logps(ref_model, encoded, tokenizer.pad_token_id)
-    generator = torch.Generator().manual_seed(cfg.seed)
-    steps_per_epoch = -(-len(encoded) // cfg.batch_size)
-    total = cfg.max_steps if cfg.max_steps > 0 else max(1, round(cfg.epochs * steps_per_epoch))
+    total = total_steps(len(encoded), cfg.batch_size, cfg.epochs, cfg.max_steps)
     trainable = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(trainable, lr=cfg.lr)
     scheduler = get_scheduler("constant_with_warmup" if cfg.lr_scheduler == "constant" else cfg.lr_scheduler,
@@ -167,25 +166,22 @@ def train_preference(model, reference, tokenizer, pairs: list[dict], cfg: Prefer
 
     report()
     bar = tqdm(total=total, desc="preference training", leave=False)
-    while step < total:
-        for batch in torch.randperm(len(encoded), generator=generator).split(cfg.batch_size):
-            chosen, rejected = pair_logps(model, [encoded[i] for i in batch], tokenizer.pad_token_id)
-            device = chosen.device
-            ref_c, ref_r = ref_chosen[batch].to(device), ref_rejected[batch].to(device)
-            loss = preference_loss(chosen, rejected, ref_c, ref_r, cfg).mean()
-            optimizer.zero_grad()
-            loss.backward()
-            norm = torch.nn.utils.clip_grad_norm_(trainable, cfg.max_grad_norm or float("inf"))
-            lr = scheduler.get_last_lr()[0]
-            optimizer.step()
-            scheduler.step()
-            step += 1
-            losses.append((step, loss.item()))
-            log.append(step_log(step, loss.item(), chosen, rejected, ref_c, ref_r, cfg, lr, float(norm)))
-            report()
-            bar.update()
-            if step >= total:
-                break
+    for batch in shuffled_batches(len(encoded), cfg.batch_size, total, cfg.seed):
+        chosen, rejected = pair_logps(model, [encoded[i] for i in batch], tokenizer.pad_token_id)
+        device = chosen.device
+        ref_c, ref_r = ref_chosen[batch].to(device), ref_rejected[batch].to(device)
+        loss = preference_loss(chosen, rejected, ref_c, ref_r, cfg).mean()
+        optimizer.zero_grad()
+        loss.backward()
+        norm = torch.nn.utils.clip_grad_norm_(trainable, cfg.max_grad_norm or float("inf"))
+        lr = scheduler.get_last_lr()[0]
+        optimizer.step()
+        scheduler.step()
+        step += 1
+        losses.append((step, loss.item()))
+        log.append(step_log(step, loss.item(), chosen, rejected, ref_c, ref_r, cfg, lr, float(norm)))
+        report()
+        bar.update()
     bar.close()
     model.eval()
     return PreferenceResult(model, losses, time.perf_counter() - start, log)

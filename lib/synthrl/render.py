@@ -58,8 +58,8 @@ def static_page(html: str, title: str) -> tuple[str, str]:
     <style> blocks (the lab theme) move to the sheet; the head's scripts (MathJax, require.js, mermaid: for
     math, widgets and diagrams, none of which a rendered study page holds) are dropped; the body's own styles
     (pandas' tables) stay in the page. Without this each page repeats about 7,800 lines of the same theme.
-    Styles are kept a block a line, and the page's lines are joined outside <pre> (generated, not read). The page is nbconvert's output of our own
-    notebooks, whose cell outputs it has escaped."""
+    Styles are kept a block a line, and the page's lines are joined outside <pre> (generated, not read).
+    The page is nbconvert's output of our own notebooks, whose cell outputs it has escaped."""
     found = _HEAD.search(html)
     if found is None:
         raise ValueError(f"{title}: nbconvert's page has no <head>")

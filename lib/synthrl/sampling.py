@@ -28,8 +28,20 @@ class SamplingSpec:
 
 
 class Sampler(Protocol):
+    tokenizer: object  # the model's: sampling costs are counted in its tokens (`count_tokens`)
+
     def sample(self, prompts: list[str], spec: SamplingSpec,
                prefixes: list[str] | None = None) -> list[list[str]]: ...
+
+
+def count_tokens(tokenizer, texts: list[str], max_new_tokens: int) -> list[int]:
+    """Tokens sampled for each text a sampler returned: its tokens plus the end-of-sequence token,
+    at most `max_new_tokens` (a sample cut there has no end token). Samplers return text, not ids,
+    so every cost in the kit (rollouts, GRPO's online samples, the bench) is counted this one way."""
+    if not texts:
+        return []
+    ids = tokenizer(list(texts), add_special_tokens=False)["input_ids"]
+    return [min(len(i) + 1, max_new_tokens) for i in ids]
 
 
 def join_prefixes(prompts: list[str], prefixes: list[str] | None) -> list[str]:
@@ -48,7 +60,9 @@ class HFSampler:
     With n > 1 and `share_prefix` (the default), each prompt (+ prefix) is encoded once and its n
     samples share that work: decoded by `synthrl.cascade` (one copy of the prefix, attended to by
     all n; finished groups leave the batch) where the model supports it, else by `generate` from
-    a key/value cache repeated n times (`cascade=False` forces that way). `share_prefix=False`
+    a key/value cache repeated n times (`cascade=False` forces that way). Greedy decoding goes
+    through `synthrl.cascade` too (rows leave the batch as they end; the same tokens as `generate`,
+    probe greedy_cascade), sampling one continuation at a temperature through `generate`. `share_prefix=False`
     re-encodes the text for every sample (the naive way, kept for the benchmark); all three
     sample the same distribution. With prefixes and `group_by_depth` (the default), rollouts
     from prefixes of equal depth (lines) are batched together: they need about as many tokens to
@@ -79,7 +93,7 @@ class HFSampler:
         enc = self._encode(texts)
         ids, mask = enc["input_ids"], enc["attention_mask"]
         kwargs = {}
-        if repeats > 1 and self.cascade:
+        if self.cascade and (repeats > 1 or spec.temperature == 0):  # greedy too (probe greedy_cascade)
             torch.manual_seed(batch_seed)
             new = synthrl.cascade.sample(self.model, ids, mask, repeats, spec.temperature, spec.max_new_tokens,
                                          tok.eos_token_id, tok.pad_token_id)
@@ -141,6 +155,7 @@ class VLLMSampler:
         self.llm = LLM(model=str(model_path), enable_lora=adapter_path is not None,
                        enable_prefix_caching=True, gpu_memory_utilization=gpu_memory_utilization,
                        max_model_len=max_model_len)
+        self.tokenizer = self.llm.get_tokenizer()
         self.lora = None
         if adapter_path is not None:
             from vllm.lora.request import LoRARequest

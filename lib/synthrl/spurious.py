@@ -55,9 +55,14 @@ def advantage_kept(credits: list[TraceCredit], threshold: float) -> list[bool]:
     return [len(c.advantages) == 0 or float(c.advantages.min()) >= threshold for c in credits]
 
 
-def equal_arms(pools: dict[str, list], seed: int, cap: int = 0) -> dict[str, list]:
-    """Fig. 4's RFT data sets at one size: each arm a seeded random draw of n rows from its pool, n the
-    smallest pool (at most `cap`, if > 0), so that the arms differ in what they hold, not in how much."""
+def arm_size(pools: dict[str, list], cap: int = 0) -> int:
+    """Fig. 4's size: the smallest pool's, at most `cap` (if > 0)."""
     n = min(len(p) for p in pools.values())
-    n = min(n, cap) if cap > 0 else n
+    return min(n, cap) if cap > 0 else n
+
+
+def equal_arms(pools: dict[str, list], seed: int, cap: int = 0) -> dict[str, list]:
+    """Fig. 4's RFT data sets at one size (`arm_size`): each arm a seeded random draw of that many rows from
+    its pool, so that the arms differ in what they hold, not in how much."""
+    n = arm_size(pools, cap)
     return {name: random.Random(f"{seed}:{name}").sample(pool, n) for name, pool in pools.items()}

@@ -172,10 +172,12 @@ def grpo(model, tokenizer, prompts: list[dict], reward, cfg: TrainConfig, model_
     if not prompts:
         raise ValueError("no prompts to train on")
 
-    sampled = [0]  # completion tokens TRL sampled (the online method's cost)
+    from synthrl.sampling import count_tokens
+
+    sampled = [0]  # completion tokens TRL sampled (the online method's cost), counted as every sampler's
 
     def verifier(prompts, completions, uid, **kwargs) -> list[float]:
-        sampled[0] += sum(len(tokenizer(c, add_special_tokens=False)["input_ids"]) for c in completions)
+        sampled[0] += sum(count_tokens(tokenizer, completions, max_new_tokens))
         return reward(completions, uid)
 
     callback = _LossLog()

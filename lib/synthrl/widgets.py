@@ -3,7 +3,9 @@ use; the HTML helpers are plain functions so a notebook can show them without a 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import html
+import threading
 
 from synthrl.credit import FIRST_PIT_DEFINITIONS
 from synthrl.tasks.arith import (NAMES, ArithConfig, ArithWorld, first_wrong_step, flip_first_operation,
@@ -12,6 +14,20 @@ from synthrl.tasks.base import Problem
 
 # a control's whole label, never cut to "answer sp…" (ipywidgets' default width truncates it)
 WIDE = {"description_width": "initial"}
+
+# JupyterLab (4.6) sends widget messages over a kernel subshell, so ipykernel may call a control's handler on a
+# thread of its own, beside the main one; matplotlib and the run cache are not thread-safe. Our handlers
+# run one at a time, whichever thread calls them.
+_HANDLER_LOCK = threading.RLock()
+
+
+def _one_at_a_time(handler):
+    @functools.wraps(handler)
+    def serial(*args, **kwargs):
+        with _HANDLER_LOCK:
+            return handler(*args, **kwargs)
+    return serial
+
 
 LABEL_COLORS = {"right": "#d9f2d9", "wrong": "#f7d4d4", "irrelevant": "#fff2cc"}
 
@@ -70,7 +86,7 @@ def world_explorer(config: ArithConfig | None = None):
                                                "the same with its first operation flipped")))
 
     for c in controls.values():
-        c.observe(show, names="value")
+        c.observe(_one_at_a_time(show), names="value")
     show()
     return w.VBox([w.HBox(list(controls.values())[:4]), w.HBox(list(controls.values())[4:]), out])
 
@@ -111,8 +127,8 @@ def trace_inspector(world: ArithWorld, problems: list[Problem], credits: dict):
         with out:
             display(HTML(credit_trace_html(world, problems[pick.value], credits[policy.value][pick.value])))
 
-    pick.observe(show, names="value")
-    policy.observe(show, names="value")
+    pick.observe(_one_at_a_time(show), names="value")
+    policy.observe(_one_at_a_time(show), names="value")
     show()
     return w.VBox([pick, policy, out])
 
@@ -174,8 +190,8 @@ def scaling_explorer(preset, results=None):
                 return
             show(df[df.setting == controls["setting"].value])
 
-    run_button.on_click(run)
-    replot_button.on_click(replot)
+    run_button.on_click(_one_at_a_time(run))
+    replot_button.on_click(_one_at_a_time(replot))
     panel = w.VBox([w.HBox([controls["sizes"], w.VBox([controls[k] for k in list(controls)[1:]])]),
                     w.HBox([run_button, replot_button]), out])
     panel.explorer_state = state  # the latest results, for a caller (or a test) to read
@@ -199,7 +215,8 @@ def negative_explorer(preset):
     """Per-step DPO in one cell, interactively: choose |D_syn|, beta, the cut (a first-pit definition
     or the oracle's exact first wrong step), rollouts per prefix and a setting, then 'run' (seed 0;
     cached stages are free, progress bars count cells and rollouts). Shows each method's test error
-    beside SFT, RFT and pi_base, the pairs and rollouts it cost, and the preference trainer's log."""
+    beside SFT, RFT and pi_base, the pairs, rollouts and sampled tokens it cost, and the preference
+    trainer's log."""
     import ipywidgets as w
     import matplotlib.pyplot as plt
     from IPython.display import display
@@ -231,9 +248,10 @@ def negative_explorer(preset):
                                       beta=controls["beta"].value, n_rollouts=controls["n_rollouts"].value)
             state["results"] = df
             n = controls["size"].value
-            cell = df[(df.n_problems.isin([0, n])) & df.metric.isin(["test_error", "rollouts", "pairs"])]
+            shown = ["test_error", "rollouts", "sampled_tokens", "pairs"]
+            cell = df[(df.n_problems.isin([0, n])) & df.metric.isin(shown)]
             table = cell.pivot_table(index="method", columns="metric", values="value", aggfunc="first")
-            counts = [c for c in ("rollouts", "pairs") if c in table]
+            counts = [c for c in shown[1:] if c in table]
             display(table.style.format(precision=3, na_rep="not measured")
                     .format("{:,.0f}", subset=counts, na_rep="not measured"))
             log = negative_scaling.preference_log(df)
@@ -242,7 +260,7 @@ def negative_explorer(preset):
                 display(figure)
                 plt.close(figure)
 
-    run_button.on_click(run)
+    run_button.on_click(_one_at_a_time(run))
     panel = w.VBox([w.HBox([w.VBox(list(controls.values())[:3]), w.VBox(list(controls.values())[3:])]),
                     run_button, out])
     panel.explorer_state = state
@@ -309,8 +327,8 @@ def star_explorer(preset, results=None):
                 return
             show(state["results"])
 
-    run_button.on_click(run)
-    replot_button.on_click(replot)
+    run_button.on_click(_one_at_a_time(run))
+    replot_button.on_click(_one_at_a_time(replot))
     panel = w.VBox([w.HBox([w.VBox([controls["d"], controls["l"]]), w.VBox([controls["N"], controls["start"]])]),
                     w.HBox([run_button, replot_button]), out])
     panel.explorer_state = state
@@ -361,7 +379,7 @@ def spurious_explorer(preset):
                 plt.close(figure)
             display(rft_spurious.count_means(df).round(3))
 
-    run_button.on_click(run)
+    run_button.on_click(_one_at_a_time(run))
     panel = w.VBox([w.HBox([controls["counts"], w.VBox([controls[k] for k in list(controls)[1:]])]), run_button, out])
     panel.explorer_state = state
     return panel
@@ -395,7 +413,7 @@ def spurious_inspector(positives: list[tuple], world: ArithWorld):
             display(HTML(labeled_solution_html(world, problem, text, f"{len(found)} of {len(positives)} positives "
                                                                      f"have {show_kind.value}")))
 
-    show_kind.observe(show, names="value")
-    index.observe(show, names="value")
+    show_kind.observe(_one_at_a_time(show), names="value")
+    index.observe(_one_at_a_time(show), names="value")
     show()
     return w.VBox([w.HBox([show_kind, index]), out])

@@ -16,7 +16,7 @@ import time
 import numpy as np
 import pandas as pd
 
-from synthrl.bench import BENCH_ROLLOUTS, _count_tokens, _Timed, rollout_inputs
+from synthrl.bench import BENCH_ROLLOUTS, _Timed, rollout_inputs
 from synthrl.cache import cache_key
 from synthrl.credit import estimate_q
 from synthrl.models import load_checkpoint
@@ -40,7 +40,7 @@ def run(preset_name: str) -> pd.DataFrame:
                                  max_new_tokens=preset.sampling.max_new_tokens)
             if batch not in seconds or sampler.seconds < seconds[batch]:
                 seconds[batch] = sampler.seconds
-                tokens = _count_tokens(tokenizer, [x for out in sampler.outputs for x in out])
+                tokens = sum(c.sampled_tokens for c in credits)
                 mean_q = float(np.concatenate([c.q[:-1] for c in credits]).mean())
                 rows = [r for r in rows if r["batch_size"] != batch] + [
                     {"study": "decode_batch", "preset": preset_name, "task": preset.task, "method": "ours",

@@ -36,19 +36,12 @@ def measure(preset_name: str, m: int) -> list[dict]:
     sp, problems, _, _, sampled = rft_spurious._pi_sft_samples(p, setting, 0, positive._shared_base(p))
     by_uid = {q.uid: q for q in problems}
     world = pipeline.make_task(sp)
-    lucky, n_wrong = spurious.lucky_rate(spurious.step_labels(world, by_uid, sampled), [bool(r["correct"])
-                                                                                       for r in sampled])
     common = {"study": "lucky_m", "preset": preset_name, "task": sp.task, "setting": setting.name, "seed": 0,
               "n_problems": len(problems), "answer_space": m}
-    rows = [{**common, "method": "pi_sft", "metric": "lucky_rate", "value": lucky, "n_samples": n_wrong},
-            {**common, "method": "pi_sft", "metric": "chance_rate", "value": 1 / m}]
-    rows += [{**common, "method": "pi_sft", "metric": k, "value": v, "n_samples": len(sampled)}
-             for k, v in positive.yield_of(sampled).items()]
+    rows = rft_spurious._pi_sft_rows(common, sp, world, by_uid, sampled)  # the study's measures, at this M
     for count in (min(p.spurious.counts), max(p.spurious.counts)):
-        plus = pipeline.d_plus(sampled, count)
-        found = spurious.fractions(spurious.step_labels(world, by_uid, plus), p.spurious.spurious_labels)
-        rows += [{**common, "method": "D+", "metric": f"{kind}_fraction", "value": v, "n_samples": len(plus),
-                  "positives_per_problem": count} for kind, v in found.items()]
+        labels = spurious.step_labels(world, by_uid, pipeline.d_plus(sampled, count))
+        rows += rft_spurious._fraction_rows(common, "D+", labels, sp, positives_per_problem=count)
     return rows
 
 

@@ -44,18 +44,17 @@ def _train_budget(preset: Preset, n_sft_rows: int) -> int:
 
 
 def _pooled(task, problems: dict, negatives: list[dict], credits: list, sampled: list[dict]) -> list:
-    """Fig. 10: each negative's credit with pi_sft's other samples of its problem (positive and
-    negative) counted as rollouts from every prefix they begin with. The trace itself is left out:
-    it was chosen for failing, so counting it would bias its own prefixes' Q down."""
+    """Fig. 10: each negative's credit with pi_sft's samples of its problem (positive and negative)
+    counted as rollouts from every prefix they begin with (`credit.with_pool`: the trace itself left out)."""
     by_uid: dict[str, list[str]] = {}
     for r in sampled:
         by_uid.setdefault(r["uid"], []).append(r["completion"])
-    out = []
-    for r, c in zip(negatives, credits):
-        others = list(by_uid.get(r["uid"], []))
-        others.remove(r["completion"])
-        out += with_pool(task, [problems[r["uid"]]], [c], {r["uid"]: others})
-    return out
+    return with_pool(task, [problems[r["uid"]] for r in negatives], credits, by_uid)
+
+
+def _price(credits: list) -> tuple[int, int]:
+    """What scoring traces by rollouts cost: rollouts, and the tokens they sampled."""
+    return sum(sum(c.rollouts) for c in credits), sum(c.sampled_tokens for c in credits)
 
 
 # Fig. 7's step labels (the arith world's exact labels) and the policies Q is compared under
@@ -105,13 +104,19 @@ def cell(preset: Preset, setting: Setting, seed: int, size: int, base: str, scor
     steps = _train_budget(sp, len(sft_rows))
     dpo = dataclasses.replace(cfg.dpo, max_steps=steps, seed=seed)
     common = {"setting": setting.name, "task": sp.task, "seed": seed, "n_problems": size}
-    rollouts = sum(sum(c.rollouts) for c in neg_credit)
+    # The cost on the second axis, sampled tokens: pi_sft's samples of D_syn's problems (D+ and D- come from
+    # them: RFT pays them too), and on top the rollouts that score a method's prefixes
+    samples_cost = pipeline.sampled_tokens(sft, [r["completion"] for r in sampled], sp.sampling.max_new_tokens)
+    rollouts, rollout_tokens = _price(neg_credit)
     rows = [{**common, "method": "D-", "metric": "negatives", "value": len(minus)},
-            {**common, "method": "D-", "metric": "rollouts", "value": rollouts}]
+            {**common, "method": "D-", "metric": "rollouts", "value": rollouts},
+            {**common, "method": "D-", "metric": "rollout_tokens", "value": rollout_tokens},
+            {**common, "method": "SFT", "metric": "sampled_tokens", "value": 0},
+            {**common, "method": "RFT", "metric": "sampled_tokens", "value": samples_cost}]
 
     trained: dict[str, str] = {}
 
-    def preference(method: str, built: list[dict], loss: str = "dpo", cost: int = 0) -> None:
+    def preference(method: str, built: list[dict], loss: str = "dpo", cost: tuple[int, int] = (0, 0)) -> None:
         if not built:  # no pit found, or no positive to pair with: nothing to train on
             rows.append({**common, "method": method, "metric": "pairs", "value": 0})
             return
@@ -120,32 +125,36 @@ def cell(preset: Preset, setting: Setting, seed: int, size: int, base: str, scor
             for m in ("chosen_logratio", "rejected_logratio", "reward_margin", "pair_accuracy"):
                 rows.append({**common, "method": method, "metric": f"dpo_{m}", "value": r[m], "step": r["step"]})
 
-    def finish(method: str, ckpt: str, n_data: int, cost: int) -> dict:
-        """The method's rows; returns its training log."""
+    def finish(method: str, ckpt: str, n_data: int, cost: tuple[int, int], sampled_cost: int | None = None) -> dict:
+        """The method's rows, its cost (rollouts, their tokens) on top of pi_sft's samples unless
+        `sampled_cost` says what it sampled; returns its training log."""
         err = pipeline.evaluate_checkpoint(sp, ckpt, test)["test_error"]
         log = pipeline.train_log(ckpt)
+        spent = samples_cost + cost[1] if sampled_cost is None else sampled_cost
         rows.extend([{**common, "method": method, "metric": "test_error", "value": err, "n_samples": n_data,
                       "n_test": len(test)},
-                     {**common, "method": method, "metric": "rollouts", "value": cost},
+                     {**common, "method": method, "metric": "rollouts", "value": cost[0]},
+                     {**common, "method": method, "metric": "sampled_tokens", "value": spent},
                      {**common, "method": method, "metric": "train_wall_s", "value": log["wall_s"]}])
         return log
 
     for definition in cfg.first_pits:
         preference(per_step_name(definition),
-                   P.per_step_pairs(task, minus, P.estimated_pits(neg_credit, definition), chosen), cost=rollouts)
+                   P.per_step_pairs(task, minus, P.estimated_pits(neg_credit, definition), chosen),
+                   cost=(rollouts, rollout_tokens))
     if "oracle per-step DPO" in cfg.methods:
         preference("oracle per-step DPO", P.per_step_pairs(task, minus, P.oracle_pits(task, by_uid, minus), chosen))
     if "pooled per-step DPO" in cfg.methods:
         pooled = _pooled(task, by_uid, minus, neg_credit, sampled)
         preference("pooled per-step DPO", P.per_step_pairs(
-            task, minus, P.estimated_pits(pooled, cfg.first_pits[0]), chosen), cost=rollouts)
+            task, minus, P.estimated_pits(pooled, cfg.first_pits[0]), chosen), cost=(rollouts, rollout_tokens))
     for method, loss in (("naive DPO", "dpo"), ("DPOP", "dpop")):
         if method in cfg.methods:
             preference(method, P.naive_pairs(minus, chosen), loss)
     if {"AWR", "advantage-filtered RFT"} & set(cfg.methods):
         pos_credit = pipeline.credits(scored, sft, [by_uid[r["uid"]] for r in plus], [r["completion"] for r in plus])
         traces, credits = plus + minus, pos_credit + neg_credit
-        cost = rollouts + sum(sum(c.rollouts) for c in pos_credit)
+        cost = _price(credits)  # the positives' rollouts on top of the negatives'
         if "AWR" in cfg.methods:
             weighted = [{"prompt": r["prompt"], "steps": c.steps, "weights": P.awr_weights(c, cfg.awr_beta).tolist()}
                         for r, c in zip(traces, credits) if c.steps]
@@ -159,10 +168,9 @@ def cell(preset: Preset, setting: Setting, seed: int, size: int, base: str, scor
     if "GRPO" in cfg.methods:  # at the preference methods' rate: every RL method from pi_sft moves it as gently
         ckpt = pipeline.pi_grpo(sp, sft, problems, dataclasses.replace(sp.sft, lr=cfg.dpo.lr), cfg.grpo_generations,
                                 cfg.grpo_epochs, seed)
-        log = finish("GRPO", ckpt, len(problems), 0)
+        finish("GRPO", ckpt, len(problems), (0, 0), sampled_cost=pipeline.train_log(ckpt)["tokens"])
         online = pipeline.grpo_steps(cfg.grpo_epochs, size) * 2 * cfg.grpo_generations
-        rows += [{**common, "method": "GRPO", "metric": "online_samples", "value": online},
-                 {**common, "method": "GRPO", "metric": "online_sampled_tokens", "value": log["tokens"]}]
+        rows.append({**common, "method": "GRPO", "metric": "online_samples", "value": online})
     if score_q and cfg.q_traces and hasattr(task, "label_steps"):  # exact labels: our worlds only
         policies = {"SFT": sft, **{m: trained[m] for m in (per_step_name(cfg.first_pits[0]), "naive DPO")
                                    if m in trained}}
@@ -368,6 +376,15 @@ def fits(results: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(out, columns=["setting", "method", "a", "alpha", "alpha_lo", "alpha_hi", "r2", "note"])
 
 
+def cost_points(results: pd.DataFrame) -> pd.DataFrame:
+    """Each method's mean test error (and its standard error) over seeds beside the mean tokens it sampled,
+    per setting and |D_syn| where the methods ran: the second cost axis."""
+    tokens = results[results.metric == "sampled_tokens"].groupby(["setting", "method", "n_problems"])["value"].mean()
+    errors = positive.mean_errors(results).set_index(["setting", "method", "n_problems"])
+    both = errors.join(tokens.rename("tokens"), how="inner").reset_index()
+    return both[["setting", "method", "n_problems", "tokens", "mean", "sem"]]
+
+
 def preference_log(results: pd.DataFrame) -> pd.DataFrame:
     """The preference trainer's per-step diagnostics at the largest size (every seed and setting)."""
     log = results[results.metric.str.startswith("dpo_")]
@@ -395,6 +412,10 @@ def figures(results: pd.DataFrame) -> dict:
             "fig10_fig11_advantages": draw.method_errors(
                 means, fitted, base, pick(per_step_name("min"), "pooled per-step DPO", "RFT", "advantage-filtered RFT",
                                           "AWR"), f"advantages: pooled (Fig. 10), filtered RFT (Fig. 11), AWR; {preset}")}
+    costs = cost_points(results)
+    if not costs.empty:
+        figs["negative_cost_tokens"] = draw.error_against_cost(
+            costs, base, f"test error against sampled tokens (samples + rollouts), preset {preset}")
     gains = [q_gains(results, s, n_boot=0).assign(setting=s) for s in results.setting.dropna().unique()]
     gains = pd.concat([g for g in gains if not g.empty]) if any(not g.empty for g in gains) else None
     if gains is not None:

@@ -52,6 +52,12 @@ def _finetune(preset: Preset, stage: str, base: str, rows: list[dict], seed: int
     return pipeline.finetune(preset, stage, base, rows, seed, train_config(preset, n_rows)) if rows else base
 
 
+def rft_checkpoint(preset: Preset, base: str, data: list[dict], seed: int, n_sft_rows: int) -> str:
+    """RFT from pi_base on `data`, for SFT's budget on its `n_sft_rows` rows (`Preset.rft_steps` "sft") or
+    for the preset's epochs over `data`: the budget rule every RFT of the studies follows."""
+    return _finetune(preset, "pi_rft", base, data, seed, n_sft_rows if preset.rft_steps == "sft" else len(data))
+
+
 def cell(preset: Preset, setting: Setting, seed: int, size: int, base: str, score_nll: bool) -> list[dict]:
     """One chain at one size and seed: the test error of SFT, RFT and RFT-1, D+'s yield, and (if
     `score_nll`) the per-token NLL of D_syn and D+ solutions under pi_base (Fig. 3)."""
@@ -67,8 +73,7 @@ def cell(preset: Preset, setting: Setting, seed: int, size: int, base: str, scor
     common = {"setting": setting.name, "task": sp.task, "seed": seed, "n_problems": size}
     rows = []
     for method, data in datasets.items():
-        budget = len(sft_rows) if preset.rft_steps == "sft" else len(data)
-        ckpt = sft if method == "SFT" else _finetune(sp, "pi_rft", base, data, seed, budget)
+        ckpt = sft if method == "SFT" else rft_checkpoint(sp, base, data, seed, len(sft_rows))
         err = pipeline.evaluate_checkpoint(sp, ckpt, test)["test_error"]
         rows.append({**common, "method": method, "metric": "test_error", "value": err, "n_samples": len(data),
                      "n_test": len(test)})

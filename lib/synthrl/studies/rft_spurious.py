@@ -39,12 +39,22 @@ def _fraction_rows(common: dict, method: str, labels: list[list[str]], sp: Prese
             for kind, v in found.items()]
 
 
+def _pi_sft_rows(common: dict, sp: Preset, world, by_uid: dict, sampled: list[dict]) -> list[dict]:
+    """pi_sft's yield (coverage, sample accuracy), its lucky rate among samples with a wrong step, and
+    chance (1/M)."""
+    lucky, n_wrong = spurious.lucky_rate(spurious.step_labels(world, by_uid, sampled),
+                                         [bool(r["correct"]) for r in sampled])
+    rows = [{**common, "method": "pi_sft", "metric": m, "value": v, "n_samples": len(sampled)}
+            for m, v in positive.yield_of(sampled).items()]
+    return rows + [{**common, "method": "pi_sft", "metric": "lucky_rate", "value": lucky, "n_samples": n_wrong},
+                   {**common, "method": "pi_sft", "metric": "chance_rate", "value": 1 / sp.world.max_value}]
+
+
 def _rft(sp: Preset, base: str, data: list[dict], seed: int, n_sft_rows: int, test: list, world, by_test: dict,
          common: dict, method: str, **extra) -> list[dict]:
     """RFT on `data` (the positive study's budget), its greedy test error, and the spurious fractions
     of its right test answers (does RFT pass spurious steps on?)."""
-    budget = n_sft_rows if sp.rft_steps == "sft" else len(data)
-    ckpt = positive._finetune(sp, "pi_rft", base, data, seed, budget)
+    ckpt = positive.rft_checkpoint(sp, base, data, seed, n_sft_rows)
     ev = pipeline.evaluate_checkpoint(sp, ckpt, test)
     right = [{"uid": p.uid, "output": y} for p, y, c in zip(test, ev["outputs"], ev["correct"]) if c]
     rows = [{**common, "method": method, "metric": "test_error", "value": ev["test_error"], "n_samples": len(data),
@@ -105,12 +115,7 @@ def cell(preset: Preset, setting: Setting, seed: int, base: str) -> list[dict]:
     by_test = {p.uid: p for p in test}
     common = {"setting": setting.name, "task": sp.task, "seed": seed, "n_problems": cfg.size}
     rows = [{**common, "method": "RFT", "metric": "reference_count", "value": cfg.reference_count}]  # for claims()
-    labels = spurious.step_labels(world, by_uid, sampled)
-    lucky, n_wrong = spurious.lucky_rate(labels, [bool(r["correct"]) for r in sampled])
-    rows += [{**common, "method": "pi_sft", "metric": m, "value": v, "n_samples": len(sampled)}
-             for m, v in positive.yield_of(sampled).items()]
-    rows += [{**common, "method": "pi_sft", "metric": "lucky_rate", "value": lucky, "n_samples": n_wrong},
-             {**common, "method": "pi_sft", "metric": "chance_rate", "value": 1 / sp.world.max_value}]
+    rows += _pi_sft_rows(common, sp, world, by_uid, sampled)
     sft_eval = pipeline.evaluate_checkpoint(sp, sft, test)
     rows.append({**common, "method": "SFT", "metric": "test_error", "value": sft_eval["test_error"],
                  "n_samples": len(sft_rows), "n_test": len(test)})
@@ -121,8 +126,7 @@ def cell(preset: Preset, setting: Setting, seed: int, base: str) -> list[dict]:
         rows += _rft(sp, base, plus, seed, len(sft_rows), test, world, by_test, common, "RFT", **extra)
     pool = pipeline.d_plus(sampled, cfg.samples)  # every distinct positive
     pools = spurious.label_pools(pool, spurious.step_labels(world, by_uid, pool), cfg.spurious_labels)
-    target = min(len(p) for p in pools.values())
-    target = min(target, cfg.fig4_cap) if cfg.fig4_cap > 0 else target
+    target = spurious.arm_size(pools, cfg.fig4_cap)
     pools["clean (advantages)"], rollouts = _advantage_arm(sp, sft, pool, by_uid, target, seed) if target else ([], 0)
     rows.append({**common, "method": arm_name("clean (advantages)"), "metric": "rollouts", "value": rollouts})
     for arm, data in spurious.equal_arms({a: pools[a] for a in ARMS}, seed, cfg.fig4_cap).items():  # Fig. 4
