@@ -163,7 +163,7 @@ def cell(preset: Preset, setting: Setting, seed: int, size: int, base: str, scor
         if "advantage-filtered RFT" in cfg.methods:
             kept = [{"prompt": traces[i]["prompt"], "completion": traces[i]["completion"]}
                     for i in P.advantage_filter(credits, cfg.filter_drop)]
-            ckpt = positive._finetune(sp, "pi_rft", base, kept, seed, len(sft_rows))
+            ckpt = positive.rft_checkpoint(sp, base, kept, seed, len(sft_rows))  # RFT's budget rule
             finish("advantage-filtered RFT", ckpt, len(kept), cost)
     if "GRPO" in cfg.methods:  # at the preference methods' rate: every RL method from pi_sft moves it as gently
         ckpt = pipeline.pi_grpo(sp, sft, problems, dataclasses.replace(sp.sft, lr=cfg.dpo.lr), cfg.grpo_generations,
