@@ -5,8 +5,9 @@ import sys
 
 import pandas as pd
 import pytest
-import ray
 import torch
+
+ray = pytest.importorskip("ray", reason="Ray is in the ray and dev extras")
 
 from synthrl.presets import get_preset
 from synthrl.studies import positive_scaling as ps

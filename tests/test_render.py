@@ -3,9 +3,10 @@ import json
 import re
 from pathlib import Path
 
-import nbformat
 import pandas as pd
 import pytest
+
+nbformat = pytest.importorskip("nbformat", reason="nbformat is in the notebook and dev extras")
 
 from synthrl import render
 

@@ -218,6 +218,9 @@ class NegativeConfig:
     # not say), fixed before any run: 8, the number of samples per problem D- and D+ come from
     credit: CreditConfig = field(default_factory=lambda: CreditConfig(n_rollouts=8))
     dpo: PreferenceConfig = field(default_factory=PreferenceConfig)  # max_steps: SFT's, set per cell
+    # The preference methods train this many times SFT's optimizer steps on the cell's D_syn (1: equal
+    # compute, the study's rule; more only for probes, `synthrl.studies.negative_probe`)
+    steps_multiple: int = 1
     # AWR's temperature (our choice): advantages are differences of probabilities in [-1, 1], so 0.1
     # spans weights from e^-10 to the clip at 20 (Peng et al. 2019)
     awr_beta: float = 0.1
@@ -244,8 +247,9 @@ class NegativeConfig:
             raise ValueError(f"chosen must be 'self' or 'teacher', got {self.chosen!r}")
         if self.negatives_per_problem < 1 or self.awr_beta <= 0 or not 0 <= self.filter_drop < 1:
             raise ValueError("need negatives_per_problem >= 1, awr_beta > 0 and 0 <= filter_drop < 1")
-        if self.q_traces < 0:
-            raise ValueError(f"q_traces must be >= 0, got {self.q_traces}")
+        if self.q_traces < 0 or self.steps_multiple < 1:
+            raise ValueError(f"need q_traces >= 0 and steps_multiple >= 1, got {self.q_traces} and "
+                             f"{self.steps_multiple}")
         if self.grpo_generations < 2 or self.grpo_epochs <= 0:
             raise ValueError("GRPO needs grpo_generations >= 2 (a group) and grpo_epochs > 0")
 
@@ -518,7 +522,7 @@ def get_preset(name: str, **overrides) -> Preset:
 
 # Fields added after runs were cached, with the value every earlier run had: a config's plain form
 # leaves them out while they hold it, so earlier cache keys (the shipped pi_base's) stay valid.
-KEY_NEUTRAL = {"cpu_bf16": False, "rollout_batch": 0}
+KEY_NEUTRAL = {"cpu_bf16": False, "rollout_batch": 0, "steps_multiple": 1}
 
 
 def _without_neutral(value):

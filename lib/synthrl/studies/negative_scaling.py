@@ -102,7 +102,7 @@ def cell(preset: Preset, setting: Setting, seed: int, size: int, base: str, scor
     scored = dataclasses.replace(sp, credit=cfg.credit)
     neg_credit = pipeline.credits(scored, sft, [by_uid[r["uid"]] for r in minus], [r["completion"] for r in minus])
     steps = _train_budget(sp, len(sft_rows))
-    dpo = dataclasses.replace(cfg.dpo, max_steps=steps, seed=seed)
+    dpo = dataclasses.replace(cfg.dpo, max_steps=steps * cfg.steps_multiple, seed=seed)
     common = {"setting": setting.name, "task": sp.task, "seed": seed, "n_problems": size}
     # The cost on the second axis, sampled tokens: pi_sft's samples of D_syn's problems (D+ and D- come from
     # them: RFT pays them too), and on top the rollouts that score a method's prefixes
