@@ -110,5 +110,7 @@ def test_our_linregress_gives_scipys_floats():
             continue
         f = stats.linregress(x, y)
         theirs, ours = np.array([f.slope, f.intercept, f.rvalue, f.stderr]), np.array(_linregress(x, y))
+        if np.ptp(y) == 0:  # flat errors, r undefined: two flat points have a standard error of 0 in scipy
+            theirs, ours = theirs[:3], ours[:3]  # 1.17 and ours, of NaN in 1.18 (GPU machine): not compared
         np.testing.assert_array_equal(np.isnan(theirs), np.isnan(ours))
         np.testing.assert_allclose(ours, theirs, rtol=1e-12, atol=1e-15, err_msg=f"draw {i}")

@@ -105,8 +105,21 @@ def readme_tables(preset: str = "cpu") -> dict:
 
         return lucky_probe.ledger(lucky_probe.committed(preset))
 
+    def negative_knobs():
+        from synthrl.studies import negative_probe
+
+        return negative_probe.ledger(negative_probe.load(preset), preset)
+
+    def gpu_quickstart(what):  # the one gpu-preset run, on a lent GPU (README, "Verified on a GPU")
+        from synthrl.studies import quickstart
+
+        results = load_results("quickstart", "gpu")
+        return quickstart.claims(results) if what == "claims" else quickstart.ledger(results)
+
     return {**tables, **scaling, "regime-results": regime, "regime-probes": probes, "answer-checks": answer_checks,
-            "bench-results": bench, "train-overhead-probe": train_overhead, "lucky-probe": lucky}
+            "bench-results": bench, "train-overhead-probe": train_overhead, "lucky-probe": lucky,
+            "negative-knobs-probe": negative_knobs, "quickstart-gpu-results": lambda: gpu_quickstart("results"),
+            "quickstart-gpu-claims": lambda: gpu_quickstart("claims")}
 
 
 def cmd_readme(path: str = "README.md") -> int:

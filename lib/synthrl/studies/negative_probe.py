@@ -128,6 +128,23 @@ def verdicts(df: pd.DataFrame, sft_8x: float) -> pd.DataFrame:
     return pd.DataFrame(out).assign(sft_128=sft_128, sft_8x=sft_8x)
 
 
+def ledger(df: pd.DataFrame, preset_name: str = "cpu") -> pd.DataFrame:
+    """The README's table of the probe: `verdicts` against SFT at 8 x 128 in the committed study."""
+    v = verdicts(df, sft_at(preset_name, PAPER_K * SIZE))
+    yes = {True: "yes", False: "no"}
+    return pd.DataFrame({
+        "arm": v["arm"],
+        "per-step DPO (min) test error": [f"{e:.3f} ± {se:.3f}" for e, se in zip(v["test_error"], v["se"])],
+        "pairs": v["pairs"].map(lambda n: f"{n:.0f}"),
+        "last step: pair accuracy, margin, chosen / rejected log-ratio": [
+            f"{a:.2f}, {m:+.2f}, {c:+.2f} / {r:+.2f}" for a, m, c, r in zip(
+                v["pair_accuracy"], v["reward_margin"], v["chosen_logratio"], v["rejected_logratio"])],
+        "minus the study arm [95%]": ["" if pd.isna(d) else f"{d:+.3f} [{lo:+.3f}, {hi:+.3f}]: {mv}"
+                                      for d, lo, hi, mv in zip(v["diff"], v["lo"], v["hi"], v["moves"])],
+        f"below SFT at {SIZE} ({v['sft_128'].iloc[0]:.3f})": v["beats_sft_128"].map(yes),
+        f"at or below SFT at {PAPER_K * SIZE:,} ({v['sft_8x'].iloc[0]:.3f})": v["reaches_8x"].map(yes)})
+
+
 def load(preset_name: str = "cpu") -> pd.DataFrame:
     return load_probe(PROBE, preset_name, "the negative-knobs probe")
 

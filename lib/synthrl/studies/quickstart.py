@@ -52,6 +52,17 @@ def summary(results: pd.DataFrame) -> pd.DataFrame:
     return table.reindex(["pi_base", "SFT", "RFT"])[metrics]
 
 
+def ledger(results: pd.DataFrame) -> pd.DataFrame:
+    """`summary` as the README shows it: one row per model, named with D_syn's size."""
+    table = summary(results)
+    n_train = int(results.loc[results.method == "SFT", "n_problems"].iloc[0])
+    n_test = int(results["n_test"].dropna().iloc[0])
+    cells = lambda values: [f"{v:.3f}" if pd.notna(v) else "not measured" for v in values]  # noqa: E731
+    return pd.DataFrame({"model": ["pi_base", f"pi_sft (SFT on {n_train:,} D_syn problems)", "RFT (pi_base on D+)"],
+                         **{(f"test error (greedy, {n_test:,} held-out problems)" if m == "test_error" else m):
+                            cells(table[m]) for m in table.columns}})
+
+
 def figures(results: pd.DataFrame) -> dict:
     from synthrl import figures as draw
 

@@ -209,11 +209,19 @@ def dpo_run(cfg: StarConfig, sft_folder: Path, start: int) -> list[dict]:
             result = train_preference(model, reference, tok, [{k: p[k] for k in p if k != "pit"} for p in pairs],
                                       cfg.dpo, on_step=on_step)
             rows += [{"step": start + s, "metric": "dpo_loss", "value": v} for s, v in result.losses]
+            rows += [{"step": start + r["step"], "metric": f"dpo_{m}", "value": r[m]}
+                     for r in result.log for m in DPO_DIAGNOSTICS]
         (folder / "rows.json").write_text(json.dumps(rows))
 
     key = cache_key("star_dpo", sft_folder.name, start, to_dict(cfg.dpo), cfg.dpo_eval_every,
-                    cfg.negatives_per_graph, cfg.q_rollouts, cfg.n_eval_train, cfg.n_test, cfg.seed)
+                    cfg.negatives_per_graph, cfg.q_rollouts, cfg.n_eval_train, cfg.n_test, cfg.seed,
+                    "diagnostics")  # runs cached before the trainer's diagnostics were kept are re-run
     return json.loads((cached_dir("star_dpo", key, build) / "rows.json").read_text())
+
+
+# The preference trainer's per-step diagnostics (PreferenceResult.log) kept with each DPO run: a collapse
+# (the chosen likelihood falling with the rejected one) shows in them
+DPO_DIAGNOSTICS = ("chosen_logratio", "rejected_logratio", "reward_margin", "pair_accuracy")
 
 
 def sft_rows(cfg: StarConfig, sft_folder: Path) -> list[dict]:

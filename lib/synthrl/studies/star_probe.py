@@ -1,0 +1,118 @@
+"""Probes (issue 17): why per-step DPO on the star graph shows no phase transition at cpu scale. Both run
+per-step DPO on the star-graph study's own SFT run (the preset's graph, model and checkpoints; cached),
+as the study does, with the preference trainer's per-step diagnostics kept.
+
+- `star_collapse`: from iteration 500 (the study's first start, the shortcut just complete), the study's DPO
+  config against DPOP (Pal et al.'s fix for a falling chosen likelihood), a lower beta (0.03) and a lower
+  learning rate (1e-4): the issue's three candidate cures.
+- `star_early`: the study's DPO config from iterations 100, 200 and 300, before the shortcut is complete
+  (other path tokens about 0.56-0.59 right, the critical token 0.10-0.17, in the committed run): the paper
+  starts its DPO at iteration 60 of its run.
+
+Rule, written before the runs. A transition is the study's rule (`star_graph.transition`: the test error
+ends at or below half the start checkpoint's and more than 2 standard errors below continued SFT at the
+same iteration). The collapse is the known DPO failure where the final chosen log-ratio is below 0 while
+the pair accuracy is at least 0.9 (the pairs separated by pushing both sides down); an arm *stops* it if
+its final chosen log-ratio is at or above 0 and its worst test error along the run stays below the
+study arm's.
+
+`python -m synthrl.studies.star_probe NAME [--preset cpu]` writes data/results/probes/NAME__PRESET.csv.
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import time
+
+import pandas as pd
+
+from synthrl.cache import cache_key
+from synthrl.presets import get_preset, to_dict
+from synthrl.results import load_probe, provenance, save_probe, table
+from synthrl.studies import star_graph as sg
+
+# name -> the DPO starts and the arms (PreferenceConfig fields changed from the study's star DPO config)
+PROBES = {
+    "star_collapse": {"starts": (500,), "arms": {"study": {}, "DPOP": {"loss": "dpop"}, "beta 0.03": {"beta": 0.03},
+                                                  "lr 1e-4": {"lr": 1e-4}}},
+    "star_early": {"starts": (100, 200, 300), "arms": {"study": {}}},
+}
+COLLAPSE_ACCURACY = 0.9
+
+
+def run(name: str, preset_name: str = "cpu") -> pd.DataFrame:
+    """SFT's rows (arm "SFT") and every arm's per-step DPO rows, in the study's table shape plus `arm`."""
+    probe = PROBES[name]
+    started = time.perf_counter()
+    preset = get_preset(preset_name)
+    cfg = preset.star
+    folder = sg.sft_run(cfg)
+    g = cfg.graph
+    common = {"study": name, "preset": preset_name, "task": f"G({g.d},{g.l},{g.n_nodes})",
+              "n_problems": cfg.n_train, "n_test": cfg.n_test, "seed": cfg.seed}
+    rows = [{**common, "arm": "SFT", "method": sg.SFT, **r} for r in sg.sft_rows(cfg, folder)]
+    for arm, knobs in probe["arms"].items():
+        armed = dataclasses.replace(cfg, dpo=dataclasses.replace(cfg.dpo, **knobs))
+        for start in probe["starts"]:
+            rows += [{**common, "arm": arm, "method": sg.DPO, "start": start, "start_kind": "under-trained", **r}
+                     for r in sg.dpo_run(armed, folder, start)]
+    return table(rows, provenance(cache_key(to_dict(cfg), name), time.perf_counter() - started))
+
+
+def verdicts(df: pd.DataFrame) -> pd.DataFrame:
+    """The rule of the docstring: one row per arm and start."""
+    sft = df[df.arm == "SFT"]
+    out = []
+    for (arm, start), dpo in df[df.arm != "SFT"].groupby(["arm", "start"], sort=False):
+        t = sg.transition(pd.concat([sft, dpo]), int(start))
+        diag = dpo[dpo.metric.str.startswith("dpo_")]
+        last = diag[diag.step == diag.step.max()].set_index("metric")["value"] if len(diag) else pd.Series(dtype=float)
+        errors = dpo[dpo.metric == "error_test"]
+        other = dpo[dpo.metric == "other_acc_test"].sort_values("step")["value"]
+        row = {"arm": arm, "start": int(start), **t, "worst_error": errors["value"].max(),
+               "other_acc_end": other.iloc[-1] if len(other) else float("nan"),
+               **{m: last.get(f"dpo_{m}", float("nan")) for m in sg.DPO_DIAGNOSTICS}}
+        row["collapse"] = bool(row["chosen_logratio"] < 0 and row["pair_accuracy"] >= COLLAPSE_ACCURACY)
+        out.append(row)
+    v = pd.DataFrame(out)
+    if "study" in set(v.arm):
+        worst = v[v.arm == "study"].set_index("start")["worst_error"]
+        v["stops_collapse"] = [None if a == "study" else bool(c >= 0 and w < worst[s])
+                               for a, s, c, w in zip(v.arm, v.start, v.chosen_logratio, v.worst_error)]
+    return v
+
+
+def ledger(df: pd.DataFrame) -> pd.DataFrame:
+    """The README's and notebook 06's table of a probe."""
+    v = verdicts(df)
+    yes = {True: "yes", False: "no", None: ""}
+    return pd.DataFrame({
+        "arm": v["arm"], "from": v["start"],
+        "test error: start -> end (continued SFT)": [
+            f"{a:.3f} -> {b:.3f} ({c:.3f})" for a, b, c in zip(v.error_start, v.error_dpo, v.error_sft)],
+        "worst on the way": v["worst_error"].map(lambda x: f"{x:.3f}"),
+        "other tokens at the end": v["other_acc_end"].map(lambda x: f"{x:.3f}"),
+        "last step: pair accuracy, chosen / rejected log-ratio": [
+            f"{a:.2f}, {c:+.2f} / {r:+.2f}" for a, c, r in zip(v.pair_accuracy, v.chosen_logratio, v.rejected_logratio)],
+        "collapse": v["collapse"].map(yes),
+        **({"stops it": v["stops_collapse"].map(yes)} if "stops_collapse" in v else {}),
+        "transition": v["transition"].map(yes)})
+
+
+def load(name: str, preset_name: str = "cpu") -> pd.DataFrame:
+    return load_probe(name, preset_name, f"{name} probe")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("name", choices=sorted(PROBES))
+    ap.add_argument("--preset", default="cpu")
+    args = ap.parse_args()
+    df = run(args.name, args.preset)
+    print(f"wrote {save_probe(df, args.name, args.preset)}")
+    with pd.option_context("display.width", 250, "display.max_columns", 30):
+        print(ledger(df).to_string(index=False))
+
+
+if __name__ == "__main__":
+    main()

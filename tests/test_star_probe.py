@@ -1,0 +1,42 @@
+"""The star-graph probes (issue 17): per-step DPO keeps the trainer's diagnostics, each arm trains with its
+own config, and the written rule calls a collapse only where the chosen log-ratio falls below 0 while the
+pairs are separated."""
+import pandas as pd
+
+from synthrl.studies import star_graph as sg
+from synthrl.studies import star_probe as probe
+
+
+def test_arms_keep_the_diagnostics_and_train_differently(module_run_home, monkeypatch):
+    monkeypatch.setattr(probe, "PROBES", {"t": {"starts": (20,), "arms": {"study": {}, "DPOP": {"loss": "dpop"}}}})
+    df = probe.run("t", "smoke")
+    dpo = df[df.method == sg.DPO]
+    for arm in ("study", "DPOP"):
+        diag = dpo[(dpo.arm == arm) & dpo.metric.str.startswith("dpo_")]
+        assert {f"dpo_{m}" for m in sg.DPO_DIAGNOSTICS} <= set(diag.metric)
+        assert diag.step.min() == 21  # the first DPO step after iteration 20
+    chosen = dpo[dpo.metric == "dpo_chosen_logratio"].pivot_table(index="step", columns="arm", values="value")
+    assert (chosen["study"] != chosen["DPOP"]).any()  # DPOP's penalty changed the updates
+    assert set(probe.verdicts(df).arm) == {"study", "DPOP"}
+
+
+def _arm(arm: str, chosen: float, accuracy: float, errors: list[float]) -> list[dict]:
+    rows = [{"arm": arm, "method": sg.DPO, "start": 500, "step": 500 + 50 * i, "metric": "error_test", "value": e}
+            for i, e in enumerate(errors)]
+    rows += [{"arm": arm, "method": sg.DPO, "start": 500, "step": 600, "metric": f"dpo_{m}", "value": v}
+             for m, v in (("chosen_logratio", chosen), ("rejected_logratio", -5.0), ("reward_margin", 1.0),
+                          ("pair_accuracy", accuracy))]
+    return rows
+
+
+def test_the_rule_calls_a_collapse_only_when_chosen_falls_with_separated_pairs():
+    sft = [{"arm": "SFT", "method": sg.SFT, "step": s, "metric": "error_test", "value": e}
+           for s, e in ((0, 1.0), (500, 0.70), (1000, 0.57))]
+    df = pd.DataFrame(sft + _arm("study", -0.5, 0.97, [0.70, 0.98, 0.90])
+                      + _arm("DPOP", 0.2, 0.95, [0.70, 0.72, 0.68])
+                      + _arm("lr 1e-4", -0.1, 0.60, [0.70, 0.75, 0.74])).assign(n_test=500, task="G(2,5,20)")
+    v = probe.verdicts(df).set_index("arm")
+    assert v.loc["study", "collapse"] and not v.loc["DPOP", "collapse"]
+    assert not v.loc["lr 1e-4", "collapse"]  # chosen below 0, but the pairs are not separated
+    assert v.loc["DPOP", "stops_collapse"] and not v.loc["lr 1e-4", "stops_collapse"]
+    assert not v["transition"].any()  # 0.68 is not half of 0.70
