@@ -108,7 +108,12 @@ def readme_tables(preset: str = "cpu") -> dict:
     def negative_knobs():
         from synthrl.studies import negative_probe
 
-        return negative_probe.ledger(negative_probe.load(preset), preset)
+        return negative_probe.ledger(negative_probe.committed(preset), preset)
+
+    def star(name):
+        from synthrl.studies import star_probe
+
+        return lambda: star_probe.ledger(star_probe.load(name, preset))
 
     def gpu_quickstart(what):  # the one gpu-preset run, on a lent GPU (README, "Verified on a GPU")
         from synthrl.studies import quickstart
@@ -119,7 +124,8 @@ def readme_tables(preset: str = "cpu") -> dict:
     return {**tables, **scaling, "regime-results": regime, "regime-probes": probes, "answer-checks": answer_checks,
             "bench-results": bench, "train-overhead-probe": train_overhead, "lucky-probe": lucky,
             "negative-knobs-probe": negative_knobs, "quickstart-gpu-results": lambda: gpu_quickstart("results"),
-            "quickstart-gpu-claims": lambda: gpu_quickstart("claims")}
+            "quickstart-gpu-claims": lambda: gpu_quickstart("claims"),
+            "star-collapse-probe": star("star_collapse"), "star-early-probe": star("star_early")}
 
 
 def cmd_readme(path: str = "README.md") -> int:

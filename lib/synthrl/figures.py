@@ -296,7 +296,7 @@ def preference_diagnostics(log: pd.DataFrame, title: str) -> plt.Figure:
         m = log[log.metric == metric]
         for method, g in m.groupby("method", sort=False):
             series = g.groupby("step")["value"].mean()
-            ax.plot(series.index, series.values, lw=1, color=METHOD_COLORS[method], label=method)
+            ax.plot(series.index, series.values, lw=1, color=METHOD_COLORS.get(method), label=method)
         ax.set(xlabel="preference step", ylabel=metric.removeprefix("dpo_").replace("_", " "))
         ax.axhline(0.0, color="#999999", lw=0.5)
     axes[0][0].legend(fontsize=6)

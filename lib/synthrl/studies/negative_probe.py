@@ -4,11 +4,12 @@ from the study's config: DPO's beta, its learning rate, pairs per problem (negat
 per step prefix, and, beyond the issue's list, the optimizer steps (the study trains every method for
 SFT's steps).
 
-Every arm trains per-step DPO with the paper's cut ("min") in the study's `gsm8k-like` cells at
-|D_syn| = 128 (the largest size the study runs), seeds 0, 1, 2, from the same pi_sft and samples (the
-run cache's positive-scaling cells); the "study" arm is the study's own config, re-run here.
+Every arm trains per-step DPO with the paper's cut ("min") in one setting's cells of the study (`--setting`:
+`gsm8k-like` first, then `math-like` by the same rule) at |D_syn| = 128 (the largest size the study runs),
+seeds 0, 1, 2, from the same pi_sft and samples (the run cache's positive-scaling cells); the "study" arm
+is the study's own config, re-run here.
 
-Rule, written before the run (one setting and one size: the 30-minute study could not hold more):
+Rule, written before the run (one size: the 30-minute study could not hold more):
 - An arm **moves** per-step DPO if the 95% t-interval (2 degrees of freedom) of its paired difference
   from the "study" arm, seed by seed, excludes 0; otherwise "no change shown".
 - An arm **beats SFT at 128** if its mean error is below pi_sft's at 128 (the same cells, evaluated here).
@@ -16,7 +17,8 @@ Rule, written before the run (one setting and one size: the 30-minute study coul
   committed positive-scaling study.
 Nothing here sets the study's config: the probe explains, it does not tune.
 
-`python -m synthrl.studies.negative_probe [--preset cpu]` writes data/results/probes/negative_knobs__PRESET.csv.
+`python -m synthrl.studies.negative_probe [--setting gsm8k-like] [--preset cpu]` writes
+data/results/probes/negative_knobs_SETTING__PRESET.csv.
 """
 from __future__ import annotations
 
@@ -31,12 +33,12 @@ from scipy import stats
 from synthrl import pipeline
 from synthrl.cache import cache_key
 from synthrl.presets import Preset, get_preset, to_dict
-from synthrl.results import load_probe, load_results, provenance, save_probe, table
+from synthrl.results import load_probe, load_results, probe_path, provenance, save_probe, table
 from synthrl.studies import negative_scaling as negative
 from synthrl.studies import positive_scaling as positive
 
 PROBE = "negative_knobs"
-SETTING, SIZE, SEEDS, PAPER_K = "gsm8k-like", 128, (0, 1, 2), 8
+SETTINGS, SIZE, SEEDS, PAPER_K = ("gsm8k-like", "math-like"), 128, (0, 1, 2), 8
 CUT = "min"  # the paper's first pit
 # arm -> the knobs it changes (NegativeConfig fields, or the DPO config's beta and lr); our choice of
 # values: a factor of about 3 each way for beta and lr, twice the pairs and the rollouts, 3x the steps
@@ -64,10 +66,14 @@ def arm_preset(preset: Preset, knobs: dict) -> Preset:
     return out
 
 
-def run(preset_name: str) -> pd.DataFrame:
+def probe_name(setting: str) -> str:
+    return f"{PROBE}_{setting}"
+
+
+def run(preset_name: str, setting_name: str = SETTINGS[0]) -> pd.DataFrame:
     start = time.perf_counter()
     preset = get_preset(preset_name)
-    setting = next(s for s in preset.scaling.settings if s.name == SETTING)
+    setting = next(s for s in preset.scaling.settings if s.name == setting_name)
     base = positive._shared_base(preset)
     sp = positive.setting_preset(preset, setting)
     test = pipeline.test_problems(sp)
@@ -94,16 +100,16 @@ def run(preset_name: str) -> pd.DataFrame:
             rows.append({"arm": arm, "method": method, "seed": seed, "metric": "n_pairs",
                          "value": next((r["n_samples"] for r in cell if r["method"] == method
                                         and r["metric"] == "test_error"), 0)})
-    rows = [{"study": PROBE, "preset": preset_name, "setting": SETTING, "n_problems": SIZE, **r} for r in rows]
-    return table(rows, provenance(cache_key(to_dict(preset), PROBE), time.perf_counter() - start))
+    rows = [{"study": PROBE, "preset": preset_name, "setting": setting_name, "n_problems": SIZE, **r} for r in rows]
+    return table(rows, provenance(cache_key(to_dict(preset), probe_name(setting_name)), time.perf_counter() - start))
 
 
-def sft_at(preset_name: str, n: int) -> float:
+def sft_at(preset_name: str, setting: str, n: int) -> float:
     """SFT's mean test error at n problems in the committed positive-scaling study (the 8x line)."""
     pos = load_results("positive_scaling", preset_name)
-    e = pos[(pos.setting == SETTING) & (pos.method == "SFT") & (pos.metric == "test_error") & (pos.n_problems == n)]
+    e = pos[(pos.setting == setting) & (pos.method == "SFT") & (pos.metric == "test_error") & (pos.n_problems == n)]
     if e.empty:
-        raise ValueError(f"the committed positive-scaling study has no SFT at {n} problems in {SETTING}")
+        raise ValueError(f"the committed positive-scaling study has no SFT at {n} problems in {setting}")
     return float(e["value"].mean())
 
 
@@ -129,34 +135,44 @@ def verdicts(df: pd.DataFrame, sft_8x: float) -> pd.DataFrame:
 
 
 def ledger(df: pd.DataFrame, preset_name: str = "cpu") -> pd.DataFrame:
-    """The README's table of the probe: `verdicts` against SFT at 8 x 128 in the committed study."""
-    v = verdicts(df, sft_at(preset_name, PAPER_K * SIZE))
-    yes = {True: "yes", False: "no"}
-    return pd.DataFrame({
-        "arm": v["arm"],
-        "per-step DPO (min) test error": [f"{e:.3f} ± {se:.3f}" for e, se in zip(v["test_error"], v["se"])],
-        "pairs": v["pairs"].map(lambda n: f"{n:.0f}"),
-        "last step: pair accuracy, margin, chosen / rejected log-ratio": [
-            f"{a:.2f}, {m:+.2f}, {c:+.2f} / {r:+.2f}" for a, m, c, r in zip(
-                v["pair_accuracy"], v["reward_margin"], v["chosen_logratio"], v["rejected_logratio"])],
-        "minus the study arm [95%]": ["" if pd.isna(d) else f"{d:+.3f} [{lo:+.3f}, {hi:+.3f}]: {mv}"
-                                      for d, lo, hi, mv in zip(v["diff"], v["lo"], v["hi"], v["moves"])],
-        f"below SFT at {SIZE} ({v['sft_128'].iloc[0]:.3f})": v["beats_sft_128"].map(yes),
-        f"at or below SFT at {PAPER_K * SIZE:,} ({v['sft_8x'].iloc[0]:.3f})": v["reaches_8x"].map(yes)})
+    """The README's table of the probe, one block of rows per setting: `verdicts` against pi_sft at 128
+    and SFT at 8 x 128 in the committed study."""
+    blocks = []
+    for setting, rows in df.groupby("setting", sort=False):
+        v = verdicts(rows, sft_at(preset_name, setting, PAPER_K * SIZE))
+        yes = lambda flags, line: [f"{'yes' if f else 'no'} ({line:.3f})" for f in flags]  # noqa: E731
+        blocks.append(pd.DataFrame({
+            "setting": setting, "arm": v["arm"],
+            "per-step DPO (min) test error": [f"{e:.3f} ± {se:.3f}" for e, se in zip(v["test_error"], v["se"])],
+            "pairs": v["pairs"].map(lambda n: f"{n:.0f}"),
+            "last step: pair accuracy, margin, chosen / rejected log-ratio": [
+                f"{a:.2f}, {m:+.2f}, {c:+.2f} / {r:+.2f}" for a, m, c, r in zip(
+                    v["pair_accuracy"], v["reward_margin"], v["chosen_logratio"], v["rejected_logratio"])],
+            "minus the study arm [95%]": ["" if pd.isna(d) else f"{d:+.3f} [{lo:+.3f}, {hi:+.3f}]: {mv}"
+                                          for d, lo, hi, mv in zip(v["diff"], v["lo"], v["hi"], v["moves"])],
+            f"below pi_sft at {SIZE}": yes(v["beats_sft_128"], v["sft_128"].iloc[0]),
+            f"at or below SFT at {PAPER_K * SIZE:,}": yes(v["reaches_8x"], v["sft_8x"].iloc[0])}))
+    return pd.concat(blocks, ignore_index=True)
 
 
-def load(preset_name: str = "cpu") -> pd.DataFrame:
-    return load_probe(PROBE, preset_name, "the negative-knobs probe")
+def committed(preset_name: str = "cpu") -> pd.DataFrame:
+    """Every setting's committed probe, in SETTINGS' order (FileNotFoundError if none is)."""
+    found = [load_probe(probe_name(s), preset_name, "negative-knobs probe") for s in SETTINGS
+             if probe_path(probe_name(s), preset_name).exists()]
+    if not found:
+        raise FileNotFoundError(f"no committed negative-knobs probe for preset {preset_name!r}")
+    return pd.concat(found, ignore_index=True)
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--setting", default=SETTINGS[0], choices=SETTINGS)
     ap.add_argument("--preset", default="cpu")
     args = ap.parse_args()
-    df = run(args.preset)
-    print(f"wrote {save_probe(df, PROBE, args.preset)}")
+    df = run(args.preset, args.setting)
+    print(f"wrote {save_probe(df, probe_name(args.setting), args.preset)}")
     with pd.option_context("display.width", 200, "display.max_columns", 20):
-        print(verdicts(df, sft_at(args.preset, PAPER_K * SIZE)).round(3).to_string(index=False))
+        print(verdicts(df, sft_at(args.preset, args.setting, PAPER_K * SIZE)).round(3).to_string(index=False))
 
 
 if __name__ == "__main__":
