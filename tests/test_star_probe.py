@@ -40,3 +40,25 @@ def test_the_rule_calls_a_collapse_only_when_chosen_falls_with_separated_pairs()
     assert not v.loc["lr 1e-4", "collapse"]  # chosen below 0, but the pairs are not separated
     assert v.loc["DPOP", "stops_collapse"] and not v.loc["lr 1e-4", "stops_collapse"]
     assert not v["transition"].any()  # 0.68 is not half of 0.70
+
+
+def test_self_explore_pairs_put_the_path_in_the_prompt_and_contrast_one_node():
+    from synthrl.preference import encode_pair
+    from synthrl.presets import get_preset
+
+    cfg = get_preset("smoke").star
+    task, tok = sg.task_of(cfg), sg.tokenizer_of(cfg)
+    p = sg.graphs(cfg)[0][0]
+    path = list(p.meta["path"])
+    wrong = next(x for x in range(cfg.graph.n_nodes) if x not in path)
+    sample = [*path[:2], wrong, *path[3:]]  # right up to the node at index 2
+    pairs = sg.token_pairs(task, [p], [[sample, sample, path]])  # a repeat and the true path make no pair
+    assert len(pairs) == 1
+    pair = pairs[0]
+    assert pair["pit"] == 2 and pair["prompt"] == task.prompt(p) + f"{path[0]},{path[1]},"
+    assert (pair["chosen"], pair["rejected"]) == (str(path[2]), str(wrong))
+    ids = encode_pair(tok, pair)
+    assert len(ids["chosen"]) == len(ids["rejected"]) == ids["n_prompt"] + 1  # one node each, no end token
+    assert tok.eos_token_id not in ids["chosen"][ids["n_prompt"]:]
+    cut = sg.per_step_pairs(task, [p], [[sample]])[0]  # the paper's pair of the same sample, for contrast
+    assert cut["pit"] == 2 and cut["chosen"] == p.solution

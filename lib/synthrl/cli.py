@@ -125,7 +125,8 @@ def readme_tables(preset: str = "cpu") -> dict:
             "bench-results": bench, "train-overhead-probe": train_overhead, "lucky-probe": lucky,
             "negative-knobs-probe": negative_knobs, "quickstart-gpu-results": lambda: gpu_quickstart("results"),
             "quickstart-gpu-claims": lambda: gpu_quickstart("claims"),
-            "star-collapse-probe": star("star_collapse"), "star-early-probe": star("star_early")}
+            **{f"{name.replace('_', '-')}-probe": star(name)
+               for name in ("star_collapse", "star_early", "star_pairs", "star_long")}}
 
 
 def cmd_readme(path: str = "README.md") -> int:

@@ -30,7 +30,8 @@ def encode(tokenizer, prompt: str, response: str, add_eos: bool) -> tuple[list[i
 
 
 def encode_pair(tokenizer, pair: dict) -> dict:
-    chosen, n_prompt = encode(tokenizer, pair["prompt"], pair["chosen"], add_eos=True)
+    """A pair's token ids; each side ends with EOS unless the pair marks it a prefix."""
+    chosen, n_prompt = encode(tokenizer, pair["prompt"], pair["chosen"], add_eos=not pair.get("chosen_is_prefix"))
     rejected, _ = encode(tokenizer, pair["prompt"], pair["rejected"], add_eos=not pair.get("rejected_is_prefix"))
     return {"chosen": chosen, "rejected": rejected, "n_prompt": n_prompt}
 

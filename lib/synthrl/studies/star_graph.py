@@ -180,10 +180,35 @@ def per_step_pairs(task: StarGraphTask, problems: list[Problem], paths: list[lis
     return pairs
 
 
-def dpo_run(cfg: StarConfig, sft_folder: Path, start: int) -> list[dict]:
+def token_pairs(task: StarGraphTask, problems: list[Problem], paths: list[list[list[int]]]) -> list[dict]:
+    """Self-Explore's construction (Hwang et al. 2024): the path before the first wrong node goes into
+    the prompt, and the pair is the right node against the wrong one, a single token each (both
+    prefixes, no end token). The same samples and pits as `per_step_pairs`."""
+    pairs = []
+    for p, samples in zip(problems, paths):
+        seen, right = set(), [str(x) for x in p.meta["path"]]
+        for nodes in samples:
+            labels = task.label_steps(p, ",".join(map(str, nodes)))
+            if "wrong" not in labels or tuple(nodes) in seen:
+                continue
+            seen.add(tuple(nodes))
+            pit = labels.index("wrong")
+            if pit >= len(right):  # a path longer than the true one: no right node to prefer there
+                continue
+            before = "".join(f"{x}," for x in nodes[:pit])
+            pairs.append({"prompt": task.prompt(p) + before, "chosen": right[pit], "rejected": str(nodes[pit]),
+                          "chosen_is_prefix": True, "rejected_is_prefix": True, "pit": pit})
+    return pairs
+
+
+PAIR_KINDS = {"cut": per_step_pairs, "token": token_pairs}  # the paper's, Self-Explore's
+
+
+def dpo_run(cfg: StarConfig, sft_folder: Path, start: int, pair_kind: str = "cut") -> list[dict]:
     """Per-step DPO from SFT checkpoint `start` (also the frozen reference), on pairs from that
     checkpoint's own samples of the training graphs (temperature 1, continued from the start node,
-    which every path begins with); metrics every `dpo_eval_every` steps.
+    which every path begins with); metrics every `dpo_eval_every` steps. `pair_kind`: the paper's
+    pairs ("cut", the study's) or Self-Explore's ("token", `token_pairs`).
     Cached; returns rows {step (SFT iterations + DPO steps), metric, value}."""
     from synthrl.preference import train_preference
 
@@ -195,7 +220,7 @@ def dpo_run(cfg: StarConfig, sft_folder: Path, start: int) -> list[dict]:
         reference, _ = load_snapshot(sft_folder, start)
         sampler = HFSampler(model, tok, batch_size=EVAL_BATCH)
         paths = start_rollouts(sampler, task, train, cfg.negatives_per_graph, cfg.seed + 1)
-        pairs = per_step_pairs(task, train, paths)
+        pairs = PAIR_KINDS[pair_kind](task, train, paths)
         rows = [{"step": start, "metric": "n_pairs", "value": len(pairs)},
                 {"step": start, "metric": "pit_at_critical",
                  "value": float(np.mean([p["pit"] == CRITICAL_INDEX for p in pairs])) if pairs else float("nan")}]
@@ -215,7 +240,8 @@ def dpo_run(cfg: StarConfig, sft_folder: Path, start: int) -> list[dict]:
 
     key = cache_key("star_dpo", sft_folder.name, start, to_dict(cfg.dpo), cfg.dpo_eval_every,
                     cfg.negatives_per_graph, cfg.q_rollouts, cfg.n_eval_train, cfg.n_test, cfg.seed,
-                    "diagnostics")  # runs cached before the trainer's diagnostics were kept are re-run
+                    "diagnostics",  # runs cached before the trainer's diagnostics were kept are re-run
+                    *([pair_kind] if pair_kind != "cut" else []))
     return json.loads((cached_dir("star_dpo", key, build) / "rows.json").read_text())
 
 

@@ -8,6 +8,11 @@ as the study does, with the preference trainer's per-step diagnostics kept.
 - `star_early`: the study's DPO config from iterations 100, 200 and 300, before the shortcut is complete
   (other path tokens about 0.56-0.59 right, the critical token 0.10-0.17, in the committed run): the paper
   starts its DPO at iteration 60 of its run.
+- `star_pairs` (added after the first two ran): from 500, Self-Explore's pairs (`star_graph.token_pairs`:
+  the path before the first wrong node in the prompt, the right node against the wrong one) against the
+  paper's, each at the study's learning rate and at 1e-4 (the rate that kept the edge lookup in
+  `star_collapse`).
+- `star_long` (likewise): from 500, the two cures of `star_collapse` (DPOP; lr 1e-4) for 3x the steps.
 
 Rule, written before the runs. A transition is the study's rule (`star_graph.transition`: the test error
 ends at or below half the start checkpoint's and more than 2 standard errors below continued SFT at the
@@ -36,6 +41,10 @@ PROBES = {
     "star_collapse": {"starts": (500,), "arms": {"study": {}, "DPOP": {"loss": "dpop"}, "beta 0.03": {"beta": 0.03},
                                                   "lr 1e-4": {"lr": 1e-4}}},
     "star_early": {"starts": (100, 200, 300), "arms": {"study": {}}},
+    "star_pairs": {"starts": (500,), "arms": {"study": {}, "critical token": {"pairs": "token"}, "lr 1e-4": {"lr": 1e-4},
+                                               "critical token, lr 1e-4": {"pairs": "token", "lr": 1e-4}}},
+    "star_long": {"starts": (500,), "arms": {"DPOP, 3x steps": {"loss": "dpop", "max_steps": 1800},
+                                              "lr 1e-4, 3x steps": {"lr": 1e-4, "max_steps": 1800}}},
 }
 COLLAPSE_ACCURACY = 0.9
 
@@ -52,10 +61,12 @@ def run(name: str, preset_name: str = "cpu") -> pd.DataFrame:
               "n_problems": cfg.n_train, "n_test": cfg.n_test, "seed": cfg.seed}
     rows = [{**common, "arm": "SFT", "method": sg.SFT, **r} for r in sg.sft_rows(cfg, folder)]
     for arm, knobs in probe["arms"].items():
+        knobs = dict(knobs)
+        pair_kind = knobs.pop("pairs", "cut")
         armed = dataclasses.replace(cfg, dpo=dataclasses.replace(cfg.dpo, **knobs))
         for start in probe["starts"]:
             rows += [{**common, "arm": arm, "method": sg.DPO, "start": start, "start_kind": "under-trained", **r}
-                     for r in sg.dpo_run(armed, folder, start)]
+                     for r in sg.dpo_run(armed, folder, start, pair_kind)]
     return table(rows, provenance(cache_key(to_dict(cfg), name), time.perf_counter() - started))
 
 
