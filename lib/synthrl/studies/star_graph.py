@@ -160,45 +160,35 @@ def evaluate(model, tokenizer, task: StarGraphTask, train: list[Problem], test: 
     return metrics
 
 
-def per_step_pairs(task: StarGraphTask, problems: list[Problem], paths: list[list[list[int]]]) -> list[dict]:
-    """The paper's per-step pairs: chosen = the true path; rejected = a distinct incorrect sample
-    cut right after its first wrong node (a prefix, no end token). A sample that is a strict prefix
-    of the true path has no wrong node (it stopped early) and makes no pair."""
-    from synthrl.preference import per_step_pair
-
-    pairs = []
+def first_wrong(task: StarGraphTask, problems: list[Problem], paths: list[list[list[int]]]):
+    """(problem, sampled nodes, index of the first wrong node) for each distinct incorrect sample. A
+    sample that is a strict prefix of the true path has no wrong node (it stopped early) and is left out."""
     for p, samples in zip(problems, paths):
         seen = set()
         for nodes in samples:
             labels = task.label_steps(p, ",".join(map(str, nodes)))
-            if "wrong" not in labels or tuple(nodes) in seen:
-                continue
-            seen.add(tuple(nodes))
-            pit = labels.index("wrong")
-            pairs.append({**per_step_pair(task.prompt(p), p.solution, [str(x) for x in nodes], pit, sep=","),
-                          "pit": pit})
-    return pairs
+            if "wrong" in labels and tuple(nodes) not in seen:
+                seen.add(tuple(nodes))
+                yield p, nodes, labels.index("wrong")
+
+
+def per_step_pairs(task: StarGraphTask, problems: list[Problem], paths: list[list[list[int]]]) -> list[dict]:
+    """The paper's per-step pairs: chosen = the true path; rejected = a distinct incorrect sample
+    cut right after its first wrong node (a prefix, no end token)."""
+    from synthrl.preference import per_step_pair
+
+    return [{**per_step_pair(task.prompt(p), p.solution, [str(x) for x in nodes], pit, sep=","), "pit": pit}
+            for p, nodes, pit in first_wrong(task, problems, paths)]
 
 
 def token_pairs(task: StarGraphTask, problems: list[Problem], paths: list[list[list[int]]]) -> list[dict]:
     """Self-Explore's construction (Hwang et al. 2024): the path before the first wrong node goes into
     the prompt, and the pair is the right node against the wrong one, a single token each (both
-    prefixes, no end token). The same samples and pits as `per_step_pairs`."""
-    pairs = []
-    for p, samples in zip(problems, paths):
-        seen, right = set(), [str(x) for x in p.meta["path"]]
-        for nodes in samples:
-            labels = task.label_steps(p, ",".join(map(str, nodes)))
-            if "wrong" not in labels or tuple(nodes) in seen:
-                continue
-            seen.add(tuple(nodes))
-            pit = labels.index("wrong")
-            if pit >= len(right):  # a path longer than the true one: no right node to prefer there
-                continue
-            before = "".join(f"{x}," for x in nodes[:pit])
-            pairs.append({"prompt": task.prompt(p) + before, "chosen": right[pit], "rejected": str(nodes[pit]),
-                          "chosen_is_prefix": True, "rejected_is_prefix": True, "pit": pit})
-    return pairs
+    prefixes, no end token). The same samples and pits as `per_step_pairs`; a path that is wrong only by
+    running past the true one's end has no right node to prefer there and makes no pair."""
+    return [{"prompt": task.prompt(p) + "".join(f"{x}," for x in nodes[:pit]), "chosen": str(p.meta["path"][pit]),
+             "rejected": str(nodes[pit]), "chosen_is_prefix": True, "rejected_is_prefix": True, "pit": pit}
+            for p, nodes, pit in first_wrong(task, problems, paths) if pit < len(p.meta["path"])]
 
 
 PAIR_KINDS = {"cut": per_step_pairs, "token": token_pairs}  # the paper's, Self-Explore's
