@@ -62,3 +62,21 @@ def test_self_explore_pairs_put_the_path_in_the_prompt_and_contrast_one_node():
     assert tok.eos_token_id not in ids["chosen"][ids["n_prompt"]:]
     cut = sg.per_step_pairs(task, [p], [[sample]])[0]  # the paper's pair of the same sample, for contrast
     assert cut["pit"] == 2 and cut["chosen"] == p.solution
+
+
+def test_fresh_pairs_take_one_pair_from_each_new_graph_and_none_from_sfts():
+    import dataclasses
+
+    from synthrl.models import build_model
+    from synthrl.presets import get_preset
+    from synthrl.sampling import HFSampler
+
+    cfg = get_preset("smoke").star
+    cfg = dataclasses.replace(cfg, dpo=dataclasses.replace(cfg.dpo, max_steps=5, batch_size=8))
+    task, tok = sg.task_of(cfg), sg.tokenizer_of(cfg)
+    sampler = HFSampler(build_model(cfg.model, tok, seed=0), tok, batch_size=64)  # an untrained model errs
+    pairs = sg.fresh_pairs(cfg, task, sampler, "cut")
+    graphs = [p["prompt"].split("=")[0] for p in pairs]
+    assert len(pairs) == 5 * 8 and len(set(graphs)) == len(graphs)  # one pass, no graph twice
+    sft_graphs = {p.question.split("=")[0] for p in sg.graphs(cfg)[0]}
+    assert not set(graphs) & sft_graphs

@@ -194,11 +194,26 @@ def token_pairs(task: StarGraphTask, problems: list[Problem], paths: list[list[l
 PAIR_KINDS = {"cut": per_step_pairs, "token": token_pairs}  # the paper's, Self-Explore's
 
 
-def dpo_run(cfg: StarConfig, sft_folder: Path, start: int, pair_kind: str = "cut") -> list[dict]:
+def fresh_pairs(cfg: StarConfig, task: StarGraphTask, sampler: HFSampler, pair_kind: str) -> list[dict]:
+    """Bachmann & Nagarajan's regime for per-step DPO: one pair from each of new training-split graphs
+    (none of SFT's, up to chance), as many as one pass of the DPO run takes, so that no step sees a graph
+    an earlier step saw and memorizing cannot lower the loss. A quarter more graphs are drawn than pairs
+    needed, for the graphs whose samples are all right."""
+    need = cfg.dpo.max_steps * cfg.dpo.batch_size
+    fresh = task.make_problems("train", need + need // 4, cfg.seed + 1)
+    paths = start_rollouts(sampler, task, fresh, cfg.negatives_per_graph, cfg.seed + 1)
+    one_each = {}
+    for pair in PAIR_KINDS[pair_kind](task, fresh, paths):
+        one_each.setdefault(pair["prompt"].split("=")[0], pair)  # the graph's edges and query identify it
+    return list(one_each.values())[:need]
+
+
+def dpo_run(cfg: StarConfig, sft_folder: Path, start: int, pair_kind: str = "cut", fresh: bool = False) -> list[dict]:
     """Per-step DPO from SFT checkpoint `start` (also the frozen reference), on pairs from that
     checkpoint's own samples of the training graphs (temperature 1, continued from the start node,
     which every path begins with); metrics every `dpo_eval_every` steps. `pair_kind`: the paper's
-    pairs ("cut", the study's) or Self-Explore's ("token", `token_pairs`).
+    pairs ("cut", the study's) or Self-Explore's ("token", `token_pairs`); `fresh`: pairs from new graphs,
+    one per graph (`fresh_pairs`), instead of SFT's training graphs.
     Cached; returns rows {step (SFT iterations + DPO steps), metric, value}."""
     from synthrl.preference import train_preference
 
@@ -209,8 +224,11 @@ def dpo_run(cfg: StarConfig, sft_folder: Path, start: int, pair_kind: str = "cut
         model, tok = load_snapshot(sft_folder, start)
         reference, _ = load_snapshot(sft_folder, start)
         sampler = HFSampler(model, tok, batch_size=EVAL_BATCH)
-        paths = start_rollouts(sampler, task, train, cfg.negatives_per_graph, cfg.seed + 1)
-        pairs = PAIR_KINDS[pair_kind](task, train, paths)
+        if fresh:
+            pairs = fresh_pairs(cfg, task, sampler, pair_kind)
+        else:
+            paths = start_rollouts(sampler, task, train, cfg.negatives_per_graph, cfg.seed + 1)
+            pairs = PAIR_KINDS[pair_kind](task, train, paths)
         rows = [{"step": start, "metric": "n_pairs", "value": len(pairs)},
                 {"step": start, "metric": "pit_at_critical",
                  "value": float(np.mean([p["pit"] == CRITICAL_INDEX for p in pairs])) if pairs else float("nan")}]
@@ -231,7 +249,7 @@ def dpo_run(cfg: StarConfig, sft_folder: Path, start: int, pair_kind: str = "cut
     key = cache_key("star_dpo", sft_folder.name, start, to_dict(cfg.dpo), cfg.dpo_eval_every,
                     cfg.negatives_per_graph, cfg.q_rollouts, cfg.n_eval_train, cfg.n_test, cfg.seed,
                     "diagnostics",  # runs cached before the trainer's diagnostics were kept are re-run
-                    *([pair_kind] if pair_kind != "cut" else []))
+                    *([pair_kind] if pair_kind != "cut" else []), *(["fresh"] if fresh else []))
     return json.loads((cached_dir("star_dpo", key, build) / "rows.json").read_text())
 
 

@@ -13,6 +13,9 @@ as the study does, with the preference trainer's per-step diagnostics kept.
   paper's, each at the study's learning rate and at 1e-4 (the rate that kept the edge lookup in
   `star_collapse`).
 - `star_long` (likewise): from 500, the two cures of `star_collapse` (DPOP; lr 1e-4) for 3x the steps.
+- `star_fresh` (added after those four ran): from 500, pairs from new graphs, one per graph and no graph
+  twice (`star_graph.fresh_pairs`, Bachmann & Nagarajan's regime, where memorizing is impossible), at the
+  study's rate and at 1e-4, beside the same two arms on SFT's graphs.
 
 Rule, written before the runs. A transition is the study's rule (`star_graph.transition`: the test error
 ends at or below half the start checkpoint's and more than 2 standard errors below continued SFT at the
@@ -45,6 +48,8 @@ PROBES = {
                                                "critical token, lr 1e-4": {"pairs": "token", "lr": 1e-4}}},
     "star_long": {"starts": (500,), "arms": {"DPOP, 3x steps": {"loss": "dpop", "max_steps": 1800},
                                               "lr 1e-4, 3x steps": {"lr": 1e-4, "max_steps": 1800}}},
+    "star_fresh": {"starts": (500,), "arms": {"study": {}, "fresh graphs": {"fresh": True}, "lr 1e-4": {"lr": 1e-4},
+                                               "fresh graphs, lr 1e-4": {"fresh": True, "lr": 1e-4}}},
 }
 COLLAPSE_ACCURACY = 0.9
 
@@ -62,11 +67,11 @@ def run(name: str, preset_name: str = "cpu") -> pd.DataFrame:
     rows = [{**common, "arm": "SFT", "method": sg.SFT, **r} for r in sg.sft_rows(cfg, folder)]
     for arm, knobs in probe["arms"].items():
         knobs = dict(knobs)
-        pair_kind = knobs.pop("pairs", "cut")
+        pair_kind, fresh = knobs.pop("pairs", "cut"), knobs.pop("fresh", False)
         armed = dataclasses.replace(cfg, dpo=dataclasses.replace(cfg.dpo, **knobs))
         for start in probe["starts"]:
             rows += [{**common, "arm": arm, "method": sg.DPO, "start": start, "start_kind": "under-trained", **r}
-                     for r in sg.dpo_run(armed, folder, start, pair_kind)]
+                     for r in sg.dpo_run(armed, folder, start, pair_kind, fresh)]
     return table(rows, provenance(cache_key(to_dict(cfg), name), time.perf_counter() - started))
 
 
