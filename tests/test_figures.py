@@ -25,3 +25,26 @@ def test_make_figures_regenerates_every_committed_figure(tmp_path, monkeypatch):
 def test_figures_import_no_study():
     source = (ROOT / "lib" / "synthrl" / "figures.py").read_text()
     assert "synthrl.studies" not in source and "bootstrap" not in source
+
+
+def test_log_axes_are_labelled_without_mathtext():
+    """Every figure ends in figures._tight: a log axis keeps matplotlib's choice of labelled ticks, in
+    plain numbers, so that no redraw goes through the mathtext parser (shared state that a widget
+    callback on the kernel's subshell thread once broke)."""
+    import matplotlib.pyplot as plt
+
+    from synthrl import figures
+
+    fig, (a, b) = plt.subplots(1, 2)
+    a.plot([64, 128, 256, 512, 1024], [0.75, 0.73, 0.69, 0.63, 0.60])
+    a.set(xscale="log", yscale="log")
+    b.plot([64, 128, 256], [1, 2, 3])
+    b.set_xscale("log", base=2)
+    figures._tight(fig)
+    fig.canvas.draw()
+    labels = [t.get_text() for ax in (a, b) for axis in (ax.xaxis, ax.yaxis)
+              for t in axis.get_ticklabels() + axis.get_ticklabels(minor=True)]
+    assert labels and not any("$" in t for t in labels)
+    assert {"100", "1000"} <= set(labels) and {"0.6", "0.7"} <= set(labels)  # decades, and minor ticks below one
+    assert {"64", "128", "256"} <= set(labels)  # base 2
+    plt.close(fig)

@@ -126,7 +126,7 @@ def readme_tables(preset: str = "cpu") -> dict:
             "negative-knobs-probe": negative_knobs, "quickstart-gpu-results": lambda: gpu_quickstart("results"),
             "quickstart-gpu-claims": lambda: gpu_quickstart("claims"),
             **{f"{name.replace('_', '-')}-probe": star(name)
-               for name in ("star_collapse", "star_early", "star_pairs", "star_long")}}
+               for name in ("star_collapse", "star_early", "star_pairs", "star_long", "star_fresh")}}
 
 
 def cmd_readme(path: str = "README.md") -> int:

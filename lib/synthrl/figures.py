@@ -29,7 +29,7 @@ def quickstart_test_error(results: pd.DataFrame) -> plt.Figure:
     preset = results["preset"].iloc[0]
     n = int(results[(results.method == "SFT") & (results.metric == "test_error")]["n_problems"].iloc[0])
     ax.set_title(f"quickstart, preset {preset}: |D_syn| = {n}", fontsize=9)
-    fig.tight_layout()
+    _tight(fig)
     return fig
 
 
@@ -44,7 +44,7 @@ def training_curves(results: pd.DataFrame) -> plt.Figure:
     ax.set_ylabel("training loss (per token)")
     ax.set_yscale("log")
     ax.legend()
-    fig.tight_layout()
+    _tight(fig)
     return fig
 
 
@@ -61,7 +61,7 @@ def q_per_step(results: pd.DataFrame) -> plt.Figure:
     axes[1].axvline(0, color="#d62728", lw=0.8, ls="--")
     axes[0].set_ylabel("mean Q_BoK of the prefix")
     axes[0].legend(fontsize=8)
-    fig.tight_layout()
+    _tight(fig)
     return fig
 
 
@@ -83,7 +83,7 @@ def credit_validation(results: pd.DataFrame) -> plt.Figure:
         ax.set_ylabel(ylabel)
         ax.set_ylim(0, 1.02)
         ax.legend(fontsize=7)
-    fig.tight_layout()
+    _tight(fig)
     return fig
 
 
@@ -140,7 +140,7 @@ def positive_scaling(means: pd.DataFrame, fitted: pd.DataFrame, eff: pd.DataFram
         ax.set_title(title, fontsize=8)
         ax.legend(fontsize=7)
     fig.suptitle(f"positive-data scaling, preset {preset}", fontsize=9)
-    fig.tight_layout()
+    _tight(fig)
     return fig
 
 
@@ -157,7 +157,7 @@ def method_errors(means: pd.DataFrame, fitted: pd.DataFrame, base: pd.DataFrame,
         ax.set_title(setting, fontsize=8)
         ax.legend(fontsize=6)
     fig.suptitle(title, fontsize=9)
-    fig.tight_layout()
+    _tight(fig)
     return fig
 
 
@@ -180,7 +180,7 @@ def error_against_cost(points: pd.DataFrame, base: pd.DataFrame, title: str) -> 
         ax.set_title(setting, fontsize=8)
     panels[-1][1].legend(fontsize=6, loc="upper left", bbox_to_anchor=(1.02, 1.0))  # one legend, beside the points
     fig.suptitle(title, fontsize=9)
-    fig.tight_layout()
+    _tight(fig)
     return fig
 
 
@@ -205,7 +205,7 @@ def q_by_label(gains: pd.DataFrame, title: str) -> plt.Figure:
     axes[0][0].set_ylabel("mean Q_BoK of the prefix")
     axes[0][0].legend(fontsize=8)
     fig.suptitle(title, fontsize=9)
-    fig.tight_layout()
+    _tight(fig)
     return fig
 
 
@@ -248,12 +248,35 @@ def spurious_fractions(counts: pd.DataFrame, title: str) -> plt.Figure:
     return _titled(fig, title)
 
 
+class _PlainLog(matplotlib.ticker.LogFormatter):
+    """matplotlib's own log-axis labels (the same ticks labelled) written as plain numbers: "0.6", "64"."""
+
+    def _num_to_string(self, x, vmin, vmax):
+        return f"{x:g}"
+
+
+def _tight(fig: plt.Figure) -> None:
+    """Log axes labelled without mathtext, then tight layout. matplotlib's default log labels are
+    mathtext ("$\\mathdefault{10^{2}}$"), and its mathtext parser is shared state: an explorer's callback
+    draws on the kernel's subshell thread while the main thread may draw too, and the browser test twice
+    caught a redraw failing inside the parser (notebooks 03 and 02)."""
+    for ax in fig.axes:
+        for axis in (ax.xaxis, ax.yaxis):
+            base = getattr(axis.get_transform(), "base", None)
+            if base is None:
+                continue
+            if isinstance(axis.get_major_formatter(), matplotlib.ticker.LogFormatterSciNotation):
+                axis.set_major_formatter(_PlainLog(base))
+            if isinstance(axis.get_minor_formatter(), matplotlib.ticker.LogFormatterSciNotation):
+                axis.set_minor_formatter(_PlainLog(base, labelOnlyBase=False))
+    fig.tight_layout()
+
+
 def _positives_axis(ax, counts: pd.DataFrame, setting: str, xlabel: str, legend_size: int) -> None:
     """A log axis of positives per problem, ticked at the counts run."""
     ax.set(xscale="log", xlabel=xlabel)
     ax.set_xticks(list(counts.positives_per_problem), [str(int(k)) for k in counts.positives_per_problem])
-    # no minor labels ("3x10^0" beside our 2 and 4): they overlapped the counts, and their mathtext once
-    # failed to parse when an explorer redrew in JupyterLab (matplotlib's parser state, seen in the browser test)
+    # no minor labels ("3" beside our 2 and 4): they overlapped the counts
     ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
     ax.set_title(setting, fontsize=8)
     ax.legend(fontsize=legend_size)
@@ -261,7 +284,7 @@ def _positives_axis(ax, counts: pd.DataFrame, setting: str, xlabel: str, legend_
 
 def _titled(fig: plt.Figure, title: str) -> plt.Figure:
     fig.suptitle(title, fontsize=9)
-    fig.tight_layout()
+    _tight(fig)
     return fig
 
 
@@ -301,7 +324,7 @@ def preference_diagnostics(log: pd.DataFrame, title: str) -> plt.Figure:
         ax.axhline(0.0, color="#999999", lw=0.5)
     axes[0][0].legend(fontsize=6)
     fig.suptitle(title, fontsize=9)
-    fig.tight_layout()
+    _tight(fig)
     return fig
 
 
@@ -318,7 +341,7 @@ def nll_under_base(results: pd.DataFrame) -> plt.Figure:
         ax.set(xlabel="NLL per token under pi_base (nats)", ylabel="density")
         ax.set_title(f"{setting}, |D_syn| = {n}", fontsize=8)
         ax.legend(fontsize=7)
-    fig.tight_layout()
+    _tight(fig)
     return fig
 
 
@@ -334,7 +357,7 @@ def one_positive(means: pd.DataFrame, fitted: pd.DataFrame, base: pd.DataFrame) 
         ax.set(xscale="log", yscale="log", xlabel="training samples", ylabel="test error (greedy)")
         ax.set_title(f"{setting}: one positive per problem vs SFT", fontsize=8)
         ax.legend(fontsize=7)
-    fig.tight_layout()
+    _tight(fig)
     return fig
 
 
@@ -362,7 +385,7 @@ def star_shortcut(results: pd.DataFrame, d: int) -> plt.Figure:
     ax.set_title(f"SFT on {results['task'].iloc[0]}, {int(results['n_problems'].iloc[0])} training graphs",
                  fontsize=9)
     ax.legend(fontsize=7)
-    fig.tight_layout()
+    _tight(fig)
     return fig
 
 
@@ -389,7 +412,7 @@ def star_fig8a(results: pd.DataFrame) -> plt.Figure:
                        label=f"per-step DPO from {start}, {split} graphs")
     right.set(xlabel="iteration", ylabel="Q of the critical token", ylim=(0, 1.02))
     right.legend(fontsize=7)
-    fig.tight_layout()
+    _tight(fig)
     return fig
 
 
@@ -409,7 +432,7 @@ def _star_error(results: pd.DataFrame, kind: str, title: str) -> plt.Figure:
     ax.set(xlabel="iteration (SFT, then per-step DPO)", ylabel="test error (exact path, greedy)", ylim=(0, 1.02))
     ax.set_title(title, fontsize=9)
     ax.legend(fontsize=7)
-    fig.tight_layout()
+    _tight(fig)
     return fig
 
 
