@@ -3,6 +3,7 @@ own config, and the written rule calls a collapse only where the chosen log-rati
 pairs are separated."""
 import pandas as pd
 
+from synthrl.preference import DIAGNOSTICS
 from synthrl.studies import star_graph as sg
 from synthrl.studies import star_probe as probe
 
@@ -13,7 +14,7 @@ def test_arms_keep_the_diagnostics_and_train_differently(module_run_home, monkey
     dpo = df[df.method == sg.DPO]
     for arm in ("study", "DPOP"):
         diag = dpo[(dpo.arm == arm) & dpo.metric.str.startswith("dpo_")]
-        assert {f"dpo_{m}" for m in sg.DPO_DIAGNOSTICS} <= set(diag.metric)
+        assert {f"dpo_{m}" for m in DIAGNOSTICS} <= set(diag.metric)
         assert diag.step.min() == 21  # the first DPO step after iteration 20
     chosen = dpo[dpo.metric == "dpo_chosen_logratio"].pivot_table(index="step", columns="arm", values="value")
     assert (chosen["study"] != chosen["DPOP"]).any()  # DPOP's penalty changed the updates

@@ -121,6 +121,10 @@ def _frozen_reference(model, reference):
     raise ValueError("no reference model: give pi_sft, or a LoRA model whose disabled adapters are pi_sft")
 
 
+# The diagnostics `step_log` records for each step, besides the loss, the learning rate and the gradient norm
+DIAGNOSTICS = ("chosen_logratio", "rejected_logratio", "reward_margin", "pair_accuracy")
+
+
 def step_log(step: int, loss, policy_chosen, policy_rejected, ref_chosen, ref_rejected, cfg: PreferenceConfig,
              lr: float, grad_norm: float) -> dict:
     """One step's diagnostics of a batch (see PreferenceResult.log)."""

@@ -32,6 +32,7 @@ from scipy import stats
 
 from synthrl import pipeline
 from synthrl.cache import cache_key
+from synthrl.preference import DIAGNOSTICS
 from synthrl.presets import Preset, get_preset, to_dict
 from synthrl.results import load_probe, load_results, probe_path, provenance, save_probe, table
 from synthrl.studies import negative_scaling as negative
@@ -52,7 +53,6 @@ ARMS = {
     "16 rollouts per prefix": {"n_rollouts": 16},
     "3x optimizer steps": {"steps_multiple": 3},
 }
-DIAGNOSTICS = ("pair_accuracy", "reward_margin", "chosen_logratio", "rejected_logratio")
 
 
 def arm_preset(preset: Preset, knobs: dict) -> Preset:

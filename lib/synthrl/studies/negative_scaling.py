@@ -21,6 +21,7 @@ from synthrl import pairs as P
 from synthrl import pipeline, verdicts
 from synthrl.cache import cache_key
 from synthrl.credit import FIRST_PIT_DEFINITIONS, with_pool
+from synthrl.preference import DIAGNOSTICS
 from synthrl.presets import NEGATIVE_METHODS, NegativeConfig, Preset, Setting, get_preset, to_dict
 from synthrl.results import provenance, table
 from synthrl.studies import positive_scaling as positive
@@ -122,7 +123,7 @@ def cell(preset: Preset, setting: Setting, seed: int, size: int, base: str, scor
             return
         ckpt = trained[method] = pipeline.pi_preference(sp, sft, built, dataclasses.replace(dpo, loss=loss))
         for r in finish(method, ckpt, len(built), cost).get("log", []):
-            for m in ("chosen_logratio", "rejected_logratio", "reward_margin", "pair_accuracy"):
+            for m in DIAGNOSTICS:
                 rows.append({**common, "method": method, "metric": f"dpo_{m}", "value": r[m], "step": r["step"]})
 
     def finish(method: str, ckpt: str, n_data: int, cost: tuple[int, int], sampled_cost: int | None = None) -> dict:

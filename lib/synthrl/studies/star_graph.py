@@ -27,6 +27,7 @@ from transformers import TrainerCallback
 
 from synthrl import verdicts
 from synthrl.cache import cache_key, cached_dir
+from synthrl.preference import DIAGNOSTICS, per_step_pair, train_preference
 from synthrl.presets import Preset, StarConfig, get_preset, to_dict
 from synthrl.results import curve, provenance, table
 from synthrl.sampling import HFSampler, SamplingSpec
@@ -175,10 +176,8 @@ def first_wrong(task: StarGraphTask, problems: list[Problem], paths: list[list[l
 def per_step_pairs(task: StarGraphTask, problems: list[Problem], paths: list[list[list[int]]]) -> list[dict]:
     """The paper's per-step pairs: chosen = the true path; rejected = a distinct incorrect sample
     cut right after its first wrong node (a prefix, no end token)."""
-    from synthrl.preference import per_step_pair
-
-    return [{**per_step_pair(task.prompt(p), p.solution, [str(x) for x in nodes], pit, sep=","), "pit": pit}
-            for p, nodes, pit in first_wrong(task, problems, paths)]
+    return [{**per_step_pair(task.prompt(p), p.solution, [str(x) for x in nodes], pit, sep=","), "pit": pit,
+             "uid": p.uid} for p, nodes, pit in first_wrong(task, problems, paths)]
 
 
 def token_pairs(task: StarGraphTask, problems: list[Problem], paths: list[list[list[int]]]) -> list[dict]:
@@ -187,8 +186,8 @@ def token_pairs(task: StarGraphTask, problems: list[Problem], paths: list[list[l
     prefixes, no end token). The same samples and pits as `per_step_pairs`; a path that is wrong only by
     running past the true one's end has no right node to prefer there and makes no pair."""
     return [{"prompt": task.prompt(p) + "".join(f"{x}," for x in nodes[:pit]), "chosen": str(p.meta["path"][pit]),
-             "rejected": str(nodes[pit]), "chosen_is_prefix": True, "rejected_is_prefix": True, "pit": pit}
-            for p, nodes, pit in first_wrong(task, problems, paths) if pit < len(p.meta["path"])]
+             "rejected": str(nodes[pit]), "chosen_is_prefix": True, "rejected_is_prefix": True, "pit": pit,
+             "uid": p.uid} for p, nodes, pit in first_wrong(task, problems, paths) if pit < len(p.meta["path"])]
 
 
 PAIR_KINDS = {"cut": per_step_pairs, "token": token_pairs}  # the paper's, Self-Explore's
@@ -204,7 +203,7 @@ def fresh_pairs(cfg: StarConfig, task: StarGraphTask, sampler: HFSampler, pair_k
     paths = start_rollouts(sampler, task, fresh, cfg.negatives_per_graph, cfg.seed + 1)
     one_each = {}
     for pair in PAIR_KINDS[pair_kind](task, fresh, paths):
-        one_each.setdefault(pair["prompt"].split("=")[0], pair)  # the graph's edges and query identify it
+        one_each.setdefault(pair["uid"], pair)
     return list(one_each.values())[:need]
 
 
@@ -215,8 +214,6 @@ def dpo_run(cfg: StarConfig, sft_folder: Path, start: int, pair_kind: str = "cut
     pairs ("cut", the study's) or Self-Explore's ("token", `token_pairs`); `fresh`: pairs from new graphs,
     one per graph (`fresh_pairs`), instead of SFT's training graphs.
     Cached; returns rows {step (SFT iterations + DPO steps), metric, value}."""
-    from synthrl.preference import train_preference
-
     def build(folder: Path) -> None:
         task = task_of(cfg)
         train, test = graphs(cfg)
@@ -243,7 +240,7 @@ def dpo_run(cfg: StarConfig, sft_folder: Path, start: int, pair_kind: str = "cut
                                       cfg.dpo, on_step=on_step)
             rows += [{"step": start + s, "metric": "dpo_loss", "value": v} for s, v in result.losses]
             rows += [{"step": start + r["step"], "metric": f"dpo_{m}", "value": r[m]}
-                     for r in result.log for m in DPO_DIAGNOSTICS]
+                     for r in result.log for m in DIAGNOSTICS]  # a collapse shows in them
         (folder / "rows.json").write_text(json.dumps(rows))
 
     key = cache_key("star_dpo", sft_folder.name, start, to_dict(cfg.dpo), cfg.dpo_eval_every,
@@ -251,11 +248,6 @@ def dpo_run(cfg: StarConfig, sft_folder: Path, start: int, pair_kind: str = "cut
                     "diagnostics",  # runs cached before the trainer's diagnostics were kept are re-run
                     *([pair_kind] if pair_kind != "cut" else []), *(["fresh"] if fresh else []))
     return json.loads((cached_dir("star_dpo", key, build) / "rows.json").read_text())
-
-
-# The preference trainer's per-step diagnostics (PreferenceResult.log) kept with each DPO run: a collapse
-# (the chosen likelihood falling with the rejected one) shows in them
-DPO_DIAGNOSTICS = ("chosen_logratio", "rejected_logratio", "reward_margin", "pair_accuracy")
 
 
 def sft_rows(cfg: StarConfig, sft_folder: Path) -> list[dict]:

@@ -35,6 +35,7 @@ import time
 import pandas as pd
 
 from synthrl.cache import cache_key
+from synthrl.preference import DIAGNOSTICS
 from synthrl.presets import get_preset, to_dict
 from synthrl.results import load_probe, provenance, save_probe, table
 from synthrl.studies import star_graph as sg
@@ -87,7 +88,7 @@ def verdicts(df: pd.DataFrame) -> pd.DataFrame:
         other = dpo[dpo.metric == "other_acc_test"].sort_values("step")["value"]
         row = {"arm": arm, "start": int(start), **t, "worst_error": errors["value"].max(),
                "other_acc_end": other.iloc[-1] if len(other) else float("nan"),
-               **{m: last.get(f"dpo_{m}", float("nan")) for m in sg.DPO_DIAGNOSTICS}}
+               **{m: last.get(f"dpo_{m}", float("nan")) for m in DIAGNOSTICS}}
         row["collapse"] = bool(row["chosen_logratio"] < 0 and row["pair_accuracy"] >= COLLAPSE_ACCURACY)
         out.append(row)
     v = pd.DataFrame(out)
