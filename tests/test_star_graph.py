@@ -57,7 +57,7 @@ def test_per_step_pairs_cut_after_the_first_wrong_node():
     wrong_arm = [path[0], other, *unused[:3]]
     late = [*path[:3], *unused[3:5]]
     samples = [wrong_arm, wrong_arm, path, path[:3], late]  # a duplicate, a right path, an early stop
-    pairs = sg.per_step_pairs(task, [p], [samples])
+    pairs = sg.per_step_pairs(task, sg.first_wrong(task, [p], [samples]))
     assert [x["pit"] for x in pairs] == [CRITICAL_INDEX, 3]
     assert pairs[0]["rejected"] == f"{path[0]},{other}" and pairs[0]["chosen"] == p.solution
     assert pairs[1]["rejected"] == ",".join(map(str, [*path[:3], unused[3]]))

@@ -53,7 +53,8 @@ def test_self_explore_pairs_put_the_path_in_the_prompt_and_contrast_one_node():
     path = list(p.meta["path"])
     wrong = next(x for x in range(cfg.graph.n_nodes) if x not in path)
     sample = [*path[:2], wrong, *path[3:]]  # right up to the node at index 2
-    pairs = sg.token_pairs(task, [p], [[sample, sample, path]])  # a repeat and the true path make no pair
+    # a repeat and the true path make no pair
+    pairs = sg.token_pairs(task, sg.first_wrong(task, [p], [[sample, sample, path]]))
     assert len(pairs) == 1
     pair = pairs[0]
     assert pair["pit"] == 2 and pair["prompt"] == task.prompt(p) + f"{path[0]},{path[1]},"
@@ -61,7 +62,8 @@ def test_self_explore_pairs_put_the_path_in_the_prompt_and_contrast_one_node():
     ids = encode_pair(tok, pair)
     assert len(ids["chosen"]) == len(ids["rejected"]) == ids["n_prompt"] + 1  # one node each, no end token
     assert tok.eos_token_id not in ids["chosen"][ids["n_prompt"]:]
-    cut = sg.per_step_pairs(task, [p], [[sample]])[0]  # the paper's pair of the same sample, for contrast
+    # the paper's pair of the same sample, for contrast
+    cut = sg.per_step_pairs(task, sg.first_wrong(task, [p], [[sample]]))[0]
     assert cut["pit"] == 2 and cut["chosen"] == p.solution
 
 
@@ -81,3 +83,49 @@ def test_fresh_pairs_take_one_pair_from_each_new_graph_and_none_from_sfts():
     assert len(pairs) == 5 * 8 and len(set(graphs)) == len(graphs)  # one pass, no graph twice
     sft_graphs = {p.question.split("=")[0] for p in sg.graphs(cfg)[0]}
     assert not set(graphs) & sft_graphs
+
+
+class Continues:
+    """A stand-in policy for Monte-Carlo pits: from a right prefix of fewer than `fails_from` nodes it
+    writes the rest of the true path (decoded as the tokenizer would, space-separated); from any other
+    prefix it stops at once (a wrong, unfinished path)."""
+
+    def __init__(self, task, problems, tokenizer, fails_from: int):
+        self.paths = {task.prompt(p): p.meta["path"] for p in problems}
+        self.tokenizer, self.fails_from = tokenizer, fails_from
+        self.calls = 0
+
+    def sample(self, prompts, spec, prefixes=None):
+        from synthrl.tasks.stargraph import predicted_path
+
+        self.calls += 1
+        out = []
+        for prompt, prefix in zip(prompts, prefixes):
+            path, done = self.paths[prompt], predicted_path(prefix)
+            right = done == path[:len(done)] and len(done) < self.fails_from
+            out.append([" ".join(map(str, path[len(done):])) if right else ""] * spec.n)
+        return out
+
+
+def test_estimated_pits_land_at_the_exact_wrong_node_or_before_it_never_after():
+    from synthrl.presets import get_preset
+
+    cfg = get_preset("smoke").star
+    task, tok = sg.task_of(cfg), sg.tokenizer_of(cfg)
+    p = sg.graphs(cfg)[0][0]
+    path = list(p.meta["path"])
+    wrong = next(x for x in range(cfg.graph.n_nodes) if x not in path)
+    found = list(sg.first_wrong(task, [p], [[[*path[:2], wrong, *path[3:]]]]))  # exact pit: node 2
+    assert [f[2] for f in found] == [2]
+
+    def pits(fails_from):
+        sampler = Continues(task, [p], tok, fails_from)
+        return [f[2] for f in sg.estimated_pits(sampler, task, found, n_rollouts=4, seed=0)], sampler.calls
+
+    assert pits(99) == ([2], 1)  # a policy that recovers from every right prefix: Q falls to 0 at the wrong node
+    assert pits(1)[0] == [0]  # it fails after the start node already: the estimate lands two nodes early
+    assert pits(0)[0] == [None]  # it fails from the bare prompt too: Q never falls below Q_0, no pit
+    agreement = sg.pit_agreement([(p, [], 2, 2), (p, [], 0, 2), (p, [], None, 2), (p, [], 2, 2)])
+    assert agreement == {"pit_at_exact": 0.5, "pit_before_exact": 0.25, "pit_none": 0.25}
+    pairs = sg.per_step_pairs(task, sg.estimated_pits(Continues(task, [p], tok, 1), task, found, 4, 0))
+    assert pairs[0]["rejected"] == str(path[0])  # cut where the estimate put the pit, a right prefix

@@ -135,15 +135,17 @@ def first_pit(q: np.ndarray, successes: list[int], rollouts: list[int], definiti
     return None
 
 
-def step_prefixes(steps: list[str]) -> list[str]:
-    """Prefix texts 0..L: '' then the first i steps, each line ended so the model starts a new step."""
-    return ["".join(s + "\n" for s in steps[:i]) for i in range(len(steps) + 1)]
+def step_prefixes(steps: list[str], sep: str = "\n") -> list[str]:
+    """Prefix texts 0..L: '' then the first i steps, each ended by `sep` (a line's end in arith, a comma
+    between star-graph nodes) so that the model starts a new step."""
+    return ["".join(s + sep for s in steps[:i]) for i in range(len(steps) + 1)]
 
 
 def estimate_q(sampler: Sampler, task, problems: list[Problem], traces: list[str], n_rollouts: int,
                temperature: float = 1.0, seed: int = 0, max_new_tokens: int = 96, k: int = BOK_K,
-               pool: dict[str, list[str]] | None = None) -> list[TraceCredit]:
-    """Monte-Carlo Q for every step prefix of each (problem, trace), from `n_rollouts` each.
+               pool: dict[str, list[str]] | None = None, sep: str = "\n") -> list[TraceCredit]:
+    """Monte-Carlo Q for every step prefix of each (problem, trace), from `n_rollouts` each; `sep`
+    ends each step of a prefix (`step_prefixes`).
 
     All unfinished prefixes of all traces go to the sampler in one call (it batches them); each
     rollout's tokens are counted by the sampler's tokenizer. With `pool`, see `with_pool`.
@@ -155,7 +157,7 @@ def estimate_q(sampler: Sampler, task, problems: list[Problem], traces: list[str
     credits = []
     for t, (problem, trace) in enumerate(zip(problems, traces)):
         steps = task.split_steps(trace)
-        prefixes = step_prefixes(steps)
+        prefixes = step_prefixes(steps, sep)
         exact = [float(task.is_correct(problem, x)) if task.is_finished(problem, x) else None for x in prefixes]
         credits.append(TraceCredit(problem.uid, steps, [[] for _ in prefixes], exact, k,
                                    rollout_tokens=[[] for _ in prefixes]))

@@ -318,7 +318,8 @@ class StarConfig:
         lr=5e-4, batch_size=32, max_steps=600, warmup_ratio=0.0, lr_scheduler="constant", max_grad_norm=None))
     dpo_eval_every: int = 50  # evaluate per-step DPO every this many steps
     negatives_per_graph: int = 4  # samples of the start checkpoint per training graph, at temperature 1
-    q_rollouts: int = 8  # rollouts from the start node: Q of the critical token (our choice)
+    # rollouts from the start node (Q of the critical token), and per prefix where pits are estimated (our choice)
+    q_rollouts: int = 8
     n_eval_train: int = 300  # training graphs scored at each checkpoint (memorization)
     seed: int = 0
 

@@ -27,6 +27,7 @@ from transformers import TrainerCallback
 
 from synthrl import verdicts
 from synthrl.cache import cache_key, cached_dir
+from synthrl.credit import FIRST_PIT_DEFINITIONS
 from synthrl.preference import DIAGNOSTICS, per_step_pair, train_preference
 from synthrl.presets import Preset, StarConfig, get_preset, to_dict
 from synthrl.results import curve, provenance, table
@@ -173,46 +174,89 @@ def first_wrong(task: StarGraphTask, problems: list[Problem], paths: list[list[l
                 yield p, nodes, labels.index("wrong")
 
 
-def per_step_pairs(task: StarGraphTask, problems: list[Problem], paths: list[list[list[int]]]) -> list[dict]:
-    """The paper's per-step pairs: chosen = the true path; rejected = a distinct incorrect sample
-    cut right after its first wrong node (a prefix, no end token)."""
+def estimated_pits(sampler: HFSampler, task: StarGraphTask, found: list[tuple], n_rollouts: int, seed: int,
+                   definition: str = "min") -> list[tuple]:
+    """The samples of `first_wrong` with the first pit the paper's recipe finds without labels: Q of every
+    prefix of the sample from `n_rollouts` rollouts of the same policy (`credit.estimate_q`, under BoK
+    K = 5), the pit by `definition` (`credit.first_pit`: "min" is the paper's). Returns (problem, nodes,
+    estimated pit or None where the estimate finds none, exact pit) per sample. A prefix that holds a
+    wrong node has Q = 0 exactly, so an estimate lands at the exact pit or before it (where every
+    rollout from a right prefix failed), or nowhere (where every rollout from the bare prompt failed)."""
+    from synthrl.credit import estimate_q
+
+    traces = [",".join(map(str, nodes)) for _, nodes, _ in found]
+    credits = estimate_q(sampler, task, [p for p, _, _ in found], traces, n_rollouts, seed=seed,
+                         max_new_tokens=task.config.l + 1, sep=",")
+    return [(p, nodes, credit.first_pit(definition), exact) for (p, nodes, exact), credit in zip(found, credits)]
+
+
+def per_step_pairs(task: StarGraphTask, found) -> list[dict]:
+    """The paper's per-step pairs from `found` ((problem, sampled nodes, first pit, ...) as `first_wrong`
+    yields): chosen = the true path; rejected = the sample cut right after its pit (a prefix, no end token)."""
     return [{**per_step_pair(task.prompt(p), p.solution, [str(x) for x in nodes], pit, sep=","), "pit": pit,
-             "uid": p.uid} for p, nodes, pit in first_wrong(task, problems, paths)]
+             "uid": p.uid} for p, nodes, pit, *_ in found]
 
 
-def token_pairs(task: StarGraphTask, problems: list[Problem], paths: list[list[list[int]]]) -> list[dict]:
-    """Self-Explore's construction (Hwang et al. 2024): the path before the first wrong node goes into
-    the prompt, and the pair is the right node against the wrong one, a single token each (both
-    prefixes, no end token). The same samples and pits as `per_step_pairs`; a path that is wrong only by
-    running past the true one's end has no right node to prefer there and makes no pair."""
+def token_pairs(task: StarGraphTask, found) -> list[dict]:
+    """Self-Explore's construction (Hwang et al. 2024) from `found` (as `per_step_pairs`): the path before
+    the pit goes into the prompt, and the pair is the right node against the sampled one, a single token
+    each (both prefixes, no end token). A path that is wrong only by running past the true one's end has
+    no right node to prefer there and makes no pair."""
     return [{"prompt": task.prompt(p) + "".join(f"{x}," for x in nodes[:pit]), "chosen": str(p.meta["path"][pit]),
              "rejected": str(nodes[pit]), "chosen_is_prefix": True, "rejected_is_prefix": True, "pit": pit,
-             "uid": p.uid} for p, nodes, pit in first_wrong(task, problems, paths) if pit < len(p.meta["path"])]
+             "uid": p.uid} for p, nodes, pit, *_ in found if pit < len(p.meta["path"])]
 
 
 PAIR_KINDS = {"cut": per_step_pairs, "token": token_pairs}  # the paper's, Self-Explore's
+PITS = ("exact", *FIRST_PIT_DEFINITIONS)  # the exact first wrong node (the study's), or estimated by a definition
 
 
-def fresh_pairs(cfg: StarConfig, task: StarGraphTask, sampler: HFSampler, pair_kind: str) -> list[dict]:
+def sampled_pits(cfg: StarConfig, task: StarGraphTask, sampler: HFSampler, problems: list[Problem],
+                 pits: str) -> list[tuple]:
+    """The start checkpoint's distinct wrong samples of `problems` (`cfg.negatives_per_graph` each) as
+    (problem, nodes, pit, exact pit): the pit exact (`first_wrong`), or estimated from `cfg.q_rollouts`
+    rollouts per prefix (`estimated_pits`, the definition `pits`; None where it finds none)."""
+    if pits not in PITS:
+        raise ValueError(f"pits must be one of {PITS}, got {pits!r}")
+    paths = start_rollouts(sampler, task, problems, cfg.negatives_per_graph, cfg.seed + 1)
+    found = list(first_wrong(task, problems, paths))
+    if pits == "exact":
+        return [(p, nodes, pit, pit) for p, nodes, pit in found]
+    return estimated_pits(sampler, task, found, cfg.q_rollouts, cfg.seed + 2, pits)
+
+
+def pit_agreement(found: list[tuple]) -> dict[str, float]:
+    """Where estimated pits landed against the exact first wrong node: the fractions of samples at it,
+    before it, and with no pit found."""
+    est = [(f[2], f[3]) for f in found]
+    return {"pit_at_exact": float(np.mean([e == x for e, x in est])),
+            "pit_before_exact": float(np.mean([e is not None and e < x for e, x in est])),
+            "pit_none": float(np.mean([e is None for e, _ in est]))}
+
+
+def fresh_pairs(cfg: StarConfig, task: StarGraphTask, sampler: HFSampler, pair_kind: str,
+                pits: str = "exact") -> list[dict]:
     """Bachmann & Nagarajan's regime for per-step DPO: one pair from each of new training-split graphs
     (none of SFT's, up to chance), as many as one pass of the DPO run takes, so that no step sees a graph
     an earlier step saw and memorizing cannot lower the loss. A quarter more graphs are drawn than pairs
     needed, for the graphs whose samples are all right."""
     need = cfg.dpo.max_steps * cfg.dpo.batch_size
     fresh = task.make_problems("train", need + need // 4, cfg.seed + 1)
-    paths = start_rollouts(sampler, task, fresh, cfg.negatives_per_graph, cfg.seed + 1)
     one_each = {}
-    for pair in PAIR_KINDS[pair_kind](task, fresh, paths):
+    found = [f for f in sampled_pits(cfg, task, sampler, fresh, pits) if f[2] is not None]
+    for pair in PAIR_KINDS[pair_kind](task, found):
         one_each.setdefault(pair["uid"], pair)
     return list(one_each.values())[:need]
 
 
-def dpo_run(cfg: StarConfig, sft_folder: Path, start: int, pair_kind: str = "cut", fresh: bool = False) -> list[dict]:
+def dpo_run(cfg: StarConfig, sft_folder: Path, start: int, pair_kind: str = "cut", fresh: bool = False,
+            pits: str = "exact") -> list[dict]:
     """Per-step DPO from SFT checkpoint `start` (also the frozen reference), on pairs from that
     checkpoint's own samples of the training graphs (temperature 1, continued from the start node,
     which every path begins with); metrics every `dpo_eval_every` steps. `pair_kind`: the paper's
     pairs ("cut", the study's) or Self-Explore's ("token", `token_pairs`); `fresh`: pairs from new graphs,
-    one per graph (`fresh_pairs`), instead of SFT's training graphs.
+    one per graph (`fresh_pairs`), instead of SFT's training graphs; `pits`: the exact first wrong node (the
+    study's) or the pit a definition finds from Monte-Carlo rollouts (`estimated_pits`).
     Cached; returns rows {step (SFT iterations + DPO steps), metric, value}."""
     def build(folder: Path) -> None:
         task = task_of(cfg)
@@ -221,12 +265,15 @@ def dpo_run(cfg: StarConfig, sft_folder: Path, start: int, pair_kind: str = "cut
         model, tok = load_snapshot(sft_folder, start)
         reference, _ = load_snapshot(sft_folder, start)
         sampler = HFSampler(model, tok, batch_size=EVAL_BATCH)
+        rows = []
         if fresh:
-            pairs = fresh_pairs(cfg, task, sampler, pair_kind)
+            pairs = fresh_pairs(cfg, task, sampler, pair_kind, pits)
         else:
-            paths = start_rollouts(sampler, task, train, cfg.negatives_per_graph, cfg.seed + 1)
-            pairs = PAIR_KINDS[pair_kind](task, train, paths)
-        rows = [{"step": start, "metric": "n_pairs", "value": len(pairs)},
+            found = sampled_pits(cfg, task, sampler, train, pits)
+            if pits != "exact" and found:
+                rows += [{"step": start, "metric": k, "value": v} for k, v in pit_agreement(found).items()]
+            pairs = PAIR_KINDS[pair_kind](task, [f for f in found if f[2] is not None])
+        rows += [{"step": start, "metric": "n_pairs", "value": len(pairs)},
                 {"step": start, "metric": "pit_at_critical",
                  "value": float(np.mean([p["pit"] == CRITICAL_INDEX for p in pairs])) if pairs else float("nan")}]
 
@@ -246,7 +293,8 @@ def dpo_run(cfg: StarConfig, sft_folder: Path, start: int, pair_kind: str = "cut
     key = cache_key("star_dpo", sft_folder.name, start, to_dict(cfg.dpo), cfg.dpo_eval_every,
                     cfg.negatives_per_graph, cfg.q_rollouts, cfg.n_eval_train, cfg.n_test, cfg.seed,
                     "diagnostics",  # runs cached before the trainer's diagnostics were kept are re-run
-                    *([pair_kind] if pair_kind != "cut" else []), *(["fresh"] if fresh else []))
+                    *([pair_kind] if pair_kind != "cut" else []), *(["fresh"] if fresh else []),
+                    *([f"pits {pits}"] if pits != "exact" else []))
     return json.loads((cached_dir("star_dpo", key, build) / "rows.json").read_text())
 
 

@@ -16,6 +16,11 @@ as the study does, with the preference trainer's per-step diagnostics kept.
 - `star_fresh` (added after those four ran): from 500, pairs from new graphs, one per graph and no graph
   twice (`star_graph.fresh_pairs`, Bachmann & Nagarajan's regime, where memorizing is impossible), at the
   study's rate and at 1e-4, beside the same two arms on SFT's graphs.
+- `star_pits` (added after those five ran): from 500, the paper's pairs cut at the first pit that Monte-Carlo
+  rollouts find (`star_graph.estimated_pits`: Q of every prefix from the study's 8 rollouts under BoK K = 5,
+  the paper's "min" definition; credit.py's estimator, as the negative study's) against the exact first wrong
+  node the study cuts at, each at the study's rate and at 1e-4. Where the estimate put the pits is kept
+  (metrics pit_at_exact, pit_before_exact, pit_none).
 
 Rule, written before the runs. A transition is the study's rule (`star_graph.transition`: the test error
 ends at or below half the start checkpoint's and more than 2 standard errors below continued SFT at the
@@ -51,6 +56,8 @@ PROBES = {
                                               "lr 1e-4, 3x steps": {"lr": 1e-4, "max_steps": 1800}}},
     "star_fresh": {"starts": (500,), "arms": {"study": {}, "fresh graphs": {"fresh": True}, "lr 1e-4": {"lr": 1e-4},
                                                "fresh graphs, lr 1e-4": {"fresh": True, "lr": 1e-4}}},
+    "star_pits": {"starts": (500,), "arms": {"study": {}, "estimated pits": {"pits": "min"}, "lr 1e-4": {"lr": 1e-4},
+                                              "estimated pits, lr 1e-4": {"pits": "min", "lr": 1e-4}}},
 }
 COLLAPSE_ACCURACY = 0.9
 
@@ -68,11 +75,11 @@ def run(name: str, preset_name: str = "cpu") -> pd.DataFrame:
     rows = [{**common, "arm": "SFT", "method": sg.SFT, **r} for r in sg.sft_rows(cfg, folder)]
     for arm, knobs in probe["arms"].items():
         knobs = dict(knobs)
-        pair_kind, fresh = knobs.pop("pairs", "cut"), knobs.pop("fresh", False)
+        pair_kind, fresh, pits = knobs.pop("pairs", "cut"), knobs.pop("fresh", False), knobs.pop("pits", "exact")
         armed = dataclasses.replace(cfg, dpo=dataclasses.replace(cfg.dpo, **knobs))
         for start in probe["starts"]:
             rows += [{**common, "arm": arm, "method": sg.DPO, "start": start, "start_kind": "under-trained", **r}
-                     for r in sg.dpo_run(armed, folder, start, pair_kind, fresh)]
+                     for r in sg.dpo_run(armed, folder, start, pair_kind, fresh, pits)]
     return table(rows, provenance(cache_key(to_dict(cfg), name), time.perf_counter() - started))
 
 
@@ -106,7 +113,8 @@ def ledger(df: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame({
         "arm": v["arm"], "from": v["start"],
         "test error: start -> end (continued SFT)": [
-            f"{a:.3f} -> {b:.3f} ({c:.3f})" for a, b, c in zip(v.error_start, v.error_dpo, v.error_sft)],
+            f"{a:.3f} -> {b:.3f} ({c:.3f})" if has else "no pairs: nothing to train on"
+            for a, b, c, has in zip(v.error_start, v.error_dpo, v.error_sft, v.has_pairs)],
         "worst on the way": v["worst_error"].map(lambda x: f"{x:.3f}"),
         "other tokens at the end": v["other_acc_end"].map(lambda x: f"{x:.3f}"),
         "last step: pair accuracy, chosen / rejected log-ratio": [
