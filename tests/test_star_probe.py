@@ -129,3 +129,33 @@ def test_estimated_pits_land_at_the_exact_wrong_node_or_before_it_never_after():
     assert agreement == {"pit_at_exact": 0.5, "pit_before_exact": 0.25, "pit_none": 0.25}
     pairs = sg.per_step_pairs(task, sg.estimated_pits(Continues(task, [p], tok, 1), task, found, 4, 0))
     assert pairs[0]["rejected"] == str(path[0])  # cut where the estimate put the pit, a right prefix
+
+
+def _judged(arm: str, start: int, error_dpo: float, transition: bool) -> dict:
+    return {"arm": arm, "start": start, "has_pairs": True, "error_start": 0.7, "error_dpo": error_dpo,
+            "error_sft": 0.55, "se": 0.03, "transition": transition}
+
+
+def test_the_verdict_across_probes_counts_each_run_once_and_needs_one_transition(monkeypatch):
+    from synthrl import verdicts as rules
+
+    transitions = {500: False, 3000: False}
+    study = pd.DataFrame({"method": sg.DPO, "start": [500, 3000], "start_kind": ["under-trained", "over-trained"]})
+    monkeypatch.setattr("synthrl.results.load_results", lambda study_name, preset: study)
+    monkeypatch.setattr(sg, "transition", lambda df, s: _judged("study", s, 0.6, transitions[s]))
+    probes = {"a": [_judged("study", 500, 0.9, False), _judged("lr", 500, 0.56, False)],
+              "b": [_judged("lr", 500, 0.56, False), _judged("new", 500, 0.30, False)]}
+    monkeypatch.setattr(probe, "PROBES", {**dict.fromkeys(probes), "never run": None})
+    monkeypatch.setattr(probe, "load", lambda name, preset: probes[name] if name in probes else
+                        (_ for _ in ()).throw(FileNotFoundError(name)))
+    monkeypatch.setattr(probe, "verdicts", pd.DataFrame)
+    e = probe.evidence().set_index("source")
+    assert list(e.runs) == [1, 2, 1] and list(e.transitions) == [0, 0, 0]  # "lr" from 500 counted in "a" only
+    assert e.loc["b", "lowest against continued SFT"].startswith("new from 500: 0.300")
+    c = probe.claims()
+    assert c.verdict.tolist() == [rules.DOES_NOT, rules.NOT_TESTABLE]
+    assert c.ours[0].startswith("not shown at cpu scale: none of 4 runs")
+    probes["b"][1]["transition"] = True  # one transition anywhere: Fig. 8b reproduces, 8c becomes testable
+    assert probe.claims().verdict.tolist() == [rules.REPRODUCES, rules.REPRODUCES]
+    transitions[3000] = True
+    assert probe.claims().verdict.tolist()[1] == rules.DOES_NOT

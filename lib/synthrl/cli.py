@@ -115,6 +115,11 @@ def readme_tables(preset: str = "cpu") -> dict:
 
         return lambda: star_probe.ledger(star_probe.load(name, preset))
 
+    def star_across(what):  # issue 17's verdict across the star-graph study and every probe
+        from synthrl.studies import star_probe
+
+        return getattr(star_probe, what)(preset)
+
     def gpu_quickstart(what):  # the one gpu-preset run, on a lent GPU (README, "Verified on a GPU")
         from synthrl.studies import quickstart
 
@@ -126,7 +131,8 @@ def readme_tables(preset: str = "cpu") -> dict:
             "negative-knobs-probe": negative_knobs, "quickstart-gpu-results": lambda: gpu_quickstart("results"),
             "quickstart-gpu-claims": lambda: gpu_quickstart("claims"),
             **{f"{name.replace('_', '-')}-probe": star(name)
-               for name in ("star_collapse", "star_early", "star_pairs", "star_long", "star_fresh")}}
+               for name in ("star_collapse", "star_early", "star_pairs", "star_long", "star_fresh", "star_pits")},
+            "star-evidence": lambda: star_across("evidence"), "star-verdict": lambda: star_across("claims")}
 
 
 def cmd_readme(path: str = "README.md") -> int:

@@ -128,6 +128,69 @@ def load(name: str, preset_name: str = "cpu") -> pd.DataFrame:
     return load_probe(name, preset_name, f"{name} probe")
 
 
+def _starts(study: pd.DataFrame, kind: str) -> list[int]:
+    dpo = study[(study.method == sg.DPO) & (study.start_kind == kind)]
+    return sorted(int(x) for x in dpo.start.dropna().unique())
+
+
+def evidence(preset_name: str = "cpu") -> pd.DataFrame:
+    """Every committed per-step DPO run of the star graph from an under-trained start, judged by the
+    study's transition rule: the study's starts, then each probe's arms (a probe not run on the preset
+    is left out, and so is an arm with no pairs; an arm an earlier probe already ran is counted there).
+    One row per source: its runs, how many transitioned, and the run that ended lowest against continued
+    SFT at the same iteration."""
+    from synthrl.results import load_results
+
+    study = load_results(sg.STUDY, preset_name)
+    sources = {"study": pd.DataFrame([{"arm": "study", **sg.transition(study, s)}
+                                      for s in _starts(study, "under-trained")])}
+    for name in PROBES:
+        try:
+            sources[name] = verdicts(load(name, preset_name))
+        except FileNotFoundError:
+            continue
+    out, seen = [], set()
+    for name, v in sources.items():
+        v = v[v.has_pairs.fillna(False).astype(bool)] if "has_pairs" in v else v
+        if name != "study":  # an arm an earlier probe ran (the same cached run) counts once
+            new = [(a, s) not in seen for a, s in zip(v.arm, v.start)]
+            seen |= set(zip(v.arm, v.start))
+            v = v[new]
+        if v.empty:
+            continue
+        best = v.loc[(v.error_dpo - v.error_sft).idxmin()]
+        out.append({"source": name, "runs": len(v), "transitions": int(v.transition.astype(bool).sum()),
+                    "lowest against continued SFT": f"{best.arm} from {int(best.start)}: {best.error_dpo:.3f} "
+                                                    f"vs {best.error_sft:.3f} (SE {best.se:.3f})"})
+    return pd.DataFrame(out)
+
+
+def claims(preset_name: str = "cpu") -> pd.DataFrame:
+    """Issue 17's verdicts on Figs. 8b and 8c across the study and every probe (`evidence`): the phase
+    transition reproduces if any run transitioned, else it is not shown at this scale (does not
+    reproduce); the over-trained start's absence of one is judged as the study judges it
+    (`verdicts.absence`: not testable where no under-trained run transitioned)."""
+    from synthrl import verdicts as rules
+    from synthrl.results import load_results
+
+    e = evidence(preset_name)
+    runs, found = int(e.runs.sum()), int(e.transitions.sum())
+    under = (f"{found} of {runs} runs transitioned" if found else
+             f"not shown at {preset_name} scale: none of {runs} runs transitioned (the study's "
+             f"{int(e.runs.iloc[0])} starts and {runs - int(e.runs.iloc[0])} probe arms)")
+    study = load_results(sg.STUDY, preset_name)
+    over = [sg.transition(study, s) for s in _starts(study, "over-trained")]
+    absent = not any(t.get("transition") for t in over)
+    return pd.DataFrame([
+        {"claim": "per-step DPO from an under-trained SFT checkpoint: phase transition (Fig. 8b), in the "
+                  "study or any probe", "paper": "yes", "ours": under,
+         "verdict": rules.REPRODUCES if found else rules.DOES_NOT},
+        {"claim": "per-step DPO from the over-trained SFT checkpoint: no transition (Fig. 8c)", "paper": "no",
+         "ours": ", ".join(f"from {t['start']}: " + ("a transition" if t.get("transition") else "none")
+                           for t in over) or "no over-trained start",
+         "verdict": rules.absence(absent, bool(found)) if over else rules.NOT_TESTABLE}])
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("name", choices=sorted(PROBES))
