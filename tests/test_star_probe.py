@@ -43,8 +43,9 @@ def test_the_rule_calls_a_collapse_only_when_chosen_falls_with_separated_pairs()
     assert not v["transition"].any()  # 0.68 is not half of 0.70
 
 
-def test_self_explore_pairs_put_the_path_in_the_prompt_and_contrast_one_node():
-    from synthrl.preference import encode_pair
+def _wrong_at_node_2():
+    """The smoke star task, its tokenizer, a training graph, its path and a sample of it that is right up
+    to the node at index 2, where a node of no arm stands."""
     from synthrl.presets import get_preset
 
     cfg = get_preset("smoke").star
@@ -52,7 +53,13 @@ def test_self_explore_pairs_put_the_path_in_the_prompt_and_contrast_one_node():
     p = sg.graphs(cfg)[0][0]
     path = list(p.meta["path"])
     wrong = next(x for x in range(cfg.graph.n_nodes) if x not in path)
-    sample = [*path[:2], wrong, *path[3:]]  # right up to the node at index 2
+    return task, tok, p, path, wrong, [*path[:2], wrong, *path[3:]]
+
+
+def test_self_explore_pairs_put_the_path_in_the_prompt_and_contrast_one_node():
+    from synthrl.preference import encode_pair
+
+    task, tok, p, path, wrong, sample = _wrong_at_node_2()
     # a repeat and the true path make no pair
     pairs = sg.token_pairs(task, sg.first_wrong(task, [p], [[sample, sample, path]]))
     assert len(pairs) == 1
@@ -108,14 +115,8 @@ class Continues:
 
 
 def test_estimated_pits_land_at_the_exact_wrong_node_or_before_it_never_after():
-    from synthrl.presets import get_preset
-
-    cfg = get_preset("smoke").star
-    task, tok = sg.task_of(cfg), sg.tokenizer_of(cfg)
-    p = sg.graphs(cfg)[0][0]
-    path = list(p.meta["path"])
-    wrong = next(x for x in range(cfg.graph.n_nodes) if x not in path)
-    found = list(sg.first_wrong(task, [p], [[[*path[:2], wrong, *path[3:]]]]))  # exact pit: node 2
+    task, tok, p, path, _, sample = _wrong_at_node_2()
+    found = list(sg.first_wrong(task, [p], [[sample]]))  # exact pit: node 2
     assert [f[2] for f in found] == [2]
 
     def pits(fails_from):
