@@ -126,7 +126,7 @@ def test_estimated_pits_land_at_the_exact_wrong_node_or_before_it_never_after():
     assert pits(99) == ([2], 1)  # a policy that recovers from every right prefix: Q falls to 0 at the wrong node
     assert pits(1)[0] == [0]  # it fails after the start node already: the estimate lands two nodes early
     assert pits(0)[0] == [None]  # it fails from the bare prompt too: Q never falls below Q_0, no pit
-    agreement = sg.pit_agreement([(p, [], 2, 2), (p, [], 0, 2), (p, [], None, 2), (p, [], 2, 2)])
+    agreement = sg.pit_agreement([sg.Pitted(p, [], pit, 2) for pit in (2, 0, None, 2)])
     assert agreement == {"pit_at_exact": 0.5, "pit_before_exact": 0.25, "pit_none": 0.25}
     pairs = sg.per_step_pairs(task, sg.estimated_pits(Continues(task, [p], tok, 1), task, found, 4, 0))
     assert pairs[0]["rejected"] == str(path[0])  # cut where the estimate put the pit, a right prefix

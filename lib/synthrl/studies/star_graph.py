@@ -18,6 +18,7 @@ import json
 import math
 import time
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -27,7 +28,7 @@ from transformers import TrainerCallback
 
 from synthrl import verdicts
 from synthrl.cache import cache_key, cached_dir
-from synthrl.credit import FIRST_PIT_DEFINITIONS
+from synthrl.credit import FIRST_PIT_DEFINITIONS, estimate_q
 from synthrl.preference import DIAGNOSTICS, per_step_pair, train_preference
 from synthrl.presets import Preset, StarConfig, get_preset, to_dict
 from synthrl.results import curve, provenance, table
@@ -174,20 +175,27 @@ def first_wrong(task: StarGraphTask, problems: list[Problem], paths: list[list[l
                 yield p, nodes, labels.index("wrong")
 
 
+class Pitted(NamedTuple):
+    """A distinct wrong sample of a graph with the pit its pair is cut at, and the exact first wrong node."""
+
+    problem: Problem
+    nodes: list[int]
+    pit: int | None  # None where an estimate finds no pit
+    exact: int
+
+
 def estimated_pits(sampler: HFSampler, task: StarGraphTask, found: list[tuple], n_rollouts: int, seed: int,
-                   definition: str = "min") -> list[tuple]:
+                   definition: str = "min") -> list[Pitted]:
     """The samples of `first_wrong` with the first pit the paper's recipe finds without labels: Q of every
     prefix of the sample from `n_rollouts` rollouts of the same policy (`credit.estimate_q`, under BoK
-    K = 5), the pit by `definition` (`credit.first_pit`: "min" is the paper's). Returns (problem, nodes,
-    estimated pit or None where the estimate finds none, exact pit) per sample. A prefix that holds a
+    K = 5), the pit by `definition` (`credit.first_pit`: "min" is the paper's), one `Pitted` per sample. A
+    prefix that holds a
     wrong node has Q = 0 exactly, so an estimate lands at the exact pit or before it (where every
     rollout from a right prefix failed), or nowhere (where every rollout from the bare prompt failed)."""
-    from synthrl.credit import estimate_q
-
     traces = [",".join(map(str, nodes)) for _, nodes, _ in found]
     credits = estimate_q(sampler, task, [p for p, _, _ in found], traces, n_rollouts, seed=seed,
                          max_new_tokens=task.config.l + 1, sep=",")
-    return [(p, nodes, credit.first_pit(definition), exact) for (p, nodes, exact), credit in zip(found, credits)]
+    return [Pitted(p, nodes, credit.first_pit(definition), exact) for (p, nodes, exact), credit in zip(found, credits)]
 
 
 def per_step_pairs(task: StarGraphTask, found) -> list[dict]:
@@ -212,26 +220,29 @@ PITS = ("exact", *FIRST_PIT_DEFINITIONS)  # the exact first wrong node (the stud
 
 
 def sampled_pits(cfg: StarConfig, task: StarGraphTask, sampler: HFSampler, problems: list[Problem],
-                 pits: str) -> list[tuple]:
-    """The start checkpoint's distinct wrong samples of `problems` (`cfg.negatives_per_graph` each) as
-    (problem, nodes, pit, exact pit): the pit exact (`first_wrong`), or estimated from `cfg.q_rollouts`
-    rollouts per prefix (`estimated_pits`, the definition `pits`; None where it finds none)."""
+                 pits: str) -> list[Pitted]:
+    """The start checkpoint's distinct wrong samples of `problems` (`cfg.negatives_per_graph` each) with
+    their pits: exact (`first_wrong`), or estimated from `cfg.q_rollouts` rollouts per prefix
+    (`estimated_pits`, the definition `pits`; None where it finds none)."""
     if pits not in PITS:
         raise ValueError(f"pits must be one of {PITS}, got {pits!r}")
     paths = start_rollouts(sampler, task, problems, cfg.negatives_per_graph, cfg.seed + 1)
     found = list(first_wrong(task, problems, paths))
     if pits == "exact":
-        return [(p, nodes, pit, pit) for p, nodes, pit in found]
+        return [Pitted(p, nodes, pit, pit) for p, nodes, pit in found]
     return estimated_pits(sampler, task, found, cfg.q_rollouts, cfg.seed + 2, pits)
 
 
-def pit_agreement(found: list[tuple]) -> dict[str, float]:
+def pit_agreement(found: list[Pitted]) -> dict[str, float]:
     """Where estimated pits landed against the exact first wrong node: the fractions of samples at it,
     before it, and with no pit found."""
-    est = [(f[2], f[3]) for f in found]
-    return {"pit_at_exact": float(np.mean([e == x for e, x in est])),
-            "pit_before_exact": float(np.mean([e is not None and e < x for e, x in est])),
-            "pit_none": float(np.mean([e is None for e, _ in est]))}
+    return {"pit_at_exact": float(np.mean([f.pit == f.exact for f in found])),
+            "pit_before_exact": float(np.mean([f.pit is not None and f.pit < f.exact for f in found])),
+            "pit_none": float(np.mean([f.pit is None for f in found]))}
+
+
+def with_pit(found: list[Pitted]) -> list[Pitted]:
+    return [f for f in found if f.pit is not None]
 
 
 def fresh_pairs(cfg: StarConfig, task: StarGraphTask, sampler: HFSampler, pair_kind: str,
@@ -243,8 +254,7 @@ def fresh_pairs(cfg: StarConfig, task: StarGraphTask, sampler: HFSampler, pair_k
     need = cfg.dpo.max_steps * cfg.dpo.batch_size
     fresh = task.make_problems("train", need + need // 4, cfg.seed + 1)
     one_each = {}
-    found = [f for f in sampled_pits(cfg, task, sampler, fresh, pits) if f[2] is not None]
-    for pair in PAIR_KINDS[pair_kind](task, found):
+    for pair in PAIR_KINDS[pair_kind](task, with_pit(sampled_pits(cfg, task, sampler, fresh, pits))):
         one_each.setdefault(pair["uid"], pair)
     return list(one_each.values())[:need]
 
@@ -272,7 +282,7 @@ def dpo_run(cfg: StarConfig, sft_folder: Path, start: int, pair_kind: str = "cut
             found = sampled_pits(cfg, task, sampler, train, pits)
             if pits != "exact" and found:
                 rows += [{"step": start, "metric": k, "value": v} for k, v in pit_agreement(found).items()]
-            pairs = PAIR_KINDS[pair_kind](task, [f for f in found if f[2] is not None])
+            pairs = PAIR_KINDS[pair_kind](task, with_pit(found))
         rows += [{"step": start, "metric": "n_pairs", "value": len(pairs)},
                 {"step": start, "metric": "pit_at_critical",
                  "value": float(np.mean([p["pit"] == CRITICAL_INDEX for p in pairs])) if pairs else float("nan")}]

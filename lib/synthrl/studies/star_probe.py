@@ -139,9 +139,16 @@ def evidence(preset_name: str = "cpu") -> pd.DataFrame:
     is left out, and so is an arm with no pairs; an arm an earlier probe already ran is counted there).
     One row per source: its runs, how many transitioned, and the run that ended lowest against continued
     SFT at the same iteration."""
+    return _evidence(_study(preset_name), preset_name)
+
+
+def _study(preset_name: str) -> pd.DataFrame:
     from synthrl.results import load_results
 
-    study = load_results(sg.STUDY, preset_name)
+    return load_results(sg.STUDY, preset_name)
+
+
+def _evidence(study: pd.DataFrame, preset_name: str) -> pd.DataFrame:
     sources = {"study": pd.DataFrame([{"arm": "study", **sg.transition(study, s)}
                                       for s in _starts(study, "under-trained")])}
     for name in PROBES:
@@ -151,7 +158,7 @@ def evidence(preset_name: str = "cpu") -> pd.DataFrame:
             continue
     out, seen = [], set()
     for name, v in sources.items():
-        v = v[v.has_pairs.fillna(False).astype(bool)] if "has_pairs" in v else v
+        v = v[v.has_pairs.fillna(False).astype(bool)]
         if name != "study":  # an arm an earlier probe ran (the same cached run) counts once
             new = [(a, s) not in seen for a, s in zip(v.arm, v.start)]
             seen |= set(zip(v.arm, v.start))
@@ -171,14 +178,14 @@ def claims(preset_name: str = "cpu") -> pd.DataFrame:
     reproduce); the over-trained start's absence of one is judged as the study judges it
     (`verdicts.absence`: not testable where no under-trained run transitioned)."""
     from synthrl import verdicts as rules
-    from synthrl.results import load_results
 
-    e = evidence(preset_name)
+    study = _study(preset_name)
+    e = _evidence(study, preset_name)
     runs, found = int(e.runs.sum()), int(e.transitions.sum())
+    in_study = int(e[e.source == "study"].runs.sum())
     under = (f"{found} of {runs} runs transitioned" if found else
              f"not shown at {preset_name} scale: none of {runs} runs transitioned (the study's "
-             f"{int(e.runs.iloc[0])} starts and {runs - int(e.runs.iloc[0])} probe arms)")
-    study = load_results(sg.STUDY, preset_name)
+             f"{in_study} starts and {runs - in_study} probe arms)")
     over = [sg.transition(study, s) for s in _starts(study, "over-trained")]
     absent = not any(t.get("transition") for t in over)
     return pd.DataFrame([
