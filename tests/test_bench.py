@@ -121,7 +121,7 @@ def test_ctranslate2_decodes_what_our_sampler_decodes(smoke_world, tmp_path):
 def test_bench_table_names_each_ratios_same_run_baseline():
     def row(part, method, metric, value, **kw):
         return {"part": part, "method": method, "metric": metric, "value": value,
-                **{k: kw.get(k, np.nan) for k in ("baseline", "model", "precision")}}
+                **{k: kw.get(k, np.nan) for k in ("baseline", "model", "precision", "rows_decoded")}}
 
     model = "1.00M, cpu preset"
     trl = dict(model=model)
@@ -138,16 +138,21 @@ def test_bench_table_names_each_ratios_same_run_baseline():
              row("sampling", "batched generate, greedy", "same_outputs", 1.0, precision="fp32", baseline="one"),
              row("sampling", "batched generate, greedy", "speedup", 0.5, precision="bf16", baseline="x"),
              row("sampling", "batched generate, greedy", "same_outputs", 0.9, precision="bf16", baseline="x")]
-    for way, s in (("naive", 6.0), ("ours", 2.0)):
-        rows += [row("rollouts", way, "seconds", s), row("rollouts", way, "tokens_per_s", 100 / s),
-                 row("rollouts", way, "mean_q", 0.3)]
-    rows += [row("rollouts", "ours", "speedup", 3.0, baseline="naive"),
-             row("decoding", "linear layers alone, 8 rows", "tokens_per_s", 1e5),
-             row("decoding", "ours", "fraction_of_floor", 0.25, baseline="linear layers alone, 8 rows")]
+    for way, b, s in (("naive", 8, 6.0), ("naive", 64, 9.0), ("ours", 8, 2.0), ("ours", 64, 1.0)):
+        rows += [row("rollouts", way, "seconds", s, rows_decoded=b), row("rollouts", way, "tokens_per_s", 100 / s,
+                                                                          rows_decoded=b),
+                 row("rollouts", way, "mean_q", 0.3, rows_decoded=b)]
+    rows += [row("rollouts", "ours", "speedup", 3.0, baseline="naive at 8 rows", rows_decoded=8),
+             row("rollouts", "ours", "speedup", 6.0, baseline="naive at its fastest, 8 rows", rows_decoded=64),
+             row("decoding", "linear layers alone, 64 rows", "tokens_per_s", 1e5),
+             row("decoding", "ours", "fraction_of_floor", 0.25, baseline="linear layers alone, 64 rows")]
     shown = table(pd.DataFrame(rows))
-    text = shown.to_string()
+    text = "\n".join(" | ".join(r) for r in shown.astype(str).values)
     assert "**0.80×** TRL fp32" in text and "losses within 0.0100 of fp32's (tolerance" in text
-    assert "**3.00×**" in text and "ours reaches 25% of it" in text
+    assert "ours (8 rows) vs naive at 8 rows | **3.00×**" in text
+    assert "ours (64 rows) vs naive at its fastest, 8 rows | **6.00×**" in text
+    assert "rollouts, naive, at each batch size (seconds) | 8 rows 6.0 s; 64 rows 9.0 s | fastest at 8 rows" in text
+    assert "ours reaches 25% of it" in text
     assert "CTranslate2" not in text  # not measured, not shown
     with pytest.raises(KeyError, match="0 rows"):
         table(pd.DataFrame(rows[2:]))  # no limit measured

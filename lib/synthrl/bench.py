@@ -35,7 +35,7 @@ STUDY = "bench"
 BENCH_TRAIN_STEPS = 30  # our choice: long enough to amortise TRL's set-up
 BENCH_TRAIN_ROUNDS = 2  # our choice: each training row is the faster of 2 interleaved runs
 BENCH_PROMPTS = 64
-BENCH_ROUNDS = 3  # our choice: rollout timings are the best of 3 interleaved rounds
+BENCH_ROUNDS = 2  # our choice: rollout timings are the best of 2 interleaved rounds
 BENCH_ROLLOUTS = 16  # rollouts per prefix, fixed so that figures compare across presets and commits
 BENCH_TRACES = 24  # negatives of pi_sft whose every step prefix is rolled out
 # bf16 invariance, stated before measuring (TRL's invariant tests compare loss trajectories the same way):
@@ -53,12 +53,17 @@ ROLLOUT_WAYS = {
     "ours": ("ours: cascade decoding, batches by prefix depth", dict()),
 }
 CT2 = "CTranslate2"
+# The ways compared head to head (with CTranslate2), each at every one of these batch sizes (sequences decoded
+# together), so that each is also compared at the size a user tuning it would pick (its fastest): the preset's
+# 128, 4x either side, and the negative-data study's rollout batch (1,024). The other ways run at the preset's.
+HEAD_TO_HEAD = ("naive", "ours")
+BENCH_BATCHES = (32, 128, 512, 1024)
 
 
 def _row(part: str, method: str, metric: str, value: float, baseline: str = "", model: str = "",
-         precision: str = "", n: int | None = None) -> dict:
+         precision: str = "", n: int | None = None, rows_decoded: int | None = None) -> dict:
     return {"part": part, "method": method, "metric": metric, "value": float(value), "baseline": baseline,
-            "model": model, "precision": precision, "n_problems": n}
+            "model": model, "precision": precision, "n_problems": n, "rows_decoded": rows_decoded}
 
 
 # ---- the limit -------------------------------------------------------------------------------------
@@ -204,33 +209,53 @@ class _Timed:
         return out
 
 
-def _ct2_rounds(model_dir: str, checkpoint: str, batch_size: int, threads: int, prompts, spec, prefixes, rounds: int):
-    """In a process of its own (see `synthrl.ct2`): CTranslate2's fastest of `rounds` runs of the same
-    rollouts, and the last run's outputs."""
+def _ct2_rounds(model_dir: str, checkpoint: str, batches: tuple[int, ...], threads: int, prompts, spec, prefixes,
+                rounds: int) -> dict[int, tuple[float, list]]:
+    """In a process of its own (see `synthrl.ct2`): CTranslate2 at each batch size, rounds interleaving the
+    sizes; per size, the fastest round and the last round's outputs."""
     from synthrl.ct2 import CT2Sampler
 
     torch.set_num_threads(threads)
     _, tokenizer = load_checkpoint(checkpoint)
-    sampler = CT2Sampler(model_dir, tokenizer, batch_size=batch_size, threads=threads)
-    best, out = float("inf"), None
+    found: dict[int, tuple[float, list]] = {}
     for _ in range(rounds):
-        start = time.perf_counter()
-        out = sampler.sample(prompts, spec, prefixes)
-        best = min(best, time.perf_counter() - start)
-    return best, out
+        for batch in batches:
+            sampler = CT2Sampler(model_dir, tokenizer, batch_size=batch, threads=threads)
+            start = time.perf_counter()
+            out = sampler.sample(prompts, spec, prefixes)
+            found[batch] = (min(time.perf_counter() - start, found.get(batch, (float("inf"),))[0]), out)
+    return found
 
 
-class _CT2InOwnProcess:
-    """A Sampler that hands its call to `_ct2_rounds` in a spawned process; `seconds` is its best round."""
+class _Replay:
+    """A Sampler that answers with continuations decoded elsewhere (CTranslate2's, in its own process)
+    for the very inputs it was given; `_Replay.record` captures those inputs."""
 
-    def __init__(self, model_dir, checkpoint, tokenizer, batch_size: int, rounds: int):
-        self.args = (str(model_dir), str(checkpoint), batch_size, torch.get_num_threads())
-        self.tokenizer, self.rounds, self.seconds = tokenizer, rounds, 0.0
+    def __init__(self, tokenizer, outputs: list | None = None):
+        self.tokenizer, self.outputs, self.inputs = tokenizer, outputs, None
 
     def sample(self, prompts, spec, prefixes=None):
+        if self.outputs is None:  # recording: blank continuations, whose scores are thrown away
+            self.inputs = (prompts, spec, prefixes)
+            return [[""] * spec.n for _ in prompts]
+        return self.outputs
+
+
+def _ct2_rollouts(checkpoint, tokenizer, batches: tuple[int, ...], rollouts) -> dict[int, tuple[float, list]]:
+    """CTranslate2's rollouts at each batch size: `rollouts(sampler)` (estimate_q on the bench's traces)
+    records its sampler call, which CTranslate2 decodes in a spawned process (both bundle an OpenMP runtime:
+    in one process ours ran slower after CTranslate2 had), then replays each size's outputs. Per size:
+    the best round's seconds and the credits."""
+    from synthrl.ct2 import convert
+
+    recorder = _Replay(tokenizer)
+    rollouts(recorder)
+    with tempfile.TemporaryDirectory(prefix="synthrl-ct2-") as folder:
+        args = (str(convert(checkpoint, folder)), str(checkpoint), batches, torch.get_num_threads(),
+                *recorder.inputs, BENCH_ROUNDS)
         with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
-            self.seconds, out = pool.submit(_ct2_rounds, *self.args, prompts, spec, prefixes, self.rounds).result()
-        return out
+            found = pool.submit(_ct2_rounds, *args).result()
+    return {batch: (seconds, rollouts(_Replay(tokenizer, out))) for batch, (seconds, out) in found.items()}
 
 
 def ct2_available() -> bool:
@@ -302,55 +327,63 @@ def rollout_inputs(preset_name: str):
 def measure_rollouts(preset_name: str, with_ct2: bool = True) -> list[dict]:
     """Rollouts from every step prefix of pi_sft's negatives, each way of the kit (and CTranslate2),
     same traces, same rollouts per prefix, temperature, maximum tokens and stopping (the end-of-sequence
-    token). Uses the cached pi_sft of the preset (trained first if missing, as `make demo` does)."""
+    token). The head-to-head ways run at every size of BENCH_BATCHES, the others at the preset's batch.
+    Uses the cached pi_sft of the preset (trained first if missing, as `make demo` does)."""
     from synthrl.credit import estimate_q
 
     preset, world, checkpoint, problems, traces = rollout_inputs(preset_name)
     model, tokenizer = load_checkpoint(checkpoint)
     n, batch, max_new = BENCH_ROLLOUTS, preset.sampling.batch_size, preset.sampling.max_new_tokens
-    seconds: dict[str, float] = {}
-    found: dict[str, list] = {}
-    tokens: dict[str, int] = {}
+
+    def rollouts(sampler):
+        return estimate_q(sampler, world, problems, traces, n, seed=0, max_new_tokens=max_new)
+
+    runs = [(way, b) for way in ROLLOUT_WAYS for b in (BENCH_BATCHES if way in HEAD_TO_HEAD else (batch,))]
+    seconds: dict[tuple[str, int], float] = {}
+    found: dict[tuple[str, int], list] = {}
     repeat = True
-    # Rounds interleave the ways and each keeps its best time (a shared machine's noise only slows a
+    # Rounds interleave the runs and each keeps its best time (a shared machine's noise only slows a
     # run down); every round must repeat the first's rollouts exactly (same seed).
     for _ in range(BENCH_ROUNDS):
-        for way, (_, options) in ROLLOUT_WAYS.items():
-            sampler = _Timed(HFSampler(model, tokenizer, batch_size=batch, **options))
-            credits = estimate_q(sampler, world, problems, traces, n, seed=0, max_new_tokens=max_new)
-            seconds[way] = min(seconds.get(way, float("inf")), sampler.seconds)
-            if way in found:
-                repeat &= [c.outcomes for c in credits] == [c.outcomes for c in found[way]]
-            found[way] = credits
-            tokens[way] = sum(c.sampled_tokens for c in credits)
+        for way, b in runs:
+            sampler = _Timed(HFSampler(model, tokenizer, batch_size=b, **ROLLOUT_WAYS[way][1]))
+            credits = rollouts(sampler)
+            seconds[way, b] = min(seconds.get((way, b), float("inf")), sampler.seconds)
+            if (way, b) in found:
+                repeat &= [c.outcomes for c in credits] == [c.outcomes for c in found[way, b]]
+            found[way, b] = credits
     if with_ct2 and ct2_available():
-        from synthrl.ct2 import convert
-
-        with tempfile.TemporaryDirectory(prefix="synthrl-ct2-") as folder:
-            sampler = _CT2InOwnProcess(convert(checkpoint, folder), checkpoint, tokenizer, batch, BENCH_ROUNDS)
-            found[CT2] = estimate_q(sampler, world, problems, traces, n, seed=0, max_new_tokens=max_new)
-        seconds[CT2] = sampler.seconds
-        tokens[CT2] = sum(c.sampled_tokens for c in found[CT2])
-    n_rollouts = sum(sum(c.rollouts) for c in found["ours"])
+        for b, (t, credits) in _ct2_rollouts(checkpoint, tokenizer, BENCH_BATCHES, rollouts).items():
+            seconds[CT2, b], found[CT2, b] = t, credits
     rows = []
-    for way, t in seconds.items():
-        mean_q = float(np.concatenate([c.q[:-1] for c in found[way]]).mean())
-        rows += [_row("rollouts", way, "seconds", t, n=len(traces)),
-                 _row("rollouts", way, "tokens_per_s", tokens[way] / t, n=len(traces)),
-                 _row("rollouts", way, "mean_q", mean_q, n=len(traces))]
-    rows.append(_row("rollouts", "ours", "speedup", seconds["naive"] / seconds["ours"], baseline="naive",
-                     n=len(traces)))
-    if CT2 in seconds:
-        rows.append(_row("rollouts", "ours", "speedup", seconds[CT2] / seconds["ours"], baseline=CT2, n=len(traces)))
-    rows += [_row("rollouts", "ours", "rollouts", n_rollouts, n=len(traces)),
+    for (way, b), t in seconds.items():
+        mean_q = float(np.concatenate([c.q[:-1] for c in found[way, b]]).mean())
+        tokens = sum(c.sampled_tokens for c in found[way, b])
+        rows += [_row("rollouts", way, metric, value, n=len(traces), rows_decoded=b) for metric, value in
+                 (("seconds", t), ("tokens_per_s", tokens / t), ("mean_q", mean_q))]
+
+    def fastest(way: str) -> int:
+        return min((b for w, b in seconds if w == way), key=lambda b: seconds[way, b])
+
+    best = fastest("ours")
+    for other in ("naive", CT2):
+        if (other, batch) in seconds:  # the same batch size, then each at its fastest
+            rows += [_row("rollouts", "ours", "speedup", seconds[other, batch] / seconds["ours", batch],
+                          baseline=f"{other} at {batch} rows", n=len(traces), rows_decoded=batch),
+                     _row("rollouts", "ours", "speedup", seconds[other, fastest(other)] / seconds["ours", best],
+                          baseline=f"{other} at its fastest, {fastest(other)} rows", n=len(traces), rows_decoded=best)]
+    rows += [_row("rollouts", "ours", "rollouts", sum(sum(c.rollouts) for c in found["ours", batch]), n=len(traces)),
              _row("rollouts", "ours", "same_seed_repeats", repeat, n=len(traces))]
-    ours = HFSampler(model, tokenizer, batch_size=batch, **ROLLOUT_WAYS["ours"][1])
-    rows += [_row("decoding", f"ours: {group}", "time_share", share, n=len(traces)) for group, share in
-             _profile(lambda: estimate_q(ours, world, problems, traces, n, seed=0, max_new_tokens=max_new))]
-    floor = batch / _linear_floor(model, batch)
-    rows += [_row("decoding", f"linear layers alone, {batch} rows", "tokens_per_s", floor, n=len(traces)),
-             _row("decoding", "ours", "fraction_of_floor", tokens["ours"] / seconds["ours"] / floor,
-                  baseline=f"linear layers alone, {batch} rows", n=len(traces))]
+    # Where the time goes, and the floor, at the size where ours is fastest.
+    ours = HFSampler(model, tokenizer, batch_size=best, **ROLLOUT_WAYS["ours"][1])
+    rows += [_row("decoding", f"ours: {group}", "time_share", share, n=len(traces), rows_decoded=best)
+             for group, share in _profile(lambda: rollouts(ours))]
+    floor = best / _linear_floor(model, best)
+    tokens_per_s = sum(c.sampled_tokens for c in found["ours", best]) / seconds["ours", best]
+    rows += [_row("decoding", f"linear layers alone, {best} rows", "tokens_per_s", floor, n=len(traces),
+                  rows_decoded=best),
+             _row("decoding", "ours", "fraction_of_floor", tokens_per_s / floor,
+                  baseline=f"linear layers alone, {best} rows", n=len(traces), rows_decoded=best)]
     return rows
 
 
@@ -416,20 +449,30 @@ def table(df: pd.DataFrame) -> pd.DataFrame:
         f"outputs identical to fp32 for {_value(df, metric='same_outputs', precision='bf16', **greedy):.0%} of prompts",
         f"{_value(df, metric='speedup', precision='bf16', **greedy):.2f}× fp32")
     rollouts = df[df.part == "rollouts"]
+    same = rollouts[(rollouts.metric == "speedup") & rollouts.baseline.fillna("").str.startswith("naive at ")]
+    batch = int(same.rows_decoded.iloc[0])  # the preset's batch: where every way ran
     for way in dict.fromkeys(rollouts[rollouts.metric == "seconds"].method):
-        at = dict(part="rollouts", method=way)
-        add(f"rollouts: {ROLLOUT_WAYS[way][0] if way in ROLLOUT_WAYS else way + ' 4.x, fp32, own process'}",
+        at = dict(part="rollouts", method=way, rows_decoded=batch)
+        add(f"rollouts at {batch} rows: "
+            f"{ROLLOUT_WAYS[way][0] if way in ROLLOUT_WAYS else way + ' 4.x, fp32, own process'}",
             f"{_value(df, metric='seconds', **at):.1f} s ({_value(df, metric='tokens_per_s', **at):,.0f} tokens/s, "
             f"mean Q {_value(df, metric='mean_q', **at):.3f})")
-    add("rollout speed-up vs naive", f"**{_value(df, part='rollouts', metric='speedup', baseline='naive'):.2f}×**")
-    if ((rollouts.metric == "speedup") & (rollouts.baseline == CT2)).any():
-        add("rollouts vs CTranslate2", f"**{_value(df, part='rollouts', metric='speedup', baseline=CT2):.2f}×**")
+    for way in dict.fromkeys(rollouts[(rollouts.metric == "seconds") & (rollouts.rows_decoded != batch)].method):
+        timed = rollouts[(rollouts.method == way) & (rollouts.metric == "seconds")].sort_values("rows_decoded")
+        fastest = int(timed.rows_decoded[timed.value.idxmin()])
+        add(f"rollouts, {way}, at each batch size (seconds)",
+            "; ".join(f"{int(b):,} rows {t:.1f} s" for b, t in zip(timed.rows_decoded, timed.value)),
+            f"fastest at {fastest:,} rows")
+    for other in ("naive", CT2):
+        for ratio in rollouts[(rollouts.metric == "speedup")
+                                   & rollouts.baseline.fillna("").str.startswith(f"{other} at")].itertuples():
+            add(f"rollouts: ours ({int(ratio.rows_decoded):,} rows) vs {ratio.baseline}", f"**{ratio.value:.2f}×**")
     floor = df[(df.part == "decoding") & (df.metric == "tokens_per_s")].iloc[0]
     add(f"decoding floor: {floor.method}", f"{floor.value:,.0f} tokens/s",
         f"ours reaches {_value(df, part='decoding', metric='fraction_of_floor'):.0%} of it")
     shares = df[(df.part == "decoding") & (df.metric == "time_share")]
     if len(shares):
-        add("ours under torch.profiler: share of its time",
+        add(f"ours under torch.profiler at {int(shares.rows_decoded.iloc[0]):,} rows: share of its time",
             "; ".join(f"{m.removeprefix('ours: ')} {v:.0%}" for m, v in zip(shares.method, shares.value)))
     return pd.DataFrame(out)
 

@@ -61,7 +61,17 @@ class _Continuations:
         return self.keys[layer_idx][:, :, :self.t + 1], self.values[layer_idx][:, :, :self.t + 1]
 
     def select(self, rows: torch.Tensor) -> "_Continuations":
-        out = _Continuations([k[rows] for k in self.keys], [v[rows] for v in self.values])
+        """The buffers of `rows` only: fresh buffers of the full length, of which only the slots written so
+        far (0..t) are copied (a full copy would move every empty slot too)."""
+        def pick(buffers):
+            out = []
+            for b in buffers:
+                written = b[:, :, :self.t + 1][rows]
+                kept = b.new_empty(written.shape[0], *b.shape[1:])
+                kept[:, :, :self.t + 1] = written
+                out.append(kept)
+            return out
+        out = _Continuations(pick(self.keys), pick(self.values))
         out.t = self.t
         return out
 
