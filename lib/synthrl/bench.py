@@ -54,8 +54,9 @@ ROLLOUT_WAYS = {
 }
 CT2 = "CTranslate2"
 # The ways compared head to head (with CTranslate2), each at every one of these batch sizes (sequences decoded
-# together), so that each is also compared at the size a user tuning it would pick (its fastest): the preset's
-# 128, 4x either side, and the negative-data study's rollout batch (1,024). The other ways run at the preset's.
+# together), so that each is also compared at the size a user tuning it would pick (its fastest): the cpu
+# preset's 128, 4x either side, and the negative-data study's rollout batch (1,024); and the preset's own batch
+# where it is not among them. The other ways run at the preset's batch.
 HEAD_TO_HEAD = ("naive", "ours")
 BENCH_BATCHES = (32, 128, 512, 1024)
 
@@ -229,7 +230,7 @@ def _ct2_rounds(model_dir: str, checkpoint: str, batches: tuple[int, ...], threa
 
 class _Replay:
     """A Sampler that answers with continuations decoded elsewhere (CTranslate2's, in its own process)
-    for the very inputs it was given; `_Replay.record` captures those inputs."""
+    for the very inputs it was given. Made without outputs, it records the inputs of its one call."""
 
     def __init__(self, tokenizer, outputs: list | None = None):
         self.tokenizer, self.outputs, self.inputs = tokenizer, outputs, None
@@ -338,7 +339,8 @@ def measure_rollouts(preset_name: str, with_ct2: bool = True) -> list[dict]:
     def rollouts(sampler):
         return estimate_q(sampler, world, problems, traces, n, seed=0, max_new_tokens=max_new)
 
-    runs = [(way, b) for way in ROLLOUT_WAYS for b in (BENCH_BATCHES if way in HEAD_TO_HEAD else (batch,))]
+    sizes = tuple(sorted({*BENCH_BATCHES, batch}))
+    runs = [(way, b) for way in ROLLOUT_WAYS for b in (sizes if way in HEAD_TO_HEAD else (batch,))]
     seconds: dict[tuple[str, int], float] = {}
     found: dict[tuple[str, int], list] = {}
     repeat = True
@@ -353,7 +355,7 @@ def measure_rollouts(preset_name: str, with_ct2: bool = True) -> list[dict]:
                 repeat &= [c.outcomes for c in credits] == [c.outcomes for c in found[way, b]]
             found[way, b] = credits
     if with_ct2 and ct2_available():
-        for b, (t, credits) in _ct2_rollouts(checkpoint, tokenizer, BENCH_BATCHES, rollouts).items():
+        for b, (t, credits) in _ct2_rollouts(checkpoint, tokenizer, sizes, rollouts).items():
             seconds[CT2, b], found[CT2, b] = t, credits
     rows = []
     for (way, b), t in seconds.items():
@@ -369,9 +371,9 @@ def measure_rollouts(preset_name: str, with_ct2: bool = True) -> list[dict]:
     for other in ("naive", CT2):
         if (other, batch) in seconds:  # the same batch size, then each at its fastest
             rows += [_row("rollouts", "ours", "speedup", seconds[other, batch] / seconds["ours", batch],
-                          baseline=f"{other} at {batch} rows", n=len(traces), rows_decoded=batch),
+                          baseline=f"{other} at {batch:,} rows", n=len(traces), rows_decoded=batch),
                      _row("rollouts", "ours", "speedup", seconds[other, fastest(other)] / seconds["ours", best],
-                          baseline=f"{other} at its fastest, {fastest(other)} rows", n=len(traces), rows_decoded=best)]
+                          baseline=f"{other} at its fastest, {fastest(other):,} rows", n=len(traces), rows_decoded=best)]
     rows += [_row("rollouts", "ours", "rollouts", sum(sum(c.rollouts) for c in found["ours", batch]), n=len(traces)),
              _row("rollouts", "ours", "same_seed_repeats", repeat, n=len(traces))]
     # Where the time goes, and the floor, at the size where ours is fastest.
