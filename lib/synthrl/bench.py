@@ -370,10 +370,11 @@ def measure_rollouts(preset_name: str, with_ct2: bool = True) -> list[dict]:
     best = fastest("ours")
     for other in ("naive", CT2):
         if (other, batch) in seconds:  # the same batch size, then each at its fastest
+            theirs = fastest(other)
             rows += [_row("rollouts", "ours", "speedup", seconds[other, batch] / seconds["ours", batch],
                           baseline=f"{other} at {batch:,} rows", n=len(traces), rows_decoded=batch),
-                     _row("rollouts", "ours", "speedup", seconds[other, fastest(other)] / seconds["ours", best],
-                          baseline=f"{other} at its fastest, {fastest(other):,} rows", n=len(traces), rows_decoded=best)]
+                     _row("rollouts", "ours", "speedup", seconds[other, theirs] / seconds["ours", best],
+                          baseline=f"{other} at its fastest, {theirs:,} rows", n=len(traces), rows_decoded=best)]
     rows += [_row("rollouts", "ours", "rollouts", sum(sum(c.rollouts) for c in found["ours", batch]), n=len(traces)),
              _row("rollouts", "ours", "same_seed_repeats", repeat, n=len(traces))]
     # Where the time goes, and the floor, at the size where ours is fastest.
@@ -440,9 +441,9 @@ def table(df: pd.DataFrame) -> pd.DataFrame:
                 add(f"training {model}, fp32 (TRL `SFTTrainer`)", line)
         plain = training[(training.model == model) & (training.method == "plain torch loop")]
         if len(plain):
-            add(f"training {model}, plain torch loop on TRL's batches",
-                f"{float(plain.value.iloc[0]):,.0f} tokens/s",
-                f"TRL is {_value(df, part='training', metric='speedup', baseline='plain torch loop', model=model):.2f}× it")
+            trl = _value(df, part="training", metric="speedup", baseline="plain torch loop", model=model)
+            add(f"training {model}, plain torch loop on TRL's batches", f"{float(plain.value.iloc[0]):,.0f} tokens/s",
+                f"TRL is {trl:.2f}× it")
     greedy = dict(part="sampling", method="batched generate, greedy")
     add("sampling: batched generate, greedy, fp32", f"{_value(df, metric='tokens_per_s', **greedy):,.0f} tokens/s",
         f"**{_value(df, metric='speedup', precision='fp32', **greedy):.2f}×** one prompt per call "
