@@ -92,18 +92,34 @@ def _trl(model_cfg: ModelConfig, tokenizer, rows: list[dict], cfg: TrainConfig, 
     return _Training(trained.tokens / trained.wall_s, [loss for _, loss in trained.losses], n_parameters(model))
 
 
-def _plain_loop(model_cfg: ModelConfig, tokenizer, rows: list[dict], cfg: TrainConfig) -> float:
-    """Tokens/s of a bare torch loop (AdamW, clipping, no schedule) on the batches TRL's own data
-    loader gives, timed over the steps alone: what TRL's step costs beyond the model."""
+def training_inputs(preset_name: str, steps: int = BENCH_TRAIN_STEPS):
+    """The bench's training inputs: the preset, a tokenizer of its world, rows of `steps` batches of its
+    SFT batch size (fixed problems) and a one-epoch config of its SFT rate stopping after `steps`."""
+    preset = get_preset(preset_name)
+    task = make_task(preset)
+    problems = task.make_problems("train", preset.sft.batch_size * steps, seed=123)
+    tokenizer = build_tokenizer(task.vocabulary())
+    rows = completion_rows([task.prompt(p) for p in problems], [p.solution for p in problems])
+    cfg = TrainConfig(epochs=1, max_steps=steps, batch_size=preset.sft.batch_size, lr=preset.sft.lr)
+    return preset, tokenizer, rows, cfg
+
+
+def trl_batches(model, tokenizer, rows: list[dict], cfg: TrainConfig, model_cfg: ModelConfig) -> list[dict]:
+    """The first `cfg.max_steps` batches TRL's own data loader gives `model` on `rows`."""
     from datasets import Dataset
     from trl import SFTTrainer
 
-    model = build_model(model_cfg, tokenizer, seed=0)
     with tempfile.TemporaryDirectory(prefix="synthrl-bench-") as out:
         args = sft_config(cfg, model_cfg, 0, out, model_cfg.max_positions)
         trainer = SFTTrainer(model=model, args=args, train_dataset=Dataset.from_list(rows), processing_class=tokenizer)
-        loader = trainer.get_train_dataloader()
-        batches = [b for _, b in zip(range(cfg.max_steps), loader)]
+        return [b for _, b in zip(range(cfg.max_steps), trainer.get_train_dataloader())]
+
+
+def _plain_loop(model_cfg: ModelConfig, tokenizer, rows: list[dict], cfg: TrainConfig) -> float:
+    """Tokens/s of a bare torch loop (AdamW, clipping, no schedule) on the batches TRL's own data
+    loader gives, timed over the steps alone: what TRL's step costs beyond the model."""
+    model = build_model(model_cfg, tokenizer, seed=0)
+    batches = trl_batches(model, tokenizer, rows, cfg, model_cfg)
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     model.train()
     start = time.perf_counter()
@@ -118,12 +134,7 @@ def _plain_loop(model_cfg: ModelConfig, tokenizer, rows: list[dict], cfg: TrainC
 
 
 def measure_training(preset_name: str, peaks: dict[str, float]) -> list[dict]:
-    preset = get_preset(preset_name)
-    task = make_task(preset)
-    problems = task.make_problems("train", preset.sft.batch_size * BENCH_TRAIN_STEPS, seed=123)
-    tokenizer = build_tokenizer(task.vocabulary())
-    rows = completion_rows([task.prompt(p) for p in problems], [p.solution for p in problems])
-    cfg = TrainConfig(epochs=1, max_steps=BENCH_TRAIN_STEPS, batch_size=preset.sft.batch_size, lr=preset.sft.lr)
+    preset, tokenizer, rows, cfg = training_inputs(preset_name)
     models = {f"{preset_name} preset": preset.model, "gpu preset's shape": get_preset("gpu").model}
     precisions = ["fp32", "bf16"]
     runs: dict[tuple[str, str], _Training] = {}
@@ -358,11 +369,12 @@ def measure_rollouts(preset_name: str, with_ct2: bool = True) -> list[dict]:
         for b, (t, credits) in _ct2_rollouts(checkpoint, tokenizer, sizes, rollouts).items():
             seconds[CT2, b], found[CT2, b] = t, credits
     rows = []
+    tokens_per_s: dict[tuple[str, int], float] = {}
     for (way, b), t in seconds.items():
         mean_q = float(np.concatenate([c.q[:-1] for c in found[way, b]]).mean())
-        tokens = sum(c.sampled_tokens for c in found[way, b])
+        tokens_per_s[way, b] = sum(c.sampled_tokens for c in found[way, b]) / t
         rows += [_row("rollouts", way, metric, value, n=len(traces), rows_decoded=b) for metric, value in
-                 (("seconds", t), ("tokens_per_s", tokens / t), ("mean_q", mean_q))]
+                 (("seconds", t), ("tokens_per_s", tokens_per_s[way, b]), ("mean_q", mean_q))]
 
     def fastest(way: str) -> int:
         return min((b for w, b in seconds if w == way), key=lambda b: seconds[way, b])
@@ -382,10 +394,9 @@ def measure_rollouts(preset_name: str, with_ct2: bool = True) -> list[dict]:
     rows += [_row("decoding", f"ours: {group}", "time_share", share, n=len(traces), rows_decoded=best)
              for group, share in _profile(lambda: rollouts(ours))]
     floor = best / _linear_floor(model, best)
-    tokens_per_s = sum(c.sampled_tokens for c in found["ours", best]) / seconds["ours", best]
     rows += [_row("decoding", f"linear layers alone, {best} rows", "tokens_per_s", floor, n=len(traces),
                   rows_decoded=best),
-             _row("decoding", "ours", "fraction_of_floor", tokens_per_s / floor,
+             _row("decoding", "ours", "fraction_of_floor", tokens_per_s["ours", best] / floor,
                   baseline=f"linear layers alone, {best} rows", n=len(traces), rows_decoded=best)]
     return rows
 

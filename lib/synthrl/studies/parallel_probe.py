@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import multiprocessing
 import os
-import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor
 
@@ -24,14 +23,12 @@ import numpy as np
 import pandas as pd
 import torch
 
-from synthrl.bench import BF16_LOSS_TOLERANCE
+from synthrl.bench import BF16_LOSS_TOLERANCE, training_inputs, trl_batches
 from synthrl.cache import cache_key
-from synthrl.models import build_model, build_tokenizer
-from synthrl.pipeline import make_task
+from synthrl.models import build_model
 from synthrl.presets import TrainConfig, get_preset
 from synthrl.results import provenance, save_probe, table
 from synthrl.studies.train_probe import MIN_SPEEDUP
-from synthrl.train import completion_rows, sft_config
 
 PROBE = "train_parallel"
 STEPS = 60  # our choice: twice the bench's 30, so that the timed steps (after WARMUP) dominate
@@ -42,20 +39,8 @@ PORT = "29517"  # gloo's rendezvous on this machine only
 
 def _inputs(preset_name: str):
     """The preset's model config, a tokenizer, the loop's config and STEPS batches from TRL's loader."""
-    from datasets import Dataset
-    from trl import SFTTrainer
-
-    preset = get_preset(preset_name)
-    task = make_task(preset)
-    problems = task.make_problems("train", preset.sft.batch_size * STEPS, seed=123)
-    tokenizer = build_tokenizer(task.vocabulary())
-    rows = completion_rows([task.prompt(p) for p in problems], [p.solution for p in problems])
-    cfg = TrainConfig(epochs=1, max_steps=STEPS, batch_size=preset.sft.batch_size, lr=preset.sft.lr)
-    with tempfile.TemporaryDirectory(prefix="synthrl-probe-") as out:
-        trainer = SFTTrainer(model=build_model(preset.model, tokenizer, seed=0),
-                             args=sft_config(cfg, preset.model, 0, out, preset.model.max_positions),
-                             train_dataset=Dataset.from_list(rows), processing_class=tokenizer)
-        batches = [b for _, b in zip(range(STEPS), trainer.get_train_dataloader())]
+    preset, tokenizer, rows, cfg = training_inputs(preset_name, STEPS)
+    batches = trl_batches(build_model(preset.model, tokenizer, seed=0), tokenizer, rows, cfg, preset.model)
     return preset.model, tokenizer, cfg, batches
 
 

@@ -25,11 +25,10 @@ import numpy as np
 import pandas as pd
 
 from synthrl import train
-from synthrl.bench import BENCH_TRAIN_STEPS, BF16_LOSS_TOLERANCE
+from synthrl.bench import BENCH_TRAIN_STEPS, BF16_LOSS_TOLERANCE, training_inputs
 from synthrl.cache import cache_key
-from synthrl.models import build_model, build_tokenizer
-from synthrl.pipeline import make_task
-from synthrl.presets import TrainConfig, get_preset
+from synthrl.models import build_model
+from synthrl.presets import get_preset
 from synthrl.results import load_probe, provenance, save_probe, table
 
 PROBE = "train_overhead"
@@ -59,12 +58,7 @@ def _with(options: dict):
 
 def _one_run(preset_name: str, name: str) -> tuple[float, list[float]]:
     """Tokens/s and logged losses of one run with option `name` (in the process it is called in)."""
-    preset = get_preset(preset_name)
-    task = make_task(preset)
-    problems = task.make_problems("train", preset.sft.batch_size * BENCH_TRAIN_STEPS, seed=123)
-    tokenizer = build_tokenizer(task.vocabulary())
-    rows = train.completion_rows([task.prompt(p) for p in problems], [p.solution for p in problems])
-    cfg = TrainConfig(epochs=1, max_steps=BENCH_TRAIN_STEPS, batch_size=preset.sft.batch_size, lr=preset.sft.lr)
+    preset, tokenizer, rows, cfg = training_inputs(preset_name)
     train.sft_config = _with(OPTIONS[name])
     with tempfile.TemporaryDirectory(prefix="synthrl-inductor-") as cache:
         os.environ["TORCHINDUCTOR_CACHE_DIR"] = cache  # an empty compile cache
