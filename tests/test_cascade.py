@@ -23,6 +23,26 @@ def setup():
     return build_model(SMALL, tok, seed=3).eval(), tok, enc
 
 
+@pytest.fixture(scope="module")
+def variant(setup):
+    """A Llama unlike the kit's own (biases in attention and MLP, a head_dim that is not hidden/heads,
+    llama3 rope scaling, untied head), as a pretrained checkpoint may be: the decoding step must still
+    compute the model's own forward."""
+    _, tok, enc = setup
+    torch.manual_seed(5)
+    config = LlamaConfig(vocab_size=len(tok), hidden_size=32, intermediate_size=48, num_hidden_layers=2,
+                         num_attention_heads=2, num_key_value_heads=2, head_dim=24, attention_bias=True,
+                         mlp_bias=True, tie_word_embeddings=False, max_position_embeddings=128,
+                         rope_parameters={"rope_type": "llama3", "rope_theta": 5e5, "factor": 8.0,
+                                          "low_freq_factor": 1.0, "high_freq_factor": 4.0,
+                                          "original_max_position_embeddings": 32},
+                         pad_token_id=tok.pad_token_id, eos_token_id=tok.eos_token_id)
+    model = LlamaForCausalLM(config).eval()
+    for x in model.parameters():  # biases start at zero: make them count
+        torch.nn.init.normal_(x, std=0.2)
+    return model, tok, enc
+
+
 def _active_rows(tokens: torch.Tensor, eos: int, n: int, step: int) -> list[int]:
     """Rows still in the batch at `step` when every finished group leaves at once: those of groups
     with a row that had not ended before `step`."""
@@ -30,8 +50,9 @@ def _active_rows(tokens: torch.Tensor, eos: int, n: int, step: int) -> list[int]
     return [r for r in range(tokens.shape[0]) if step == 0 or not ended[r // n]]
 
 
-def test_logits_at_every_step_equal_a_full_forward_pass(setup, monkeypatch):
-    model, tok, enc = setup
+@pytest.mark.parametrize("which", ["kit", "variant"])
+def test_logits_at_every_step_equal_a_full_forward_pass(which, setup, variant, monkeypatch):
+    model, tok, enc = setup if which == "kit" else variant
     n, eos = 4, tok.eos_token_id
     seen = []
     pick = cascade._pick
@@ -68,7 +89,39 @@ def test_greedy_equals_generate_n_times(setup):
     ref = ref[:, enc["input_ids"].shape[1]:]
     for row in range(6):
         assert ours[row, : ref.shape[1]].tolist() == ref[row // 2].tolist()
-    assert model.config._attn_implementation != cascade.ATTENTION  # restored after decoding
+
+
+@pytest.mark.parametrize("which", ["kit", "variant"])
+def test_our_step_draws_what_the_models_forward_draws(which, setup, variant, monkeypatch):
+    """The probe's reference (the model's own forward with the cascade attention registered) and our
+    decoding step give the same logits, so the same draws: the step changed no cached rollout."""
+    from synthrl.studies import step_probe
+
+    model, tok, enc = setup if which == "kit" else variant
+    args = (model, enc["input_ids"], enc["attention_mask"], 4, 1.0, 16, tok.eos_token_id, tok.pad_token_id)
+    torch.manual_seed(1)
+    ours = cascade.sample(*args, compact_at=0.0)
+    monkeypatch.setattr(cascade, "_decode_step", step_probe._forward_step)
+    torch.manual_seed(1)
+    assert torch.equal(cascade.sample(*args, compact_at=0.0), ours)
+    assert model.config._attn_implementation == "sdpa"  # the reference restores the model's attention
+
+
+def test_a_workspace_kept_across_calls_gives_the_same_tokens(setup):
+    """The buffers a sampler keeps between calls (grown when a call needs more rows or steps, reused
+    otherwise) give the tokens of fresh buffers, whatever an earlier call left in them."""
+    model, tok, enc = setup
+    workspace = cascade.Workspace()
+    ptrs = []
+    for n, steps in ((2, 6), (4, 12), (3, 8), (4, 12)):
+        args = (model, enc["input_ids"], enc["attention_mask"], n, 1.0, steps, tok.eos_token_id, tok.pad_token_id)
+        torch.manual_seed(n)
+        fresh = cascade.sample(*args, compact_at=0.0)
+        torch.manual_seed(n)
+        assert torch.equal(cascade.sample(*args, compact_at=0.0, workspace=workspace), fresh)
+        ptrs.append(workspace.keys[0].data_ptr())
+    assert ptrs[0] != ptrs[1] and ptrs[1] == ptrs[2] == ptrs[3]  # grown once, then reused
+    assert workspace.keys[0].shape[:3:2] == (3 * 4, 12)
 
 
 def test_supports_only_what_it_computes(setup):

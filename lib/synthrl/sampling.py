@@ -80,6 +80,9 @@ class HFSampler:
         self.share_prefix = share_prefix
         self.group_by_depth = group_by_depth
         self.cascade = cascade and synthrl.cascade.supports(model)
+        # the cascade's buffers, kept across batches on a CPU (CUDA's caching allocator already reuses memory,
+        # and a GPU's memory is better handed back between batches)
+        self._workspace = synthrl.cascade.Workspace() if torch.device(self.device).type == "cpu" else None
 
     def _encode(self, texts: list[str]):
         self.tokenizer.padding_side = "left"
@@ -96,7 +99,7 @@ class HFSampler:
         if self.cascade and (repeats > 1 or spec.temperature == 0):  # greedy too (probe greedy_cascade)
             torch.manual_seed(batch_seed)
             new = synthrl.cascade.sample(self.model, ids, mask, repeats, spec.temperature, spec.max_new_tokens,
-                                         tok.eos_token_id, tok.pad_token_id)
+                                         tok.eos_token_id, tok.pad_token_id, workspace=self._workspace)
             return [t.strip() for t in tok.batch_decode(new, skip_special_tokens=True)]
         if repeats > 1:
             # Prefill all but the last token at the positions generate() will use (left padding),
