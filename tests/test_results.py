@@ -12,3 +12,24 @@ def test_provenance_round_trips_as_text(monkeypatch):
     back = load_results("probe", "smoke").iloc[0]
     assert back["git_commit"] == "1308e95" and back["config_hash"] == "0123456789012345"
     assert back["value"] == 0.5 and back["wall_s"] == 1.5
+
+
+def test_a_probes_command_line_runs_it_on_the_preset_prints_and_saves_it(tmp_path, monkeypatch, capsys):
+    """Every one-preset probe's `main`: --preset picks the preset, what `show` gives is printed, and the
+    results land under data/results/probes/ as PROBE__PRESET.csv."""
+    import pandas as pd
+
+    from synthrl.results import load_probe
+    from synthrl.studies.probe_cli import probe_main
+
+    monkeypatch.setenv("SYNTHRL_DATA", str(tmp_path))
+    ran = []
+
+    def run(preset):
+        ran.append(preset)
+        return pd.DataFrame([{"study": "x", "preset": preset, "metric": "seconds", "value": 1.5}])
+
+    assert probe_main("A probe.\nMore.", run, "x_probe", lambda df: f"shown {len(df)} rows", ["--preset", "smoke"]) == 0
+    assert ran == ["smoke"]
+    assert "shown 1 rows" in capsys.readouterr().out
+    assert load_probe("x_probe", "smoke", "the probe")["value"].tolist() == [1.5]

@@ -10,7 +10,6 @@ data/results/probes/decode_batch__PRESET.csv.
 """
 from __future__ import annotations
 
-import argparse
 import time
 
 import numpy as np
@@ -20,8 +19,9 @@ from synthrl.bench import BENCH_ROLLOUTS, _Timed, rollout_inputs
 from synthrl.cache import cache_key
 from synthrl.credit import estimate_q
 from synthrl.models import load_checkpoint
-from synthrl.results import provenance, save_probe, table
+from synthrl.results import provenance, table
 from synthrl.sampling import HFSampler
+from synthrl.studies.probe_cli import probe_main
 
 BATCH_SIZES = (64, 128, 256, 512, 1024)  # sequences decoded together; the cpu preset's is 128
 ROUNDS = 2
@@ -56,13 +56,11 @@ def run(preset_name: str) -> pd.DataFrame:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--preset", default="cpu")
-    preset = parser.parse_args(argv).preset
-    df = run(preset)
-    print(df.pivot_table(index="batch_size", columns="metric", values="value"))
-    print(f"written: {save_probe(df, 'decode_batch', preset)}")
-    return 0
+    return probe_main(__doc__, run, "decode_batch", _show, argv)
+
+
+def _show(df: pd.DataFrame) -> pd.DataFrame:
+    return df.pivot_table(index="batch_size", columns="metric", values="value")
 
 
 if __name__ == "__main__":

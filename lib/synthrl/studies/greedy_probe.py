@@ -13,7 +13,6 @@ writes data/results/probes/greedy_cascade__PRESET.csv.
 """
 from __future__ import annotations
 
-import argparse
 import time
 
 import pandas as pd
@@ -23,9 +22,10 @@ from synthrl.cache import cache_key, checkpoint_id
 from synthrl.evaluate import greedy_outputs
 from synthrl.models import load_checkpoint
 from synthrl.presets import get_preset, to_dict
-from synthrl.results import provenance, save_probe, table
+from synthrl.results import provenance, table
 from synthrl.sampling import HFSampler
 from synthrl.studies import positive_scaling as positive
+from synthrl.studies.probe_cli import probe_main
 
 WAYS = {"generate": False, "cascade": True}  # HFSampler's `cascade`
 
@@ -81,13 +81,7 @@ def verdict(df: pd.DataFrame) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--preset", default="cpu")
-    preset = parser.parse_args(argv).preset
-    df = run(preset)
-    print(verdict(df))
-    print(f"written: {save_probe(df, 'greedy_cascade', preset)}")
-    return 0
+    return probe_main(__doc__, run, "greedy_cascade", verdict, argv)
 
 
 if __name__ == "__main__":

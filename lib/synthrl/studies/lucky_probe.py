@@ -12,7 +12,6 @@ lucky answers; a smaller M should make them commoner, and a larger one rarer.
 """
 from __future__ import annotations
 
-import argparse
 import time
 
 import pandas as pd
@@ -20,9 +19,10 @@ import pandas as pd
 from synthrl import pipeline, spurious
 from synthrl.cache import cache_key
 from synthrl.presets import get_preset
-from synthrl.results import load_probe, provenance, save_probe, table
+from synthrl.results import load_probe, provenance, table
 from synthrl.studies import positive_scaling as positive
 from synthrl.studies import rft_spurious
+from synthrl.studies.probe_cli import probe_main
 
 ANSWER_SPACES = (10, 20, 50)  # the cpu preset's M is 20
 
@@ -72,13 +72,11 @@ def committed(preset: str = "cpu") -> pd.DataFrame:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--preset", default="cpu")
-    preset = parser.parse_args(argv).preset
-    df = run(preset)
-    print(df[["answer_space", "method", "metric", "positives_per_problem", "value"]].round(3).to_string(index=False))
-    print(f"written: {save_probe(df, 'lucky_m', preset)}")
-    return 0
+    return probe_main(__doc__, run, "lucky_m", _show, argv)
+
+
+def _show(df: pd.DataFrame) -> str:
+    return df[["answer_space", "method", "metric", "positives_per_problem", "value"]].round(3).to_string(index=False)
 
 
 if __name__ == "__main__":

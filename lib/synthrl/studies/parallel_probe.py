@@ -13,7 +13,6 @@ Timing skips the first WARMUP steps; each way keeps its faster of ROUNDS interle
 """
 from __future__ import annotations
 
-import argparse
 import multiprocessing
 import os
 import time
@@ -27,8 +26,9 @@ from synthrl.bench import BF16_LOSS_TOLERANCE, training_inputs, trl_batches
 from synthrl.cache import cache_key
 from synthrl.models import build_model
 from synthrl.presets import TrainConfig, get_preset
-from synthrl.results import provenance, save_probe, table
+from synthrl.results import provenance, table
 from synthrl.studies.train_probe import MIN_SPEEDUP
+from synthrl.studies.probe_cli import probe_main
 
 PROBE = "train_parallel"
 STEPS = 60  # our choice: twice the bench's 30, so that the timed steps (after WARMUP) dominate
@@ -139,13 +139,11 @@ def run(preset_name: str) -> pd.DataFrame:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--preset", default="cpu")
-    preset = parser.parse_args(argv).preset
-    df = run(preset)
-    print(df.pivot_table(index="method", columns="metric", values="value", sort=False))
-    print(f"written: {save_probe(df, PROBE, preset)}")
-    return 0
+    return probe_main(__doc__, run, PROBE, _show, argv)
+
+
+def _show(df: pd.DataFrame) -> pd.DataFrame:
+    return df.pivot_table(index="method", columns="metric", values="value", sort=False)
 
 
 if __name__ == "__main__":

@@ -15,7 +15,6 @@ before it (the same draws) and no size is slower than it. `python -m synthrl.stu
 """
 from __future__ import annotations
 
-import argparse
 import time
 from contextlib import contextmanager
 
@@ -27,8 +26,9 @@ from synthrl.bench import BENCH_BATCHES, BENCH_ROLLOUTS, _Timed, rollout_inputs
 from synthrl.cache import cache_key
 from synthrl.credit import estimate_q
 from synthrl.models import load_checkpoint
-from synthrl.results import provenance, save_probe, table
+from synthrl.results import provenance, table
 from synthrl.sampling import HFSampler
+from synthrl.studies.probe_cli import probe_main
 
 ROUNDS = 2
 ATTENTION = "synthrl_cascade_probe"
@@ -105,14 +105,11 @@ def run(preset_name: str) -> pd.DataFrame:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--preset", default="cpu")
-    preset = parser.parse_args(argv).preset
-    df = run(preset)
-    with pd.option_context("display.width", 200, "display.max_columns", 20):
-        print(df.pivot_table(index=["method", "baseline"], columns=["metric", "batch_size"], values="value").round(3))
-    print(f"written: {save_probe(df, 'decode_step', preset)}")
-    return 0
+    return probe_main(__doc__, run, "decode_step", _show, argv)
+
+
+def _show(df: pd.DataFrame) -> pd.DataFrame:
+    return df.pivot_table(index=["method", "baseline"], columns=["metric", "batch_size"], values="value").round(3)
 
 
 if __name__ == "__main__":

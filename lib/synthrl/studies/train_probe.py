@@ -13,7 +13,6 @@ an empty compile cache, so that it pays its compilation as a new user's run woul
 """
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import multiprocessing
 import os
@@ -29,7 +28,8 @@ from synthrl.bench import BENCH_TRAIN_STEPS, BF16_LOSS_TOLERANCE, training_input
 from synthrl.cache import cache_key
 from synthrl.models import build_model
 from synthrl.presets import get_preset
-from synthrl.results import load_probe, provenance, save_probe, table
+from synthrl.results import load_probe, provenance, table
+from synthrl.studies.probe_cli import probe_main
 
 PROBE = "train_overhead"
 MIN_SPEEDUP = 1.05  # our rule: below 5%, run-to-run noise on this machine (about +-10%) decides
@@ -117,13 +117,7 @@ def committed(preset: str = "cpu") -> pd.DataFrame:
 def main(argv: list[str] | None = None) -> int:
     from synthrl.readme import markdown
 
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--preset", default="cpu")
-    preset = parser.parse_args(argv).preset
-    df = run(preset)
-    print("\n".join(markdown(ledger(df))))
-    print(f"written: {save_probe(df, PROBE, preset)}")
-    return 0
+    return probe_main(__doc__, run, PROBE, lambda df: "\n".join(markdown(ledger(df))), argv)
 
 
 if __name__ == "__main__":
