@@ -27,8 +27,8 @@ from synthrl.cache import cache_key
 from synthrl.models import build_model
 from synthrl.presets import TrainConfig, get_preset
 from synthrl.results import provenance, table
-from synthrl.studies.train_probe import MIN_SPEEDUP
 from synthrl.studies.probe_cli import probe_main
+from synthrl.studies.train_probe import MIN_SPEEDUP
 
 PROBE = "train_parallel"
 STEPS = 60  # our choice: twice the bench's 30, so that the timed steps (after WARMUP) dominate

@@ -189,9 +189,9 @@ def estimated_pits(sampler: HFSampler, task: StarGraphTask, found: list[tuple], 
     """The samples of `first_wrong` with the first pit the paper's recipe finds without labels: Q of every
     prefix of the sample from `n_rollouts` rollouts of the same policy (`credit.estimate_q`, under BoK
     K = 5), the pit by `definition` (`credit.first_pit`: "min" is the paper's), one `Pitted` per sample. A
-    prefix that holds a
-    wrong node has Q = 0 exactly, so an estimate lands at the exact pit or before it (where every
-    rollout from a right prefix failed), or nowhere (where every rollout from the bare prompt failed)."""
+    prefix that holds a wrong node has Q = 0 exactly, so an estimate lands at the exact pit or before it
+    (where every rollout from a right prefix failed), or nowhere (where every rollout from the bare prompt
+    failed)."""
     traces = [",".join(map(str, nodes)) for _, nodes, _ in found]
     credits = estimate_q(sampler, task, [p for p, _, _ in found], traces, n_rollouts, seed=seed,
                          max_new_tokens=task.config.l + 1, sep=",")
