@@ -57,6 +57,16 @@ class TrainConfig:
     warmup_ratio: float = 0.05  # our choice; must stay < 1 (a fraction of all steps)
     weight_decay: float = 0.0
     max_steps: int = -1  # > 0 overrides epochs
+    # The training recipe: options of TRL's trainer, each measured by `synthrl.studies.recipe_probe`.
+    # Batches of rows of similar length (transformers' LengthGroupedSampler: megabatches of 50 batches,
+    # sorted by length), so that little compute goes to padding; the batches are drawn otherwise.
+    length_grouped: bool = False
+    # bf16 autocast (fp32 master weights) for this run; None: the model's (`hardware.train_bf16`)
+    bf16_autocast: bool | None = None
+    compiled: bool = False  # torch.compile of the model (TRL's torch_compile; inductor, shapes as they come)
+    # The attention kernel while training ("eager", "sdpa", ...; "": the model's). The trained checkpoint
+    # keeps the model's own: this is a training knob, not part of the model.
+    attention: str = ""
 
     def __post_init__(self) -> None:
         if self.epochs <= 0 and self.max_steps <= 0:
@@ -523,7 +533,8 @@ def get_preset(name: str, **overrides) -> Preset:
 
 # Fields added after runs were cached, with the value every earlier run had: a config's plain form
 # leaves them out while they hold it, so earlier cache keys (the shipped pi_base's) stay valid.
-KEY_NEUTRAL = {"cpu_bf16": False, "rollout_batch": 0, "steps_multiple": 1}
+KEY_NEUTRAL = {"cpu_bf16": False, "rollout_batch": 0, "steps_multiple": 1, "length_grouped": False,
+               "bf16_autocast": None, "compiled": False, "attention": ""}
 
 
 def _without_neutral(value):

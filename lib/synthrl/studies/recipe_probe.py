@@ -1,0 +1,168 @@
+"""The training recipe of the cpu studies: each lever's speed, and the rule that adopts a recipe.
+
+A recipe is a set of `TrainConfig` fields on top of the preset's SFT and RFT configs, all of them
+options of TRL's SFTTrainer or of the transformers model it trains (nothing of ours):
+`length_grouped` (transformers' LengthGroupedSampler), `bf16_autocast`, `attention` (the kernel
+while training) and `compiled` (torch.compile).
+
+**Speed** (`python -m synthrl.studies.recipe_probe speed`, data/results/probes/train_recipe__PRESET.csv):
+each lever trains the preset's model on the bench's rows for one epoch, each run in a fresh process,
+in the configuration the studies run (two cells at once, one thread each: tokens/s summed) and in the
+bench's (one process on every core), with model GFLOP/s against the matmul peaks measured in the same
+run. Levers that keep the batches report their largest loss gap to the default's.
+
+**Adoption** (`python -m synthrl.studies.recipe_probe adoption`, one file per cell under
+data/results/probes/train_recipe_adoption/, merged into train_recipe_adoption__PRESET.csv). The rule,
+fixed before its cells ran: the positive-scaling cells (SFT from the shared pi_base, pi_sft's 8
+samples per problem) at |D_syn| = 1,024 and 4,096, seeds 0-2, both settings, under the old recipe
+(TRL's defaults) and the new one. The new recipe is adopted if
+1. at each size and setting, its mean SFT test error over the seeds is no worse than the old one's
+   by more than MAX_ERROR_LOSS, and
+2. every target of `synthrl.regime` that holds for the old recipe's cells holds for the new one's.
+The new recipe (`NEW`) was chosen from the speed probe's tokens/s alone, before any adoption cell
+ran; its batch size and learning rate are the preset's, so that no rate needs re-fitting.
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import re
+import time
+from pathlib import Path
+
+import pandas as pd
+
+from synthrl import regime
+from synthrl.cache import cache_key
+from synthrl.datafiles import atomic_write_text
+from synthrl.presets import Preset, get_preset
+from synthrl.results import data_dir, load_probe, provenance, save_probe, table
+
+SPEED_PROBE = "train_recipe"
+ADOPTION_PROBE = "train_recipe_adoption"
+MAX_ERROR_LOSS = 0.01  # the adoption rule's tolerance on mean test error (absolute)
+ADOPTION_SIZES = (1024, 4096)
+# recipe name -> TrainConfig fields set on the preset's SFT and RFT configs
+OLD = "TRL defaults"
+NEW = "grouped, bf16, eager attention"
+RECIPES = {OLD: {}, NEW: dict(length_grouped=True, bf16_autocast=True, attention="eager")}
+
+
+def recipe_preset(preset: Preset, recipe: str) -> Preset:
+    """The preset with `recipe`'s fields on its SFT and RFT configs."""
+    fields = RECIPES[recipe]
+    return dataclasses.replace(preset, sft=dataclasses.replace(preset.sft, **fields),
+                               rft=dataclasses.replace(preset.rft, **fields))
+
+
+# ---- adoption: positive-scaling cells under each recipe, one committed file per cell ---------------
+
+def _slug(*parts) -> str:
+    return "_".join(re.sub(r"[^A-Za-z0-9.-]+", "-", str(p)).strip("-") for p in parts)
+
+
+def cell_dir(preset_name: str) -> Path:
+    return data_dir() / "results" / "probes" / ADOPTION_PROBE / preset_name
+
+
+def _adoption_preset(preset: Preset, recipe: str, sizes: tuple[int, ...]) -> Preset:
+    from synthrl.studies.positive_scaling import with_overrides
+
+    return with_overrides(recipe_preset(preset, recipe), sizes=sizes, methods=("SFT",))
+
+
+def adoption_cell(preset: Preset, recipe: str, setting, seed: int, size: int, base: str,
+                  sizes: tuple[int, ...]) -> list[dict]:
+    """One positive-scaling cell under `recipe`, written to its own file (skipped if that file exists)."""
+    from synthrl.studies.positive_scaling import cell
+
+    path = cell_dir(preset.name) / f"{_slug(recipe, setting.name, seed, size)}.csv"
+    if path.exists():
+        return pd.read_csv(path).to_dict("records")
+    start = time.perf_counter()
+    rows = [{"recipe": recipe, **r} for r in cell(_adoption_preset(preset, recipe, sizes), setting, seed, size, base, False)]
+    wall = time.perf_counter() - start
+    rows.append({"recipe": recipe, "setting": setting.name, "seed": seed, "n_problems": size, "method": "cell",
+                 "metric": "cell_wall_s", "value": wall})
+    df = table([{"study": ADOPTION_PROBE, "preset": preset.name, **r} for r in rows],
+               provenance(cache_key(ADOPTION_PROBE, RECIPES[recipe]), wall))
+    atomic_write_text(path, df.to_csv(index=False))
+    return df.to_dict("records")
+
+
+def adoption_jobs(preset: Preset, base: str, sizes: tuple[int, ...]) -> list[tuple]:
+    """Every cell, the largest size first and the recipes interleaved (so that both meet the same machine)."""
+    return [(preset, recipe, setting, seed, size, base, sizes) for size in sorted(sizes, reverse=True)
+            for setting in preset.scaling.settings for seed in preset.scaling.seeds for recipe in RECIPES]
+
+
+def run_adoption(preset_name: str, progress: bool = True, sizes: tuple[int, ...] = ADOPTION_SIZES) -> pd.DataFrame:
+    """Compute the missing cells (two at once, as the studies run), then merge every cell file with
+    pi_base's rows into the probe's table."""
+    from synthrl.pool import map_cells
+    from synthrl.studies.positive_scaling import _shared_base, base_rows
+
+    preset = get_preset(preset_name)
+    start = time.perf_counter()
+    base = _shared_base(preset)
+    rows = map_cells(adoption_cell, adoption_jobs(preset, base, sizes), preset.scaling.workers, "recipe cells",
+                     progress)
+    base_table = table([{"study": ADOPTION_PROBE, "preset": preset.name, "recipe": "pi_base", **r}
+                        for r in base_rows(_adoption_preset(preset, OLD, sizes), base)],
+                       provenance(cache_key(ADOPTION_PROBE, "pi_base"), time.perf_counter() - start))
+    return pd.concat([pd.DataFrame(rows), base_table], ignore_index=True)
+
+
+def judge(df: pd.DataFrame) -> pd.DataFrame:
+    """The adoption rule on the merged cells (its sizes: those in the table): one row per check, and a
+    last row with the verdict."""
+    base = df[df.recipe == "pi_base"]
+    out = []
+    sft = df[(df.method == "SFT") & (df.metric == "test_error")]
+    means = sft.groupby(["setting", "n_problems", "recipe"])["value"].agg(["mean", "count"])
+    for setting in sorted(sft.setting.unique()):
+        for size in sorted(int(n) for n in sft.n_problems.unique()):
+            old = means.loc[(setting, size, OLD)] if (setting, size, OLD) in means.index else None
+            new = means.loc[(setting, size, NEW)] if (setting, size, NEW) in means.index else None
+            if old is None or new is None:
+                out.append({"setting": setting, "check": f"SFT test error at {size}", "measured": "not measured",
+                            "holds": False})
+                continue
+            gap = new["mean"] - old["mean"]
+            out.append({"setting": setting, "check": f"SFT test error at {size}: new - old <= {MAX_ERROR_LOSS}",
+                        "measured": f"old {old['mean']:.3f} (n={int(old['count'])}), new {new['mean']:.3f} "
+                                    f"(n={int(new['count'])}), {gap:+.3f}",
+                        "holds": bool(gap <= MAX_ERROR_LOSS)})
+    targets = {r: regime.check(pd.concat([base, df[df.recipe == r]])) for r in (OLD, NEW)}
+    for (_, old), (_, new) in zip(targets[OLD].iterrows(), targets[NEW].iterrows()):
+        out.append({"setting": old.setting, "check": f"regime: {old.target} (holds for the old recipe: {old.holds})",
+                    "measured": f"old {old.measured}; new {new.measured}",
+                    "holds": bool(new.holds or not old.holds)})
+    out.append({"setting": "all", "check": f"adopt {NEW!r}", "measured": f"{sum(r['holds'] for r in out)}/{len(out)} "
+                "checks hold", "holds": all(r["holds"] for r in out)})
+    return pd.DataFrame(out)
+
+
+def committed_adoption(preset: str = "cpu") -> pd.DataFrame:
+    return load_probe(ADOPTION_PROBE, preset, "recipe adoption probe")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("part", choices=sorted(PARTS))
+    parser.add_argument("--preset", default="cpu")
+    args = parser.parse_args(argv)
+    run, show, name = PARTS[args.part]
+    df = run(args.preset)
+    with pd.option_context("display.width", 250, "display.max_columns", 30, "display.max_colwidth", 120):
+        print(show(df))
+    print(f"written: {save_probe(df, name, args.preset)}")
+    return 0
+
+
+# part -> (run on a preset, what to print, the probe it is saved as)
+PARTS = {"adoption": (run_adoption, judge, ADOPTION_PROBE)}
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
