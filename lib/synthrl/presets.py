@@ -531,6 +531,10 @@ def get_preset(name: str, **overrides) -> Preset:
     return dataclasses.replace(preset, **overrides)
 
 
+# The cpu studies' training recipe: options of TRL's trainer and of the model it trains, set on a
+# TrainConfig (`synthrl.studies.recipe_probe` measures each and holds the rule that adopts them)
+CPU_RECIPE = {"length_grouped": True, "bf16_autocast": True, "attention": "eager"}
+
 # Fields added after runs were cached, with the value every earlier run had: a config's plain form
 # leaves them out while they hold it, so earlier cache keys (the shipped pi_base's) stay valid.
 KEY_NEUTRAL = {"cpu_bf16": False, "rollout_batch": 0, "steps_multiple": 1, "length_grouped": False,

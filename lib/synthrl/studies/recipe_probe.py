@@ -35,7 +35,7 @@ import pandas as pd
 from synthrl import regime
 from synthrl.cache import cache_key
 from synthrl.datafiles import atomic_write_text
-from synthrl.presets import Preset, get_preset
+from synthrl.presets import CPU_RECIPE, Preset, get_preset
 from synthrl.results import data_dir, load_probe, provenance, save_probe, table
 
 SPEED_PROBE = "train_recipe"
@@ -45,7 +45,7 @@ ADOPTION_SIZES = (1024, 4096)
 # recipe name -> TrainConfig fields set on the preset's SFT and RFT configs
 OLD = "TRL defaults"
 NEW = "grouped, bf16, eager attention"
-RECIPES = {OLD: {}, NEW: dict(length_grouped=True, bf16_autocast=True, attention="eager")}
+RECIPES = {OLD: {}, NEW: CPU_RECIPE}
 
 
 def recipe_preset(preset: Preset, recipe: str) -> Preset:
@@ -53,6 +53,111 @@ def recipe_preset(preset: Preset, recipe: str) -> Preset:
     fields = RECIPES[recipe]
     return dataclasses.replace(preset, sft=dataclasses.replace(preset.sft, **fields),
                                rft=dataclasses.replace(preset.rft, **fields))
+
+
+# ---- speed: each lever alone and together, as the studies run and as the bench runs ---------------
+
+SPEED_ROWS = 960  # our choice: 120 steps at batch 8, long enough that TRL's set-up is a few percent
+SPEED_ROUNDS = 2  # each run keeps the fastest of 2 interleaved rounds (noise only slows a run down)
+# lever -> (TrainConfig fields on the preset's SFT config, the lever whose batches it shares or None)
+LEVERS = {
+    OLD: ({}, None),
+    "length-grouped": (dict(length_grouped=True), None),  # changes the batches
+    "bf16 autocast": (dict(bf16_autocast=True), OLD),
+    "eager attention": (dict(attention="eager"), OLD),
+    NEW: (RECIPES[NEW], "length-grouped"),
+    f"{NEW}, batch 16": ({**RECIPES[NEW], "batch_size": 16}, None),  # fewer steps: a rate to re-fit
+    f"{NEW}, batch 32": ({**RECIPES[NEW], "batch_size": 32}, None),
+    # cold: an empty compile cache, as a cell's first run pays it
+    f"{NEW}, torch.compile": ({**RECIPES[NEW], "compiled": True}, NEW),
+}
+# configuration -> (processes at once, torch threads each)
+LAYOUTS = {"two cells at once, one thread each": (2, 1), "one process, every core": (1, 0)}
+
+
+def _speed_run(preset_name: str, lever: str, threads: int) -> tuple[float, list[float], int]:
+    """Tokens/s, logged losses and parameters of one lever's run, in the (fresh) process it is called in."""
+    import os
+    import tempfile
+
+    import torch
+
+    from synthrl.bench import training_inputs
+    from synthrl.models import build_model, n_parameters
+    from synthrl.train import sft
+
+    if threads:
+        torch.set_num_threads(threads)
+    steps = SPEED_ROWS // get_preset(preset_name).sft.batch_size
+    preset, tokenizer, rows, cfg = training_inputs(preset_name, steps=steps)
+    cfg = dataclasses.replace(cfg, max_steps=-1, epochs=1.0, **LEVERS[lever][0])
+    model = build_model(preset.model, tokenizer, seed=0)
+    with tempfile.TemporaryDirectory(prefix="synthrl-inductor-") as cache:
+        os.environ["TORCHINDUCTOR_CACHE_DIR"] = cache
+        result = sft(model, tokenizer, rows, cfg, preset.model)
+    return result.tokens / result.wall_s, [loss for _, loss in result.losses], n_parameters(model)
+
+
+def run_speed(preset_name: str) -> pd.DataFrame:
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    import numpy as np
+    import torch
+
+    from synthrl.hardware import matmul_gflops
+
+    preset = get_preset(preset_name)
+    start = time.perf_counter()
+    peaks = {"fp32": matmul_gflops(torch.float32), "bf16": matmul_gflops(torch.bfloat16)}
+    spawn = multiprocessing.get_context("spawn")
+    speed: dict[tuple[str, str], float] = {}
+    losses: dict[tuple[str, str], list[float]] = {}
+    parameters = 0
+    for _ in range(SPEED_ROUNDS):
+        for layout, (processes, threads) in LAYOUTS.items():
+            for lever in LEVERS:
+                with ProcessPoolExecutor(processes, mp_context=spawn) as pool:
+                    runs = [f.result() for f in [pool.submit(_speed_run, preset_name, lever, threads)
+                                                 for _ in range(processes)]]
+                total = sum(r[0] for r in runs)
+                if total > speed.get((layout, lever), 0.0):
+                    speed[layout, lever], losses[layout, lever] = total, runs[0][1]
+                parameters = runs[0][2]
+    rows = []
+    for (layout, lever), tokens_per_s in speed.items():
+        fields, reference = LEVERS[lever]
+        flops = 6 * parameters * tokens_per_s / 1e9  # 6 N per token (forward + backward), as the bench counts
+        gap = (float(np.abs(np.subtract(losses[layout, lever], losses[layout, reference])).max())
+               if reference else float("nan"))
+        measured = {"tokens_per_s": tokens_per_s, "speedup": tokens_per_s / speed[layout, OLD],
+                    "model_gflop_per_s": flops, **{f"mfu_{p}": flops / peak for p, peak in peaks.items()},
+                    "max_loss_gap": gap}
+        rows += [{"study": SPEED_PROBE, "preset": preset_name, "task": preset.task, "method": lever,
+                  "n_problems": SPEED_ROWS, "seed": 0, "metric": metric, "value": value, "layout": layout,
+                  "options": repr(fields), "same_batches_as": reference or ""} for metric, value in measured.items()]
+    rows += [{"study": SPEED_PROBE, "preset": preset_name, "method": "matmul 2048^3", "metric": "gflop_per_s",
+              "value": peak, "layout": "one process, every core", "options": precision}
+             for precision, peak in peaks.items()]
+    key = cache_key(SPEED_PROBE, {k: v[0] for k, v in LEVERS.items()}, SPEED_ROWS, preset_name)
+    return table(rows, provenance(key, time.perf_counter() - start))
+
+
+def speed_table(df: pd.DataFrame) -> pd.DataFrame:
+    """One row per lever and layout: tokens/s, speed-up over TRL's defaults in the same layout, model
+    GFLOP/s as a fraction of each matmul peak, and the loss gap to the run whose batches it shares."""
+    levers = df[df.method != "matmul 2048^3"]
+    wide = levers.pivot_table(index=["layout", "method"], columns="metric", values="value", sort=False)
+    return pd.DataFrame({
+        "layout": [layout for layout, _ in wide.index], "lever": [lever for _, lever in wide.index],
+        "tokens/s": [f"{v:,.0f}" for v in wide.tokens_per_s],
+        "vs TRL defaults": [f"{v:.2f}×" for v in wide.speedup],
+        "of bf16 peak": [f"{v:.1%}" for v in wide.mfu_bf16], "of fp32 peak": [f"{v:.1%}" for v in wide.mfu_fp32],
+        "largest loss gap": ["" if pd.isna(v) else f"{v:.4f}" for v in wide.max_loss_gap]})
+
+
+def committed_speed(preset: str = "cpu") -> pd.DataFrame:
+    return load_probe(SPEED_PROBE, preset, "training-recipe speed probe")
 
 
 # ---- adoption: positive-scaling cells under each recipe, one committed file per cell ---------------
@@ -161,7 +266,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 # part -> (run on a preset, what to print, the probe it is saved as)
-PARTS = {"adoption": (run_adoption, judge, ADOPTION_PROBE)}
+PARTS = {"adoption": (run_adoption, judge, ADOPTION_PROBE), "speed": (run_speed, speed_table, SPEED_PROBE)}
 
 
 if __name__ == "__main__":
