@@ -67,6 +67,7 @@ LEVERS = {
     "length-grouped": (dict(length_grouped=True), None),  # changes the batches
     "bf16 autocast": (dict(bf16_autocast=True), OLD),
     "eager attention": (dict(attention="eager"), OLD),
+    "bf16, eager attention": (dict(bf16_autocast=True, attention="eager"), OLD),  # the batches kept
     NEW: (RECIPES[NEW], "length-grouped"),
     f"{NEW}, batch 16": ({**RECIPES[NEW], "batch_size": 16}, None),  # fewer steps: a rate to re-fit
     f"{NEW}, batch 32": ({**RECIPES[NEW], "batch_size": 32}, None),
