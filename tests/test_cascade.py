@@ -57,11 +57,11 @@ def test_logits_at_every_step_equal_a_full_forward_pass(which, setup, variant, m
     seen = []
     pick = cascade._pick
 
-    def recording_pick(logits, temperature):  # also ends rows, so that groups leave, the first one early
+    def recording_pick(logits, temperature, keys, step):  # also ends rows, so that groups leave, the first one early
         seen.append(logits.clone())
         end = torch.rand(len(logits)) < 0.1
         end[:n] |= len(seen) == 2
-        return pick(logits, temperature).masked_fill(end, eos)
+        return pick(logits, temperature, keys, step).masked_fill(end, eos)
 
     monkeypatch.setattr(cascade, "_pick", recording_pick)
     torch.manual_seed(0)

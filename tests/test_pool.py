@@ -68,8 +68,9 @@ def test_ray_is_refused_for_a_study_without_cells(capsys):
 
 
 def test_rollout_batches_on_sampler_actors_give_the_serial_q(tmp_path, monkeypatch):
-    """CreditConfig.batch_traces: each batch of traces has its own seed, so the rollouts' outcomes are the
-    same whether the batches run here, one after another, or on Ray's sampler actors."""
+    """CreditConfig.batch_traces: every rollout draws from its own stream, so the rollouts' outcomes are the
+    same whether the traces run in one batch or in several, here one after another or on Ray's sampler
+    actors, at any number of rows decoded together."""
     import dataclasses
 
     from synthrl import credit, pipeline
@@ -98,3 +99,8 @@ def test_rollout_batches_on_sampler_actors_give_the_serial_q(tmp_path, monkeypat
     assert len(here) == 3  # none more here: the actors ran them
     assert [c.outcomes for c in on_ray] == [c.outcomes for c in serial]
     assert [c.uid for c in on_ray] == [p.uid for p in problems]
+    ray.shutdown()
+    preset = dataclasses.replace(SMOKE, credit=CreditConfig(n_rollouts=4, rollout_batch=3))
+    whole = run("one batch of 3 rows")
+    assert len(here) == 4  # one batch of every trace, here
+    assert [c.outcomes for c in whole] == [c.outcomes for c in serial]

@@ -123,3 +123,10 @@ def test_a_committed_cell_is_read_back_and_a_new_one_is_written_whole(monkeypatc
     assert [f.suffix for f in files] == [".csv"]  # no temporary file left
     assert [r["metric"] for r in again] == [r["metric"] for r in first] == ["test_error", "cell_wall_s"]
     assert {r["recipe"] for r in again} == {NEW} and all(r["git_commit"] for r in again)
+
+
+def test_the_old_recipe_is_trls_defaults_whatever_the_preset_adopted():
+    adopted = dataclasses.replace(get_preset("smoke"), sft=dataclasses.replace(get_preset("smoke").sft, **RECIPES[NEW]))
+    old = recipe_probe.recipe_preset(adopted, OLD)
+    assert to_dict(old.sft) == to_dict(get_preset("smoke").sft) and to_dict(old.rft) == to_dict(get_preset("smoke").rft)
+    assert recipe_probe.recipe_preset(get_preset("smoke"), NEW).sft.attention == "eager"

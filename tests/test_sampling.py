@@ -84,10 +84,10 @@ def test_shared_prefix_decodes_like_reencoding(sampler, prompts, cascade):
     """Greedy decoding of a shared prefix (cascade, or generate from a repeated cache) gives
     exactly what re-encoding gives."""
     spec = SamplingSpec(n=1, temperature=0.0, max_new_tokens=10)
-    plain = sampler._generate(prompts, spec, batch_seed=0)
+    plain = sampler._generate(prompts, spec, [0] * len(prompts))
     shared = HFSampler(sampler.model, sampler.tokenizer, cascade=cascade)
     assert shared.cascade == cascade
-    assert shared._generate(prompts, spec, batch_seed=0, repeats=3) == [y for y in plain for _ in range(3)]
+    assert shared._generate(prompts, spec, [0] * len(prompts), repeats=3) == [y for y in plain for _ in range(3)]
 
 
 def test_shared_and_naive_rollouts_sample_the_same_distribution(prompts):
@@ -106,3 +106,44 @@ def test_shared_and_naive_rollouts_sample_the_same_distribution(prompts):
         p = naive[w] / 200
         for way in ((True, True), (True, False)):
             assert abs(counts[way][w] / 200 - p) < 4 * (2 * p * (1 - p) / 200) ** 0.5 + 0.02  # 4 SE of a difference
+
+
+@pytest.fixture(scope="module")
+def trained_sampler():
+    """A model that has learned the world a little (random weights put a near-uniform distribution on
+    every step, where any float noise could move a draw)."""
+    from synthrl.train import completion_rows, sft
+    from synthrl.presets import TrainConfig
+
+    world = ArithWorld()
+    tok = build_tokenizer(world.vocabulary())
+    problems = world.make_problems("train", 128, seed=0)
+    rows = completion_rows([world.prompt(p) for p in problems], [p.solution for p in problems])
+    model = sft(build_model(TINY, tok, seed=0), tok, rows, TrainConfig(epochs=2, batch_size=16, lr=3e-3), TINY).model
+    return model.eval(), tok
+
+
+def test_every_batch_size_and_way_of_decoding_draws_the_same_samples(trained_sampler, prompts):
+    """Per-sample random streams: the same seed gives the same samples at every batch size, with and
+    without prefixes, whether a prompt's samples share its encoding (the cascade, a repeated cache) or
+    each re-encodes it (naive); and a prompt's samples do not depend on which other prompts were asked."""
+    model, tok = trained_sampler
+    spec = SamplingSpec(n=5, temperature=1.0, max_new_tokens=16, seed=3)
+    prefixes = ["", "x", "", "y z", "", ""]
+    for pre in (None, prefixes):
+        ref = HFSampler(model, tok, batch_size=64).sample(prompts, spec, pre)
+        assert len({y for ys in ref for y in ys}) > 10  # they are samples, not one answer
+        for kw in (dict(batch_size=1), dict(batch_size=7), dict(batch_size=13, cascade=False),
+                   dict(batch_size=3, share_prefix=False), dict(batch_size=64, share_prefix=False)):
+            assert HFSampler(model, tok, **kw).sample(prompts, spec, pre) == ref, kw
+    ref = HFSampler(model, tok, batch_size=64).sample(prompts, spec)
+    assert HFSampler(model, tok, batch_size=4).sample(prompts[3:], spec) == ref[3:]
+    assert ref != HFSampler(model, tok, batch_size=64).sample(prompts, SamplingSpec(n=5, max_new_tokens=16, seed=4))
+
+
+def test_a_sample_is_a_function_of_its_text_and_index(trained_sampler, prompts):
+    """Asked twice in one call, a prompt gets the same samples (as from a cache): which problems share
+    a call never changes a sample."""
+    model, tok = trained_sampler
+    twice = HFSampler(model, tok, batch_size=8).sample([prompts[0], prompts[0]], SamplingSpec(n=4, max_new_tokens=16))
+    assert twice[0] == twice[1] and len(set(twice[0])) > 1

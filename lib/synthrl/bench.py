@@ -318,7 +318,8 @@ OP_GROUPS = {
                                                         "aten::clone"),
     "elementwise (norms, rotary, activation)": ("aten::mul", "aten::add", "aten::pow", "aten::mean", "aten::rsqrt",
                                                 "aten::silu", "aten::neg", "aten::div", "aten::sum"),
-    "sampling": ("aten::exponential_", "aten::multinomial", "aten::argmax"),
+    "sampling": ("aten::exponential_", "aten::multinomial", "aten::argmax", "aten::searchsorted", "aten::cumsum",
+                 "aten::bitwise_xor", "aten::bitwise_and", "aten::__rshift__"),
 }
 
 

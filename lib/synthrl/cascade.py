@@ -31,6 +31,8 @@ import torch
 import torch.nn.functional as F
 from transformers.models.llama.modeling_llama import apply_rotary_pos_emb
 
+import synthrl.streams
+
 
 @dataclass
 class _Prefixes:
@@ -172,8 +174,11 @@ def left_padded_positions(attention_mask: torch.Tensor) -> torch.Tensor:
     return (attention_mask.cumsum(-1) - 1).clamp(min=0)
 
 
-def _pick(logits: torch.Tensor, temperature: float) -> torch.Tensor:
-    """Plain temperature sampling (what `generate` does with top_k/top_p off); 0 = greedy."""
+def _pick(logits: torch.Tensor, temperature: float, keys: torch.Tensor | None, step: int) -> torch.Tensor:
+    """Plain temperature sampling (what `generate` does with top_k/top_p off); 0 = greedy. With `keys`,
+    each row draws from its own stream (`synthrl.streams`), else from torch's global generator."""
+    if keys is not None:
+        return synthrl.streams.pick(logits, temperature, keys, step)
     if temperature == 0:
         return logits.argmax(-1)
     return torch.multinomial(torch.softmax(logits.float() / temperature, dim=-1), 1)[:, 0]
@@ -182,11 +187,14 @@ def _pick(logits: torch.Tensor, temperature: float) -> torch.Tensor:
 @torch.no_grad()
 def sample(model, input_ids: torch.Tensor, attention_mask: torch.Tensor, n: int, temperature: float,
            max_new_tokens: int, eos_token_id: int, pad_token_id: int,
-           compact_at: float = 0.5, workspace: Workspace | None = None) -> torch.Tensor:
+           compact_at: float = 0.5, workspace: Workspace | None = None,
+           keys: torch.Tensor | None = None) -> torch.Tensor:
     """(G * n, max_new_tokens) token ids: n continuations of each of the G left-padded inputs,
     grouped by input; after a row's end-of-sequence token, `pad_token_id`. Groups whose rows have
     all ended leave the batch once they are `compact_at` of the groups still decoding. `workspace`:
-    buffers kept across calls (a fresh one if None)."""
+    buffers kept across calls (a fresh one if None). `keys` (G * n,): each row's random stream
+    (`synthrl.streams.row_keys`), which makes its draws independent of the batch and of compaction;
+    None: torch's global generator."""
     if not supports(model):
         raise ValueError("synthrl.cascade supports Llama models with as many key/value heads as heads")
     g = input_ids.shape[0]
@@ -208,7 +216,7 @@ def sample(model, input_ids: torch.Tensor, attention_mask: torch.Tensor, n: int,
     groups = torch.arange(g, device=input_ids.device)
     ended = torch.zeros(g * n, dtype=torch.bool, device=input_ids.device)
     for t in range(max_new_tokens):
-        nxt = _pick(logits, temperature).masked_fill(ended, pad_token_id)
+        nxt = _pick(logits, temperature, keys, t).masked_fill(ended, pad_token_id)
         tokens[rows, t] = nxt
         ended = ended | (nxt == eos_token_id)
         if t == max_new_tokens - 1 or bool(ended.all()):
@@ -219,6 +227,7 @@ def sample(model, input_ids: torch.Tensor, attention_mask: torch.Tensor, n: int,
             keep_rows = keep.repeat_interleave(n)
             prefixes, own = prefixes.select(keep), own.select(keep_rows)
             rows, groups, ended, nxt = rows[keep_rows], groups[keep], ended[keep_rows], nxt[keep_rows]
+            keys = None if keys is None else keys[keep_rows]
         own.t = t
         logits = _decode_step(model, tables, nxt, (start[groups] + t).repeat_interleave(n), own, prefixes)
     return tokens

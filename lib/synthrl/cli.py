@@ -63,7 +63,7 @@ def readme_tables(preset: str = "cpu") -> dict:
     """The README's generated blocks: marker -> a function building its table from the committed
     results (`synthrl.readme`). Every study's claims, the regime check, the regime probes and `make bench`."""
     from synthrl.regime import check
-    from synthrl.results import load_results
+    from synthrl.results import load_results, study_wall_times
     from synthrl.studies import regime_probe
 
     def claims(name):
@@ -100,6 +100,14 @@ def readme_tables(preset: str = "cpu") -> dict:
 
         return train_probe.ledger(train_probe.committed(preset))
 
+    def recipe(what):
+        from synthrl.studies import recipe_probe
+
+        if what == "speed":
+            return recipe_probe.speed_table(recipe_probe.committed_speed(preset))
+        adoption = recipe_probe.committed_adoption(preset)
+        return recipe_probe.judge(adoption) if what == "adoption" else recipe_probe.wall_table(adoption)
+
     def lucky():
         from synthrl.studies import lucky_probe
 
@@ -128,6 +136,9 @@ def readme_tables(preset: str = "cpu") -> dict:
 
     return {**tables, **scaling, "regime-results": regime, "regime-probes": probes, "answer-checks": answer_checks,
             "bench-results": bench, "train-overhead-probe": train_overhead, "lucky-probe": lucky,
+            "train-recipe-speed": lambda: recipe("speed"), "train-recipe-adoption": lambda: recipe("adoption"),
+            "train-recipe-walls": lambda: recipe("walls"),
+            "study-wall-times": lambda: study_wall_times(preset, list(RESULTS)),
             "negative-knobs-probe": negative_knobs, "quickstart-gpu-results": lambda: gpu_quickstart("results"),
             "quickstart-gpu-claims": lambda: gpu_quickstart("claims"),
             **{f"{name.replace('_', '-')}-probe": star(name)

@@ -16,6 +16,7 @@ import random
 from pathlib import Path
 from typing import NamedTuple
 
+from synthrl import streams
 from synthrl.cache import cache_key, cached_dir, checkpoint_id
 from synthrl.datafiles import read_jsonl, write_jsonl
 from synthrl.evaluate import greedy_outputs, test_error
@@ -69,7 +70,8 @@ def d_syn_written(preset: Preset, writer: str, seeds: list[Problem], cfg) -> lis
         write_jsonl(folder / "problems.jsonl", [p.to_dict() for p in kept])
         write_jsonl(folder / "record.jsonl", record)
 
-    key = cache_key("d_syn_written", checkpoint_id(writer), preset.task, [p.to_dict() for p in seeds], to_dict(cfg))
+    key = cache_key("d_syn_written", checkpoint_id(writer), preset.task, [p.to_dict() for p in seeds], to_dict(cfg),
+                    streams.KEY)
     path = cached_dir("d_syn_written", key, build)
     return [Problem.from_dict(r) for r in read_jsonl(path / "problems.jsonl", required=("uid", "question"))]
 
@@ -343,7 +345,7 @@ def samples(preset: Preset, checkpoint: str, problems: list[Problem], seed: int 
                 for p, x, ys in zip(problems, prompts, outs) for y in ys]
         write_jsonl(folder / "samples.jsonl", rows)
 
-    key = cache_key("samples", checkpoint_id(checkpoint), [p.uid for p in problems], to_dict(spec))
+    key = cache_key("samples", checkpoint_id(checkpoint), [p.uid for p in problems], to_dict(spec), streams.KEY)
     folder = cached_dir("samples", key, build)
     return read_jsonl(folder / "samples.jsonl", required=("uid", "prompt", "completion", "correct"))
 
@@ -425,7 +427,7 @@ def evaluate_pass_at_k(preset: Preset, checkpoint: str, problems: list[Problem],
         outs = sampler.sample([task.prompt(p) for p in problems], spec)
         (folder / "metrics.json").write_text(json.dumps({f"pass@{k}": mean_pass_at_k(task, problems, outs, k)}))
 
-    key = cache_key("pass_at_k", checkpoint_id(checkpoint), [p.uid for p in problems], to_dict(spec))
+    key = cache_key("pass_at_k", checkpoint_id(checkpoint), [p.uid for p in problems], to_dict(spec), streams.KEY)
     return json.loads((cached_dir("pass_at_k", key, build) / "metrics.json").read_text())
 
 
@@ -440,14 +442,14 @@ def credits(preset: Preset, checkpoint: str, problems: list[Problem], traces: li
 
     cfg = preset.credit
     task = make_task(preset)
-    rows_decoded = cfg.rollout_batch or preset.sampling.batch_size  # the batch decides the draws: in the key
+    rows_decoded = cfg.rollout_batch or preset.sampling.batch_size  # draws do not depend on it (streams)
 
     def build(folder: Path) -> None:
-        if cfg.batch_traces > 0:  # batches with their own seeds, on Ray's sampler actors where Ray runs
+        if cfg.batch_traces > 0:  # batches on Ray's sampler actors where Ray runs (the same draws as here)
             from synthrl.pool import rollout_batches
 
             b = cfg.batch_traces
-            batches = [(problems[i:i + b], traces[i:i + b], preset.seed + i) for i in range(0, len(traces), b)]
+            batches = [(problems[i:i + b], traces[i:i + b], preset.seed) for i in range(0, len(traces), b)]
             kwargs = {"n_rollouts": cfg.n_rollouts, "temperature": cfg.temperature, "k": cfg.k,
                       "max_new_tokens": preset.sampling.max_new_tokens}
             batched = rollout_batches(checkpoint, rows_decoded, task, batches, kwargs, preset.model)
@@ -458,8 +460,10 @@ def credits(preset: Preset, checkpoint: str, problems: list[Problem], traces: li
                                preset.sampling.max_new_tokens, cfg.k)
         write_jsonl(folder / "credits.jsonl", [vars(c) for c in found])
 
-    key = cache_key("credit", checkpoint_id(checkpoint), [p.uid for p in problems], traces, to_dict(cfg),
-                    preset.seed, preset.sampling.max_new_tokens, rows_decoded, CREDIT_FORMAT)
+    # how the rollouts are batched (rollout_batch, batch_traces) changes no draw (`synthrl.streams`): not in the key
+    draws = {k: v for k, v in to_dict(cfg).items() if k not in ("rollout_batch", "batch_traces")}
+    key = cache_key("credit", checkpoint_id(checkpoint), [p.uid for p in problems], traces, draws,
+                    preset.seed, preset.sampling.max_new_tokens, CREDIT_FORMAT, streams.KEY)
     rows = read_jsonl(cached_dir("credit", key, build) / "credits.jsonl",
                       required=("uid", "steps", "outcomes", "rollout_tokens"))
     return [TraceCredit(**r) for r in rows]

@@ -100,13 +100,12 @@ class CreditConfig:
     n_rollouts: int = 16  # our choice: rollouts per prefix (validation reports 1, 2, 4, ... of them)
     temperature: float = 1.0  # our choice: rollouts sample pi_sft as it was trained
     k: int = 5  # paper: Q under BoK(pi_sft) with K = 5
-    # Traces per rollout batch: 0 = all of a stage's traces in one batch (every committed run); > 0 splits
-    # them into batches, each with its own seed, which run on Ray's sampler actors where Ray is running
-    # (`synthrl.pool`) and give the same Q wherever they run. Our choice
+    # Traces per rollout batch: 0 = all of a stage's traces in one batch; > 0 splits them into batches,
+    # which run on Ray's sampler actors where Ray is running (`synthrl.pool`). Every rollout draws from its
+    # own stream (`synthrl.streams`), so the split changes no rollout. Our choice
     batch_traces: int = 0
-    # Sequences decoded together in rollouts (0: the preset's `sampling.batch_size`). Our choice, for speed
-    # only: every size samples the same distribution, with other draws (probe decode_batch: 1,024 rows
-    # decode 1.6x faster than 128 on 2 cores)
+    # Sequences decoded together in rollouts (0: the preset's `sampling.batch_size`). For speed only: every
+    # size gives the same rollouts (probe decode_batch: 1,024 rows decode 1.6x faster than 128 on 2 cores)
     rollout_batch: int = 0
 
     def __post_init__(self) -> None:

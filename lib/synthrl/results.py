@@ -103,3 +103,15 @@ def curve(results: pd.DataFrame, metric: str, **equals) -> pd.DataFrame:
     for column, value in equals.items():
         rows = rows[rows[column] == value]
     return rows.sort_values("step")
+
+
+def study_wall_times(preset: str, studies: list[str]) -> pd.DataFrame:
+    """Each committed study's wall time, commit and machine, from its results file's provenance."""
+    rows = []
+    for study in studies:
+        path = results_path(study, preset)
+        if path.exists():
+            first = pd.read_csv(path, dtype={"git_commit": str}, nrows=1).iloc[0]
+            rows.append({"study": study, "wall time": f"{first.wall_s / 60:.1f} min", "commit": first.git_commit,
+                         "device": first.device, "run": str(first.created_at)[:10]})
+    return pd.DataFrame(rows)

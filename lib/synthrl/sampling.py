@@ -11,6 +11,7 @@ import torch
 from tqdm.auto import tqdm
 
 import synthrl.cascade
+import synthrl.streams
 
 
 @dataclass(frozen=True)
@@ -54,8 +55,9 @@ def join_prefixes(prompts: list[str], prefixes: list[str] | None) -> list[str]:
 
 class HFSampler:
     """transformers `generate`, batched with left padding; prompts sorted by length so that a
-    batch holds similar lengths (less padding). Seeds are set per batch: the same inputs, seed
-    and batch size give the same samples.
+    batch holds similar lengths (less padding). Every sample draws from its own random stream, keyed
+    by the seed, its text and its index (`synthrl.streams`): the same inputs and seed give the same
+    samples at every batch size, in every batch order, and by every way of decoding below.
 
     With n > 1 and `share_prefix` (the default), each prompt (+ prefix) is encoded once and its n
     samples share that work: decoded by `synthrl.cascade` (one copy of the prefix, attended to by
@@ -89,17 +91,20 @@ class HFSampler:
         return self.tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False).to(self.device)
 
     @torch.no_grad()
-    def _generate(self, texts: list[str], spec: SamplingSpec, batch_seed: int, repeats: int = 1) -> list[str]:
+    def _generate(self, texts: list[str], spec: SamplingSpec, samples: list[int], repeats: int = 1) -> list[str]:
         """One generate call; with repeats > 1 each text is encoded once and sampled `repeats`
-        times from its repeated cache (outputs grouped by text)."""
+        times from its repeated cache (outputs grouped by text). Text k's rows are its samples
+        samples[k], samples[k] + 1, ...: each draws from its own stream (`synthrl.streams`)."""
         tok = self.tokenizer
         enc = self._encode(texts)
         ids, mask = enc["input_ids"], enc["attention_mask"]
+        greedy = spec.temperature == 0
+        keys = None if greedy else synthrl.streams.row_keys(
+            spec.seed, [t for t in texts for _ in range(repeats)], [j + r for j in samples for r in range(repeats)])
         kwargs = {}
-        if self.cascade and (repeats > 1 or spec.temperature == 0):  # greedy too (probe greedy_cascade)
-            torch.manual_seed(batch_seed)
+        if self.cascade and (repeats > 1 or greedy):  # greedy too (probe greedy_cascade)
             new = synthrl.cascade.sample(self.model, ids, mask, repeats, spec.temperature, spec.max_new_tokens,
-                                         tok.eos_token_id, tok.pad_token_id, workspace=self._workspace)
+                                         tok.eos_token_id, tok.pad_token_id, workspace=self._workspace, keys=keys)
             return [t.strip() for t in tok.batch_decode(new, skip_special_tokens=True)]
         if repeats > 1:
             # Prefill all but the last token at the positions generate() will use (left padding),
@@ -110,13 +115,14 @@ class HFSampler:
             cache.batch_repeat_interleave(repeats)
             ids, mask = ids.repeat_interleave(repeats, 0), mask.repeat_interleave(repeats, 0)
             kwargs["past_key_values"] = cache
-        torch.manual_seed(batch_seed)
-        greedy = spec.temperature == 0
+        if not greedy:  # generate runs greedily on logits where only each row's own draw is left
+            from transformers import LogitsProcessorList
+
+            kwargs["logits_processor"] = LogitsProcessorList(
+                [synthrl.streams.StreamPicker(keys, spec.temperature, ids.shape[1])])
         out = self.model.generate(
             input_ids=ids, attention_mask=mask, **kwargs,
-            do_sample=not greedy,
-            temperature=None if greedy else spec.temperature,
-            top_p=None, top_k=None,
+            do_sample=False, temperature=None, top_p=None, top_k=None,
             max_new_tokens=spec.max_new_tokens,
             eos_token_id=tok.eos_token_id,
             pad_token_id=tok.pad_token_id,
@@ -129,18 +135,20 @@ class HFSampler:
         lengths = [len(self.tokenizer(t, add_special_tokens=False)["input_ids"]) for t in texts]
         if prefixes is not None and self.group_by_depth:
             lengths = [(x.count("\n"), n) for x, n in zip(prefixes, lengths)]  # depth first, then length
-        # A job is one text in a batch, giving `repeats` samples: all n from one shared cache, or
-        # one (naive: the text is n jobs). Jobs are sorted by (depth and) length so that a batch
-        # holds similar sequences.
+        # A job (i, j) is text i in a batch, giving `repeats` samples from its j-th on: all n from one
+        # shared cache, or one (naive: the text is n jobs). Jobs are sorted by (depth and) length so
+        # that a batch holds similar sequences; every sample draws from its own stream, so the batches
+        # change no sample.
         repeats = spec.n if self.share_prefix and spec.n > 1 else 1
-        jobs = sorted((i for i in range(len(texts)) for _ in range(spec.n // repeats)), key=lambda i: (lengths[i], i))
+        jobs = sorted(((i, j) for i in range(len(texts)) for j in range(0, spec.n, repeats)),
+                      key=lambda job: (lengths[job[0]], job))
         results: list[list[str]] = [[] for _ in texts]
         per_batch = max(1, self.batch_size // repeats)
         starts = range(0, len(jobs), per_batch)
-        for b, start in enumerate(tqdm(starts, desc="sampling", disable=not self.progress, leave=False)):
+        for start in tqdm(starts, desc="sampling", disable=not self.progress, leave=False):
             batch = jobs[start:start + per_batch]
-            outs = self._generate([texts[i] for i in batch], spec, spec.seed * 1_000_003 + b, repeats=repeats)
-            for k, i in enumerate(batch):
+            outs = self._generate([texts[i] for i, _ in batch], spec, [j for _, j in batch], repeats=repeats)
+            for k, (i, _) in enumerate(batch):
                 results[i] += outs[k * repeats:(k + 1) * repeats]
         return results
 
@@ -171,9 +179,13 @@ class VLLMSampler:
                prefixes: list[str] | None = None) -> list[list[str]]:
         from vllm import SamplingParams
 
-        params = SamplingParams(n=spec.n, temperature=spec.temperature, max_tokens=spec.max_new_tokens,
-                                seed=spec.seed)
-        outs = self.llm.generate(join_prefixes(prompts, prefixes), params, lora_request=self.lora, use_tqdm=False)
+        texts = join_prefixes(prompts, prefixes)
+        # one seed per request, from its text (`synthrl.streams`): vLLM's seeded requests draw from their own
+        # generator, so a request's samples do not depend on what is batched with it
+        seeds = synthrl.streams.row_keys(spec.seed, texts, [0] * len(texts)) & ((1 << 63) - 1)
+        params = [SamplingParams(n=spec.n, temperature=spec.temperature, max_tokens=spec.max_new_tokens, seed=int(s))
+                  for s in seeds.tolist()]
+        outs = self.llm.generate(texts, params, lora_request=self.lora, use_tqdm=False)
         return [[c.text.strip() for c in o.outputs] for o in outs]
 
 

@@ -1,11 +1,9 @@
 """Probe (issue 16, part 6): how the cascade decoder's per-step overhead amortises with the number of
 rows decoded together. The bench's rollouts (pi_sft's negatives, 16 rollouts per step prefix) by our
 sampler at several batch sizes, the fastest of ROUNDS interleaved rounds each, with the mean Q each
-gives (every size samples the same distribution; batches have their own seeds, so the draws differ).
-
-No verdict is adopted here: the batch size of credit rollouts is `SampleConfig.batch_size`, and changing
-it changes which random draws every cached rollout used, so the committed studies would have to be run
-again. `python -m synthrl.studies.decode_probe [--preset cpu]` writes
+gives. Its committed run predates per-sample random streams (`synthrl.streams`), so its sizes drew other
+samples of the same distribution; now every size draws the same rollouts, and the batch is a free knob.
+`python -m synthrl.studies.decode_probe [--preset cpu]` writes
 data/results/probes/decode_batch__PRESET.csv.
 """
 from __future__ import annotations

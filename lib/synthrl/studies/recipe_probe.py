@@ -35,7 +35,7 @@ import pandas as pd
 from synthrl import regime
 from synthrl.cache import cache_key
 from synthrl.datafiles import atomic_write_text
-from synthrl.presets import CPU_RECIPE, Preset, get_preset
+from synthrl.presets import CPU_RECIPE, Preset, TrainConfig, get_preset
 from synthrl.results import data_dir, load_probe, provenance, save_probe, table
 
 SPEED_PROBE = "train_recipe"
@@ -49,8 +49,10 @@ RECIPES = {OLD: {}, NEW: CPU_RECIPE}
 
 
 def recipe_preset(preset: Preset, recipe: str) -> Preset:
-    """The preset with `recipe`'s fields on its SFT and RFT configs."""
-    fields = RECIPES[recipe]
+    """The preset with `recipe`'s fields on its SFT and RFT configs (the others at TrainConfig's defaults,
+    which are TRL's, whatever the preset has adopted)."""
+    defaults = {f.name: f.default for f in dataclasses.fields(TrainConfig) if f.name in {*CPU_RECIPE, "compiled"}}
+    fields = {**defaults, **RECIPES[recipe]}
     return dataclasses.replace(preset, sft=dataclasses.replace(preset.sft, **fields),
                                rft=dataclasses.replace(preset.rft, **fields))
 
@@ -65,6 +67,7 @@ LEVERS = {
     "length-grouped": (dict(length_grouped=True), None),  # changes the batches
     "bf16 autocast": (dict(bf16_autocast=True), OLD),
     "eager attention": (dict(attention="eager"), OLD),
+    "bf16, eager attention": (dict(bf16_autocast=True, attention="eager"), OLD),  # the batches kept
     NEW: (RECIPES[NEW], "length-grouped"),
     f"{NEW}, batch 16": ({**RECIPES[NEW], "batch_size": 16}, None),  # fewer steps: a rate to re-fit
     f"{NEW}, batch 32": ({**RECIPES[NEW], "batch_size": 32}, None),
@@ -246,6 +249,24 @@ def judge(df: pd.DataFrame) -> pd.DataFrame:
     out.append({"setting": "all", "check": f"adopt {NEW!r}", "measured": f"{sum(r['holds'] for r in out)}/{len(out)} "
                 "checks hold", "holds": all(r["holds"] for r in out)})
     return pd.DataFrame(out)
+
+
+def wall_table(df: pd.DataFrame) -> pd.DataFrame:
+    """Each recipe's time on 2 cores at each size, from the cells' own records: SFT's training and the
+    whole cell (SFT, pi_sft's samples, the test evaluation), means over settings and seeds, two cells at
+    once as the studies run them."""
+    cells = df[df.recipe.isin(list(RECIPES))]
+    walls = {metric: cells[cells.metric == metric].groupby(["n_problems", "recipe"])["value"].mean()
+             for metric in ("train_wall_s", "cell_wall_s")}
+    rows = []
+    for size in sorted(int(n) for n in cells.n_problems.dropna().unique()):
+        row = {"|D_syn|": f"{size:,}"}
+        for metric, label in (("train_wall_s", "SFT training"), ("cell_wall_s", "whole cell")):
+            old, new = (walls[metric].get((size, r), float("nan")) for r in (OLD, NEW))
+            row[f"{label}, {OLD} (s)"], row[f"{label}, new (s)"] = f"{old:.0f}", f"{new:.0f}"
+            row[f"{label}: speed-up"] = f"{old / new:.2f}×"
+        rows.append(row)
+    return pd.DataFrame(rows)
 
 
 def committed_adoption(preset: str = "cpu") -> pd.DataFrame:
