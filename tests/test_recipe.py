@@ -10,7 +10,7 @@ from synthrl.bench import trl_batches
 from synthrl.models import build_model, build_tokenizer
 from synthrl.presets import TrainConfig, get_preset, to_dict
 from synthrl.studies import recipe_probe
-from synthrl.studies.recipe_probe import ADOPTION_PROBE, NEW, OLD, RECIPES, judge
+from synthrl.studies.recipe_probe import ADOPTION_PROBE, KEPT, NEW, OLD, RECIPES, adopted, judge
 from synthrl.tasks.arith import ArithWorld
 from synthrl.train import completion_rows, sft
 
@@ -130,3 +130,12 @@ def test_the_old_recipe_is_trls_defaults_whatever_the_preset_adopted():
     old = recipe_probe.recipe_preset(adopted, OLD)
     assert to_dict(old.sft) == to_dict(get_preset("smoke").sft) and to_dict(old.rft) == to_dict(get_preset("smoke").rft)
     assert recipe_probe.recipe_preset(get_preset("smoke"), NEW).sft.attention == "eager"
+
+
+def test_each_candidate_is_judged_against_the_same_old_cells_and_the_first_that_passes_is_adopted():
+    both = _cells({**ERRORS, (KEPT, 1024): 0.55, (KEPT, 4096): 0.40})
+    verdict = judge(both)
+    assert set(verdict.candidate) == {NEW, KEPT} and adopted(both) == NEW
+    first_fails = _cells({**ERRORS, (NEW, 4096): 0.43, (KEPT, 1024): 0.55, (KEPT, 4096): 0.40})
+    assert adopted(first_fails) == KEPT
+    assert adopted(_cells({**ERRORS, (NEW, 4096): 0.43})) is None

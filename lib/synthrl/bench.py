@@ -26,7 +26,7 @@ import torch
 from synthrl.hardware import matmul_gflops, native_bf16
 from synthrl.models import build_model, build_tokenizer, load_checkpoint, n_parameters
 from synthrl.pipeline import make_task
-from synthrl.presets import CPU_RECIPE, ModelConfig, TrainConfig, get_preset
+from synthrl.presets import RECIPE_CANDIDATES, ModelConfig, TrainConfig, get_preset
 from synthrl.results import provenance, save_results, table as results_table
 from synthrl.sampling import HFSampler, SamplingSpec, count_tokens
 from synthrl.train import completion_rows, sft, sft_config
@@ -41,7 +41,6 @@ BENCH_TRACES = 24  # negatives of pi_sft whose every step prefix is rolled out
 # bf16 invariance, stated before measuring (TRL's invariant tests compare loss trajectories the same way):
 # each logged training loss under bf16 autocast within this many nats of fp32's at the same step.
 BF16_LOSS_TOLERANCE = 0.05
-RECIPE = "the kit's recipe (TRL: " + ", ".join(f"{k}={v}" for k, v in CPU_RECIPE.items()) + ")"
 # The ways of rolling out from step prefixes: what the bench prints, and HFSampler's options.
 ROLLOUT_WAYS = {
     "naive": ("naive: each rollout re-encodes its prefix (generate), batches by length",
@@ -140,7 +139,7 @@ def measure_training(preset_name: str, peaks: dict[str, float]) -> list[dict]:
     precisions = ["fp32", "bf16"]
     runs: dict[tuple[str, str], _Training] = {}
     plain: dict[str, float] = {}
-    recipe: _Training | None = None
+    recipes: dict[str, _Training] = {}
     for _ in range(BENCH_TRAIN_ROUNDS):  # interleaved rounds, each row keeps its fastest
         for name, model_cfg in models.items():
             for precision in precisions:
@@ -150,9 +149,12 @@ def measure_training(preset_name: str, peaks: dict[str, float]) -> list[dict]:
                     runs[name, precision] = run
             if name.startswith(preset_name):
                 plain[name] = max(plain.get(name, 0.0), _plain_loop(model_cfg, tokenizer, rows, cfg))
-                run = _trl(model_cfg, tokenizer, rows, dataclasses.replace(cfg, **CPU_RECIPE), bf16=False)
-                recipe = run if recipe is None or run.tokens_per_s > recipe.tokens_per_s else recipe
-    out = _recipe_rows(recipe, runs[f"{preset_name} preset", "fp32"], peaks)
+                for recipe, fields in RECIPE_CANDIDATES.items():
+                    run = _trl(model_cfg, tokenizer, rows, dataclasses.replace(cfg, **fields), bf16=False)
+                    if recipe not in recipes or run.tokens_per_s > recipes[recipe].tokens_per_s:
+                        recipes[recipe] = run
+    out = [row for recipe, run in recipes.items()
+           for row in _recipe_rows(recipe, run, runs[f"{preset_name} preset", "fp32"], peaks, preset_name)]
     for (name, precision), run in runs.items():
         label = f"{run.parameters / 1e6:.2f}M, {name}"
         flops = 6 * run.parameters * run.tokens_per_s / 1e9  # 6 N per token (forward + backward)
@@ -174,16 +176,17 @@ def measure_training(preset_name: str, peaks: dict[str, float]) -> list[dict]:
     return out
 
 
-def _recipe_rows(recipe: _Training, trl: _Training, peaks: dict[str, float]) -> list[dict]:
-    """The kit's training recipe (`presets.CPU_RECIPE`) on the preset's model against TRL's defaults in
-    fp32, measured in the same rounds."""
-    label = f"{recipe.parameters / 1e6:.2f}M, the preset's model"
+def _recipe_rows(name: str, recipe: _Training, trl: _Training, peaks: dict[str, float],
+                 preset_name: str) -> list[dict]:
+    """A candidate training recipe (`presets.RECIPE_CANDIDATES`) on the preset's model against TRL's
+    defaults in fp32, measured in the same rounds."""
+    method, label = f"recipe: {name}", f"{recipe.parameters / 1e6:.2f}M, {preset_name} preset"
     flops = 6 * recipe.parameters * recipe.tokens_per_s / 1e9
-    rows = [_row("training", RECIPE, "tokens_per_s", recipe.tokens_per_s, model=label, precision="bf16"),
-            _row("training", RECIPE, "model_gflop_per_s", flops, model=label, precision="bf16"),
-            _row("training", RECIPE, "speedup", recipe.tokens_per_s / trl.tokens_per_s,
+    rows = [_row("training", method, "tokens_per_s", recipe.tokens_per_s, model=label, precision="bf16"),
+            _row("training", method, "model_gflop_per_s", flops, model=label, precision="bf16"),
+            _row("training", method, "speedup", recipe.tokens_per_s / trl.tokens_per_s,
                  baseline="TRL SFTTrainer fp32", model=label, precision="bf16")]
-    return rows + [_row("training", RECIPE, f"mfu_{p}", flops / peak, baseline=f"matmul 2048^3 {p}", model=label,
+    return rows + [_row("training", method, f"mfu_{p}", flops / peak, baseline=f"matmul 2048^3 {p}", model=label,
                         precision="bf16") for p, peak in peaks.items()]
 
 
@@ -473,10 +476,10 @@ def table(df: pd.DataFrame) -> pd.DataFrame:
             trl = _value(df, part="training", metric="speedup", baseline="plain torch loop", model=model)
             add(f"training {model}, plain torch loop on TRL's batches", f"{float(plain.value.iloc[0]):,.0f} tokens/s",
                 f"TRL is {trl:.2f}× it")
-    recipe = training[training.method == RECIPE]
-    if len(recipe):
-        at = dict(part="training", method=RECIPE, model=recipe.model.iloc[0], precision="bf16")
-        add(f"training {at['model']}: {RECIPE}",
+    for method in dict.fromkeys(training.method[training.method.str.startswith("recipe: ")]):
+        at = dict(part="training", method=method, model=training.model[training.method == method].iloc[0],
+                  precision="bf16")
+        add(f"training {at['model']}, {method} (TRL options)",
             f"{_value(df, metric='tokens_per_s', **at):,.0f} tokens/s, MFU {_value(df, metric='mfu_bf16', **at):.1%} "
             f"of bf16 matmul, {_value(df, metric='mfu_fp32', **at):.1%} of fp32",
             f"**{_value(df, metric='speedup', baseline='TRL SFTTrainer fp32', **at):.2f}×** TRL fp32")

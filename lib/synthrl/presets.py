@@ -530,9 +530,13 @@ def get_preset(name: str, **overrides) -> Preset:
     return dataclasses.replace(preset, **overrides)
 
 
-# The cpu studies' training recipe: options of TRL's trainer and of the model it trains, set on a
-# TrainConfig (`synthrl.studies.recipe_probe` measures each and holds the rule that adopts them)
-CPU_RECIPE = {"length_grouped": True, "bf16_autocast": True, "attention": "eager"}
+# Training recipes for the cpu studies: options of TRL's trainer and of the model it trains, set on a
+# TrainConfig, in the order they were tried (`synthrl.studies.recipe_probe` measures each and holds the
+# rule that adopts one). The second keeps the first's levers that leave the batches as they are.
+RECIPE_CANDIDATES = {
+    "grouped, bf16, eager attention": {"length_grouped": True, "bf16_autocast": True, "attention": "eager"},
+    "bf16, eager attention": {"bf16_autocast": True, "attention": "eager"},
+}
 
 # Fields added after runs were cached, with the value every earlier run had: a config's plain form
 # leaves them out while they hold it, so earlier cache keys (the shipped pi_base's) stay valid.
