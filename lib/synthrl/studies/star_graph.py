@@ -26,7 +26,7 @@ import torch
 from tqdm.auto import tqdm
 from transformers import TrainerCallback
 
-from synthrl import verdicts
+from synthrl import streams, verdicts
 from synthrl.cache import cache_key, cached_dir
 from synthrl.credit import FIRST_PIT_DEFINITIONS, estimate_q
 from synthrl.preference import DIAGNOSTICS, per_step_pair, train_preference
@@ -304,7 +304,7 @@ def dpo_run(cfg: StarConfig, sft_folder: Path, start: int, pair_kind: str = "cut
                     cfg.negatives_per_graph, cfg.q_rollouts, cfg.n_eval_train, cfg.n_test, cfg.seed,
                     "diagnostics",  # runs cached before the trainer's diagnostics were kept are re-run
                     *([pair_kind] if pair_kind != "cut" else []), *(["fresh"] if fresh else []),
-                    *([f"pits {pits}"] if pits != "exact" else []))
+                    *([f"pits {pits}"] if pits != "exact" else []), streams.KEY)
     return json.loads((cached_dir("star_dpo", key, build) / "rows.json").read_text())
 
 
@@ -322,7 +322,7 @@ def sft_rows(cfg: StarConfig, sft_folder: Path) -> list[dict]:
         (folder / "rows.json").write_text(json.dumps(rows))
 
     key = cache_key("star_sft_eval", sft_folder.name, sorted(cfg.checkpoints), cfg.q_rollouts, cfg.n_eval_train,
-                    cfg.n_test, cfg.seed)
+                    cfg.n_test, cfg.seed, streams.KEY)
     return json.loads((cached_dir("star_sft_eval", key, build) / "rows.json").read_text())
 
 
