@@ -20,10 +20,10 @@ samples per problem) at |D_syn| = 1,024 and 4,096, seeds 0-2, both settings, und
    by more than MAX_ERROR_LOSS, and
 2. every target of `synthrl.regime` that holds for the old recipe's cells holds for the new one's.
 The candidates (`presets.RECIPE_CANDIDATES`) keep the preset's batch size and learning rate, so that
-no rate needs re-fitting. The first (`NEW`) was chosen from tokens/s alone, before any cell ran. It
-failed rule 1; the second (`KEPT`), fixed before its cells ran, keeps the first's levers that leave the
-batches as they are (bf16 and eager attention, not length grouping), and is judged by the same rule
-against the same old cells.
+no rate needs re-fitting. They are judged in turn against the same old cells: the first (`NEW`) was
+chosen from tokens/s alone, before any cell ran; the second (`KEPT`) was fixed after the first was
+judged and before its own cells ran, and keeps the first's levers that leave the batches as they are
+(bf16 and eager attention, not length grouping). Their verdicts are in the committed CSV.
 """
 from __future__ import annotations
 
