@@ -11,7 +11,8 @@ from synthrl import hardware
 from synthrl.bench import BF16_LOSS_TOLERANCE, table
 from synthrl.credit import step_prefixes
 from synthrl.models import build_model, build_tokenizer, save_checkpoint
-from synthrl.presets import ModelConfig, TrainConfig, get_preset
+from synthrl.config import ModelConfig, TrainConfig
+from synthrl.presets import get_preset
 from synthrl.sampling import HFSampler, SamplingSpec
 from synthrl.tasks.arith import ArithConfig, ArithWorld
 from synthrl.train import completion_rows, sft, sft_config
@@ -37,15 +38,6 @@ def test_training_precision_follows_the_preset_and_else_the_cpu(monkeypatch, nat
     assert hardware.train_bf16(get_preset("gpu").model) is native
     args = sft_config(TrainConfig(), dataclasses.replace(cfg, cpu_bf16=True), 0, "/tmp/x", 64)
     assert args.bf16 and args.mixed_precision == "bf16"  # what makes TRL's trainer autocast
-
-
-def test_the_new_precision_field_leaves_cache_keys_as_they_were():
-    """A field added with the value every earlier run had does not change the keys of cached runs
-    (the shipped pi_base's among them)."""
-    from synthrl.presets import to_dict
-
-    assert "cpu_bf16" not in to_dict(ModelConfig())
-    assert to_dict(dataclasses.replace(ModelConfig(), cpu_bf16=None))["cpu_bf16"] is None
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,7 @@ from transformers import LlamaConfig, LlamaForCausalLM
 
 from synthrl import cascade
 from synthrl.models import build_model, build_tokenizer
-from synthrl.presets import ModelConfig
+from synthrl.config import ModelConfig
 from synthrl.tasks.arith import ArithWorld
 
 SMALL = ModelConfig(hidden_size=32, n_layers=2, n_heads=2, intermediate_size=64, max_positions=128)

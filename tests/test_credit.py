@@ -166,7 +166,7 @@ def test_each_rollout_costs_its_tokens_and_the_end_token(world, negatives):
 
 def test_rollouts_with_the_same_seed_repeat(world, negatives):
     from synthrl.models import build_model, build_tokenizer
-    from synthrl.presets import ModelConfig
+    from synthrl.config import ModelConfig
     from synthrl.sampling import HFSampler
 
     problems, traces = negatives

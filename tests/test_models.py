@@ -2,7 +2,8 @@ import pytest
 import torch
 
 from synthrl.models import build_model, build_tokenizer, load_checkpoint, load_pretrained, save_checkpoint
-from synthrl.presets import ModelConfig, get_preset
+from synthrl.config import ModelConfig
+from synthrl.presets import get_preset
 from synthrl.tasks.arith import ArithWorld
 
 TINY = ModelConfig(hidden_size=32, n_layers=1, n_heads=2, intermediate_size=64, max_positions=64)

@@ -116,7 +116,7 @@ def test_q_gains_are_paired_by_prefix_and_resample_traces():
 
 
 def test_config_rejects_unknown_methods_and_pits():
-    from synthrl.presets import NegativeConfig
+    from synthrl.config import NegativeConfig
 
     with pytest.raises(ValueError, match="unknown methods"):
         NegativeConfig(methods=("PPO",))

@@ -11,7 +11,7 @@ from synthrl.awr import encode_weighted, train_awr, weighted_nll
 from synthrl.credit import TraceCredit, bok
 from synthrl.models import build_model, build_tokenizer
 from synthrl.preference import encode_pair
-from synthrl.presets import ModelConfig, TrainConfig
+from synthrl.config import ModelConfig, TrainConfig
 from synthrl.tasks.arith import ArithConfig, ArithWorld, flip_first_operation
 
 TINY = ModelConfig(hidden_size=32, n_layers=2, n_heads=2, intermediate_size=64, max_positions=160)

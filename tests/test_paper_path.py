@@ -12,8 +12,9 @@ import pytest
 import torch
 
 from synthrl import models, pipeline
-from synthrl.presets import (CreditConfig, ModelConfig, NegativeConfig, PreferenceConfig, SampleConfig,
-                             ScalingConfig, Setting, TrainConfig, get_preset)
+from synthrl.config import (CreditConfig, ModelConfig, NegativeConfig, PreferenceConfig, SampleConfig, ScalingConfig,
+                            Setting, TrainConfig)
+from synthrl.presets import get_preset
 from synthrl.standin import build_standin, gsm8k_row, train_bpe, write_gsm8k
 from synthrl.studies import negative_scaling, positive_scaling
 from synthrl.tasks.arith import ArithConfig, ArithWorld

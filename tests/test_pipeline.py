@@ -36,7 +36,7 @@ def test_tidy_results_with_provenance(smoke_results):
 def test_rft_trains_as_many_steps_as_sft(smoke_results):
     """Preset.rft_steps "sft": RFT on D+ runs SFT's optimizer steps on D_syn (equal compute), whatever
     the size of D+; the training logs' last steps say how many ran."""
-    from synthrl.presets import TrainConfig
+    from synthrl.config import TrainConfig
 
     _, home = smoke_results
     steps = pipeline.train_steps(SMOKE.sft, SMOKE.n_train)
@@ -147,7 +147,7 @@ def test_sft_kept_on_dev_is_the_epoch_with_the_lowest_dev_error():
     import torch
 
     from synthrl.models import load_checkpoint
-    from synthrl.presets import TrainConfig
+    from synthrl.config import TrainConfig
 
     keep = dataclasses.replace(SMOKE, sft_keep="best_dev", n_dev=24,
                                sft=TrainConfig(epochs=3.0, batch_size=8, lr=3e-3))

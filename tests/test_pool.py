@@ -75,7 +75,7 @@ def test_rollout_batches_on_sampler_actors_give_the_serial_q(tmp_path, monkeypat
 
     from synthrl import credit, pipeline
     from synthrl.pool import _connect
-    from synthrl.presets import CreditConfig
+    from synthrl.config import CreditConfig
     from synthrl.tasks.arith import flip_first_operation
 
     preset = dataclasses.replace(SMOKE, credit=CreditConfig(n_rollouts=4, batch_traces=2))

@@ -5,7 +5,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from synthrl.presets import ScalingConfig, Setting, get_preset
+from synthrl.config import ScalingConfig, Setting
+from synthrl.presets import get_preset
 from synthrl.studies import positive_scaling as ps
 from synthrl.tasks.arith import ArithConfig
 

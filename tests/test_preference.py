@@ -9,7 +9,7 @@ import torch
 from synthrl.models import build_model, build_tokenizer
 from synthrl.preference import (PreferenceConfig, encode_pair, naive_pair, pair_logps, per_step_pair,
                                 preference_loss, train_preference)
-from synthrl.presets import ModelConfig
+from synthrl.config import ModelConfig
 from synthrl.tasks.arith import ArithWorld, flip_first_operation
 
 TINY = ModelConfig(hidden_size=32, n_layers=2, n_heads=2, intermediate_size=64, max_positions=160)

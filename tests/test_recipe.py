@@ -8,7 +8,8 @@ import pytest
 
 from synthrl.bench import trl_batches
 from synthrl.models import build_model, build_tokenizer
-from synthrl.presets import TrainConfig, get_preset, to_dict
+from synthrl.config import TrainConfig, to_dict
+from synthrl.presets import get_preset
 from synthrl.studies import recipe_probe
 from synthrl.studies.recipe_probe import ADOPTION_PROBE, KEPT, NEW, OLD, RECIPES, adopted, judge
 from synthrl.tasks.arith import ArithWorld
@@ -54,10 +55,13 @@ def test_length_grouping_keeps_every_row_once_an_epoch_and_pads_less(smoke):
     assert pad["grouped"] < 0.5 * pad["random"], pad
 
 
-def test_the_recipe_fields_leave_earlier_cache_keys_as_they_were():
-    plain = to_dict(TrainConfig())
-    assert not {"length_grouped", "bf16_autocast", "compiled", "attention"} & set(plain)
-    assert to_dict(dataclasses.replace(TrainConfig(), **RECIPES[NEW]))["attention"] == "eager"
+def test_a_recipe_is_part_of_the_cache_key_of_what_it_trains():
+    from synthrl.cache import cache_key
+
+    plain, recipe = TrainConfig(), dataclasses.replace(TrainConfig(), **RECIPES[NEW])
+    assert {"length_grouped", "bf16_autocast", "compiled", "attention"} <= set(to_dict(plain))
+    assert to_dict(recipe)["attention"] == "eager"
+    assert cache_key("pi_sft", to_dict(plain)) != cache_key("pi_sft", to_dict(recipe))
 
 
 def _cells(errors: dict, coverage: dict | None = None, seeds=(0, 1, 2)) -> pd.DataFrame:

@@ -7,7 +7,8 @@ import pytest
 from arith_helpers import problem_with_distractor, step_text
 from synthrl import spurious
 from synthrl.credit import TraceCredit
-from synthrl.presets import SpuriousConfig, get_preset
+from synthrl.config import SpuriousConfig
+from synthrl.presets import get_preset
 from synthrl.studies import rft_spurious as rs
 from synthrl.tasks.arith import ArithConfig, ArithWorld
 from synthrl.verdicts import NOT_TESTABLE, VERDICTS

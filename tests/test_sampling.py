@@ -2,7 +2,7 @@ import pytest
 import torch
 
 from synthrl.models import build_model, build_tokenizer
-from synthrl.presets import ModelConfig
+from synthrl.config import ModelConfig
 from synthrl.sampling import HFSampler, SamplingSpec, vllm_available
 from synthrl.tasks.arith import ArithWorld
 
@@ -113,7 +113,7 @@ def trained_sampler():
     """A model that has learned the world a little (random weights put a near-uniform distribution on
     every step, where any float noise could move a draw)."""
     from synthrl.train import completion_rows, sft
-    from synthrl.presets import TrainConfig
+    from synthrl.config import TrainConfig
 
     world = ArithWorld()
     tok = build_tokenizer(world.vocabulary())

@@ -15,7 +15,8 @@ SMOKE = get_preset("smoke")
 def test_a_shipped_base_is_used_without_training_and_only_for_its_config(tmp_path, monkeypatch):
     monkeypatch.setenv("SYNTHRL_DATA", str(tmp_path / "data"))
     monkeypatch.setenv("SYNTHRL_HOME", str(tmp_path / "build"))
-    folder = shipped.ship_pi_base(SMOKE)
+    built = pipeline.pi_base(SMOKE)
+    folder = shipped.ship_pi_base(SMOKE, Path(built), pipeline.pi_base_key(SMOKE), pipeline.train_log(built))
     prov = json.loads((folder / "provenance.json").read_text())
     assert prov["cache_key"] == pipeline.pi_base_key(SMOKE) and prov["config"]["model"]["hidden_size"] == 64
     assert (folder / "model.safetensors").exists()

@@ -6,7 +6,7 @@ import threading
 import torch
 
 from synthrl.models import build_model, build_tokenizer
-from synthrl.presets import ModelConfig, TrainConfig
+from synthrl.config import ModelConfig, TrainConfig
 from synthrl.tasks.arith import ArithConfig, ArithWorld
 from synthrl.train import completion_rows, sft
 

@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 
 from synthrl.loop import shuffled_batches, total_steps
-from synthrl.presets import TrainConfig
+from synthrl.config import TrainConfig
 
 
 def encode_weighted(tokenizer, prompt: str, steps: list[str], weights: list[float]) -> dict:

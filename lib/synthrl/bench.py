@@ -26,7 +26,8 @@ import torch
 from synthrl.hardware import matmul_gflops, native_bf16
 from synthrl.models import build_model, build_tokenizer, load_checkpoint, n_parameters
 from synthrl.pipeline import make_task
-from synthrl.presets import RECIPE_CANDIDATES, ModelConfig, TrainConfig, get_preset
+from synthrl.config import ModelConfig, TrainConfig
+from synthrl.presets import RECIPE_CANDIDATES, get_preset
 from synthrl.results import provenance, save_results, table as results_table
 from synthrl.sampling import HFSampler, SamplingSpec, count_tokens
 from synthrl.train import completion_rows, sft, sft_config

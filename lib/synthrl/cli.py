@@ -5,6 +5,7 @@ import argparse
 import logging
 import sys
 import time
+from pathlib import Path
 
 from synthrl import quiet_libraries
 from synthrl.presets import PRESETS
@@ -218,10 +219,13 @@ def main(argv: list[str] | None = None) -> int:
             print(f"html: {path}")
         return 0
     if args.command == "pi-base":
-        from synthrl.shipped import ship_pi_base
+        from synthrl.pipeline import pi_base, pi_base_key, train_log
         from synthrl.presets import get_preset
+        from synthrl.shipped import ship_pi_base
 
-        print(f"pi_base: {ship_pi_base(get_preset(args.preset))}")
+        preset = get_preset(args.preset)
+        folder = pi_base(preset)
+        print(f"pi_base: {ship_pi_base(preset, Path(folder), pi_base_key(preset), train_log(folder))}")
         return 0
     from synthrl.bench import run_bench
 

@@ -16,11 +16,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from synthrl.config import FIRST_PIT_DEFINITIONS
 from synthrl.sampling import Sampler, SamplingSpec, count_tokens
 from synthrl.tasks.base import Problem
 
 BOK_K = 5  # paper: rollouts under BoK(pi_sft) with K = 5
-FIRST_PIT_DEFINITIONS = ("min", "no_success", "max_drop")
 
 
 def bok(p: np.ndarray | float, k: int = BOK_K) -> np.ndarray:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import torch
 
-from synthrl.presets import ModelConfig
+from synthrl.config import ModelConfig
 
 # CPU flags (Linux /proc/cpuinfo) of native bf16 arithmetic: AVX-512 BF16 dot products, or AMX tiles.
 BF16_FLAGS = ("avx512_bf16", "amx_bf16")

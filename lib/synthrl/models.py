@@ -10,7 +10,7 @@ import torch
 from tokenizers import Regex, Tokenizer, models, pre_tokenizers
 from transformers import AutoModelForCausalLM, AutoTokenizer, LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
 
-from synthrl.presets import ModelConfig
+from synthrl.config import ModelConfig
 
 SPECIAL_TOKENS = ("<pad>", "<eos>", "<unk>")
 

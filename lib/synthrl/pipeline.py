@@ -20,7 +20,7 @@ from synthrl import streams
 from synthrl.cache import cache_key, cached_dir, checkpoint_id
 from synthrl.datafiles import read_jsonl, write_jsonl
 from synthrl.evaluate import greedy_outputs, test_error
-from synthrl.presets import ModelConfig, Preset, to_dict
+from synthrl.config import ModelConfig, Preset, to_dict
 from synthrl.sampling import SamplingSpec, make_sampler
 from synthrl.tasks.base import Problem
 
@@ -183,11 +183,9 @@ def full_weights(model_cfg):
 def pi_base_key(preset: Preset) -> str:
     """The cache key of pi_base: everything its pretraining depends on (not finetuning's LoRA)."""
     return cache_key("pi_base", preset.task, to_dict(preset.world), to_dict(full_weights(preset.model)),
-                    to_dict(preset.pretrain), preset.n_pretrain_docs, preset.seed,
-                    *([preset.pretrain_solved] if preset.pretrain_solved else []),  # 0 keeps earlier keys
-                    *([[to_dict(w) for w in preset.pretrain_worlds]] if preset.pretrain_worlds else []),
-                    *([preset.pretrain_style] if preset.pretrain_style != "plain" else []),
-                    *([list(preset.pretrain_unsolved_ops)] if preset.pretrain_unsolved_ops else []))
+                    to_dict(preset.pretrain), preset.n_pretrain_docs, preset.seed, preset.pretrain_solved,
+                    [to_dict(w) for w in preset.pretrain_worlds], preset.pretrain_style,
+                    list(preset.pretrain_unsolved_ops))
 
 
 def finetune(preset: Preset, stage: str, base: str, rows: list[dict], seed: int, train_cfg=None) -> str:
@@ -197,7 +195,7 @@ def finetune(preset: Preset, stage: str, base: str, rows: list[dict], seed: int,
 
     train_cfg = train_cfg or (preset.sft if stage == "pi_sft" else preset.rft)
     dev = dev_problems(preset) if stage == "pi_sft" and preset.sft_keep == "best_dev" else None
-    rows = rows + replay_rows(preset, len(rows), seed)  # none unless Preset.finetune_replay (keys kept)
+    rows = rows + replay_rows(preset, len(rows), seed)  # none unless Preset.finetune_replay
 
     def build(folder: Path) -> None:
         model, tokenizer = load_checkpoint(base, preset.model, for_training=True)
@@ -210,7 +208,7 @@ def finetune(preset: Preset, stage: str, base: str, rows: list[dict], seed: int,
                       **chosen)
 
     key = cache_key(stage, checkpoint_id(base), rows, to_dict(train_cfg), to_dict(preset.model), seed,
-                    *([["best_dev", [p.uid for p in dev]]] if dev else []))  # "last" keeps earlier keys
+                    preset.sft_keep, [p.uid for p in dev] if dev else [])
     return str(cached_dir(stage, key, build))
 
 

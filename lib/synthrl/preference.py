@@ -19,7 +19,7 @@ import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 from synthrl.loop import shuffled_batches, total_steps
-from synthrl.presets import PreferenceConfig
+from synthrl.config import PreferenceConfig
 
 
 def encode(tokenizer, prompt: str, response: str, add_eos: bool) -> tuple[list[int], int]:

@@ -10,7 +10,7 @@ import shutil
 from datetime import datetime, timezone
 from pathlib import Path
 
-from synthrl.presets import Preset
+from synthrl.config import Preset
 
 PRETRAIN_FIELDS = ("task", "world", "model", "n_pretrain_docs", "pretrain_solved", "pretrain", "seed",
                    "pretrain_worlds", "pretrain_style", "pretrain_unsolved_ops")
@@ -36,20 +36,17 @@ def copy_checkpoint(source: Path, folder: Path) -> None:
             shutil.copy2(f, folder / f.name)
 
 
-def ship_pi_base(preset: Preset) -> Path:
-    """Pretrain (or take from the run cache) the preset's pi_base and write it, with its provenance,
-    to data/models/pi_base__<preset> (atomically: a temporary folder, then a rename)."""
-    from synthrl.pipeline import pi_base, pi_base_key, train_log
+def ship_pi_base(preset: Preset, folder: Path, key: str, log: dict) -> Path:
+    """Write the preset's pretrained pi_base (`folder`, its cache key and training log, from
+    `synthrl.pipeline`) with its provenance to data/models/pi_base__<preset>, atomically: a temporary
+    folder, then a rename."""
     from synthrl.results import device_name, git_commit
 
-    key = pi_base_key(preset)
-    folder = Path(pi_base(preset))
     out = shipped_dir(preset.name)
     tmp = out.with_name(out.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
     copy_checkpoint(folder, tmp)
-    log = train_log(str(folder))
     config = {k: v for k, v in dataclasses.asdict(preset).items() if k in PRETRAIN_FIELDS}
     (tmp / "provenance.json").write_text(json.dumps({
         "cache_key": key, "preset": preset.name, "git_commit": git_commit(), "device": device_name(),

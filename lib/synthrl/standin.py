@@ -13,7 +13,7 @@ import re
 from pathlib import Path
 
 from synthrl.datafiles import write_jsonl
-from synthrl.presets import ModelConfig, TrainConfig
+from synthrl.config import ModelConfig, TrainConfig
 from synthrl.tasks.base import Problem
 
 EOS = "<|endoftext|>"  # GPT-2's end-of-text token, as byte-level BPE tokenizers name it

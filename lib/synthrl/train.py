@@ -10,7 +10,7 @@ from datasets import Dataset
 from transformers import PrinterCallback, TrainerCallback
 
 from synthrl.hardware import train_bf16
-from synthrl.presets import ModelConfig, TrainConfig
+from synthrl.config import ModelConfig, TrainConfig
 
 
 @dataclass

@@ -21,7 +21,8 @@ from synthrl import pipeline
 from synthrl.cache import cache_key, checkpoint_id
 from synthrl.evaluate import greedy_outputs
 from synthrl.models import load_checkpoint
-from synthrl.presets import get_preset, to_dict
+from synthrl.config import to_dict
+from synthrl.presets import get_preset
 from synthrl.results import provenance, table
 from synthrl.sampling import HFSampler
 from synthrl.studies import positive_scaling as positive

@@ -33,7 +33,8 @@ from scipy import stats
 from synthrl import pipeline
 from synthrl.cache import cache_key
 from synthrl.preference import DIAGNOSTICS
-from synthrl.presets import Preset, get_preset, to_dict
+from synthrl.config import Preset, to_dict
+from synthrl.presets import get_preset
 from synthrl.results import load_probe, load_results, probe_path, provenance, save_probe, table
 from synthrl.studies import negative_scaling as negative
 from synthrl.studies import positive_scaling as positive

@@ -22,7 +22,8 @@ from synthrl import pipeline, verdicts
 from synthrl.cache import cache_key
 from synthrl.credit import FIRST_PIT_DEFINITIONS, with_pool
 from synthrl.preference import DIAGNOSTICS
-from synthrl.presets import NEGATIVE_METHODS, NegativeConfig, Preset, Setting, get_preset, to_dict
+from synthrl.config import NEGATIVE_METHODS, NegativeConfig, Preset, Setting, to_dict
+from synthrl.presets import get_preset
 from synthrl.results import provenance, table
 from synthrl.studies import positive_scaling as positive
 

@@ -25,7 +25,8 @@ import torch
 from synthrl.bench import BF16_LOSS_TOLERANCE, training_inputs, trl_batches
 from synthrl.cache import cache_key
 from synthrl.models import build_model
-from synthrl.presets import TrainConfig, get_preset
+from synthrl.config import TrainConfig
+from synthrl.presets import get_preset
 from synthrl.results import provenance, table
 from synthrl.studies.probe_cli import probe_main
 from synthrl.studies.train_probe import MIN_SPEEDUP

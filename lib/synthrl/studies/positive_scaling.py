@@ -18,7 +18,8 @@ from scipy import stats
 
 from synthrl import pipeline, verdicts
 from synthrl.cache import cache_key
-from synthrl.presets import Preset, ScalingConfig, Setting, TrainConfig, get_preset, to_dict
+from synthrl.config import Preset, ScalingConfig, Setting, TrainConfig, to_dict
+from synthrl.presets import get_preset
 from synthrl.results import provenance, table
 from synthrl.scaling import Efficiency, bootstrap_efficiency, fit_power_law
 

@@ -13,7 +13,8 @@ from synthrl.cache import cache_key
 from synthrl.credit import FIRST_PIT_DEFINITIONS, TraceCredit, with_pool
 from synthrl.credit_validation import hits, validate
 from synthrl.pairs import negative_traces
-from synthrl.presets import Preset, get_preset, to_dict
+from synthrl.config import Preset, to_dict
+from synthrl.presets import get_preset
 from synthrl.results import provenance, table
 from synthrl.tasks.arith import first_wrong_step
 from synthrl.tasks.base import Problem

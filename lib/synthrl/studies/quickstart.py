@@ -7,7 +7,8 @@ import pandas as pd
 
 from synthrl import pipeline, verdicts
 from synthrl.cache import cache_key
-from synthrl.presets import Preset, get_preset, to_dict
+from synthrl.config import Preset, to_dict
+from synthrl.presets import get_preset
 from synthrl.results import provenance, table
 
 STUDY = "quickstart"

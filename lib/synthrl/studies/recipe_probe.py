@@ -38,7 +38,8 @@ import pandas as pd
 from synthrl import regime
 from synthrl.cache import cache_key
 from synthrl.datafiles import atomic_write_text
-from synthrl.presets import RECIPE_CANDIDATES, Preset, TrainConfig, get_preset
+from synthrl.config import Preset, TrainConfig
+from synthrl.presets import RECIPE_CANDIDATES, get_preset
 from synthrl.results import data_dir, load_probe, provenance, save_probe, table
 
 SPEED_PROBE = "train_recipe"

@@ -13,7 +13,8 @@ import time
 
 import pandas as pd
 
-from synthrl.presets import CreditConfig, Preset, ScalingConfig, Setting, get_preset
+from synthrl.config import CreditConfig, Preset, ScalingConfig, Setting
+from synthrl.presets import get_preset
 from synthrl.regime import check
 from synthrl.studies import positive_scaling
 from synthrl.tasks.arith import ArithConfig

@@ -21,7 +21,8 @@ import pandas as pd
 
 from synthrl import pipeline, spurious, verdicts
 from synthrl.cache import cache_key
-from synthrl.presets import Preset, Setting, get_preset, to_dict
+from synthrl.config import Preset, Setting, to_dict
+from synthrl.presets import get_preset
 from synthrl.results import provenance, table
 from synthrl.studies import positive_scaling as positive
 

@@ -30,7 +30,8 @@ from synthrl import streams, verdicts
 from synthrl.cache import cache_key, cached_dir
 from synthrl.credit import FIRST_PIT_DEFINITIONS, estimate_q
 from synthrl.preference import DIAGNOSTICS, per_step_pair, train_preference
-from synthrl.presets import Preset, StarConfig, get_preset, to_dict
+from synthrl.config import Preset, StarConfig, to_dict
+from synthrl.presets import get_preset
 from synthrl.results import curve, provenance, table
 from synthrl.sampling import HFSampler, SamplingSpec
 from synthrl.tasks.base import Problem
@@ -302,9 +303,7 @@ def dpo_run(cfg: StarConfig, sft_folder: Path, start: int, pair_kind: str = "cut
 
     key = cache_key("star_dpo", sft_folder.name, start, to_dict(cfg.dpo), cfg.dpo_eval_every,
                     cfg.negatives_per_graph, cfg.q_rollouts, cfg.n_eval_train, cfg.n_test, cfg.seed,
-                    "diagnostics",  # runs cached before the trainer's diagnostics were kept are re-run
-                    *([pair_kind] if pair_kind != "cut" else []), *(["fresh"] if fresh else []),
-                    *([f"pits {pits}"] if pits != "exact" else []), streams.KEY)
+                    pair_kind, fresh, pits, streams.KEY)
     return json.loads((cached_dir("star_dpo", key, build) / "rows.json").read_text())
 
 

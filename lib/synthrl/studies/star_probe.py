@@ -41,7 +41,8 @@ import pandas as pd
 
 from synthrl.cache import cache_key
 from synthrl.preference import DIAGNOSTICS
-from synthrl.presets import get_preset, to_dict
+from synthrl.config import to_dict
+from synthrl.presets import get_preset
 from synthrl.results import load_probe, provenance, save_probe, table
 from synthrl.studies import star_graph as sg
 
