@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 TORCH_SPEC ?= torch==2.13.0
 PRESET ?= cpu
 
-.PHONY: setup demo test lab html figures bench pi-base clean
+.PHONY: setup demo test lab html docs figures bench pi-base clean
 
 setup: $(VENV)/.installed
 
@@ -33,7 +33,11 @@ lab: $(VENV)/.notebook
 
 # each study notebook on the committed cpu results (seconds each, no training), as HTML under docs/notebooks
 html: $(VENV)/.notebook
-	$(BIN)/python -m synthrl html
+	$(BIN)/python tools/render.py
+
+# the generated tables of README.md and docs/ rewritten from the committed results
+docs: setup
+	$(BIN)/python tools/docs.py
 
 $(VENV)/.notebook: $(VENV)/.installed
 	$(BIN)/pip install -q --disable-pip-version-check -e ".[notebook]"

@@ -1,4 +1,9 @@
 import os
+import sys
+from pathlib import Path
+
+# the repository's upkeep (`tools/`: generated tables, rendered pages) is tested too; it is not installed
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 # Under pytest-xdist (`make test`: one worker per core), each worker and the notebook kernels it starts
 # get an equal share of the cores, so that workers do not fight over them. Set before torch is imported.

@@ -114,7 +114,7 @@ def test_math_checks_off_the_main_thread():
 def test_the_answer_check_set_meets_the_issue_bar():
     """On the written set (studies/answer_checks.py): GSM8K no false positive and recall >= 99%; MATH
     recall within one point of math-verify alone, and no false positive."""
-    from synthrl.studies import answer_checks
+    from synthrl.probes import answer_checks
 
     judged = answer_checks.judgements()
     rate = lambda d, c, right: judged[(judged.dataset == d) & (judged.checker == c) & (judged.right == right)].accepted.mean()  # noqa: E731

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from synthrl import hardware
-from synthrl.bench import BF16_LOSS_TOLERANCE, table
+from synthrl.bench.suite import BF16_LOSS_TOLERANCE, table
 from synthrl.credit import step_prefixes
 from synthrl.models import build_model, build_tokenizer, save_checkpoint
 from synthrl.config import ModelConfig, TrainConfig
@@ -93,7 +93,7 @@ def test_ctranslate2_decodes_what_our_sampler_decodes(smoke_world, tmp_path):
     """The same checkpoint converted to CTranslate2: greedy continuations of prompts and step prefixes
     equal ours token for token; sampled ones come n per input and stop at max_new_tokens."""
     pytest.importorskip("ctranslate2", reason="CTranslate2 is in the bench and dev extras")
-    from synthrl.ct2 import CT2Sampler, convert
+    from synthrl.bench.ct2 import CT2Sampler, convert
 
     preset, world, tok = smoke_world
     model = _train(preset, world, tok, bf16=False, steps=30).model.eval()

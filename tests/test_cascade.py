@@ -95,13 +95,13 @@ def test_greedy_equals_generate_n_times(setup):
 def test_our_step_draws_what_the_models_forward_draws(which, setup, variant, monkeypatch):
     """The probe's reference (the model's own forward with the cascade attention registered) and our
     decoding step give the same logits, so the same draws: the step changed no cached rollout."""
-    from synthrl.studies import step_probe
+    from synthrl.bench import step
 
     model, tok, enc = setup if which == "kit" else variant
     args = (model, enc["input_ids"], enc["attention_mask"], 4, 1.0, 16, tok.eos_token_id, tok.pad_token_id)
     torch.manual_seed(1)
     ours = cascade.sample(*args, compact_at=0.0)
-    monkeypatch.setattr(cascade, "_decode_step", step_probe._forward_step)
+    monkeypatch.setattr(cascade, "_decode_step", step._forward_step)
     torch.manual_seed(1)
     assert torch.equal(cascade.sample(*args, compact_at=0.0), ours)
     assert model.config._attn_implementation == "sdpa"  # the reference restores the model's attention

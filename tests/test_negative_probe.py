@@ -4,7 +4,7 @@ import pandas as pd
 import pytest
 
 from synthrl.presets import get_preset
-from synthrl.studies import negative_probe as probe
+from synthrl.probes import negative as probe
 
 
 def test_each_arm_changes_only_its_knob():

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from lab_driver import browser_missing
-from synthrl import render
+from tools import render
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))

@@ -15,7 +15,7 @@ from synthrl import models, pipeline
 from synthrl.config import (CreditConfig, ModelConfig, NegativeConfig, PreferenceConfig, SampleConfig, ScalingConfig,
                             Setting, TrainConfig)
 from synthrl.presets import get_preset
-from synthrl.standin import build_standin, gsm8k_row, train_bpe, write_gsm8k
+from standin import build_standin, gsm8k_row, train_bpe, write_gsm8k
 from synthrl.studies import negative_scaling, positive_scaling
 from synthrl.tasks.arith import ArithConfig, ArithWorld
 from synthrl.tasks.hub import HubMathTask, gsm8k_problem

@@ -6,12 +6,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from synthrl.bench import trl_batches
+from synthrl.bench.suite import trl_batches
 from synthrl.models import build_model, build_tokenizer
 from synthrl.config import TrainConfig, to_dict
 from synthrl.presets import get_preset
-from synthrl.studies import recipe_probe
-from synthrl.studies.recipe_probe import ADOPTION_PROBE, KEPT, NEW, OLD, RECIPES, adopted, judge
+from synthrl.bench import recipe
+from synthrl.bench.recipe import ADOPTION_PROBE, KEPT, NEW, OLD, RECIPES, adopted, judge
 from synthrl.tasks.arith import ArithWorld
 from synthrl.train import completion_rows, sft
 
@@ -58,10 +58,10 @@ def test_length_grouping_keeps_every_row_once_an_epoch_and_pads_less(smoke):
 def test_a_recipe_is_part_of_the_cache_key_of_what_it_trains():
     from synthrl.cache import cache_key
 
-    plain, recipe = TrainConfig(), dataclasses.replace(TrainConfig(), **RECIPES[NEW])
+    plain, chosen = TrainConfig(), dataclasses.replace(TrainConfig(), **RECIPES[NEW])
     assert {"length_grouped", "bf16_autocast", "compiled", "attention"} <= set(to_dict(plain))
-    assert to_dict(recipe)["attention"] == "eager"
-    assert cache_key("pi_sft", to_dict(plain)) != cache_key("pi_sft", to_dict(recipe))
+    assert to_dict(chosen)["attention"] == "eager"
+    assert cache_key("pi_sft", to_dict(plain)) != cache_key("pi_sft", to_dict(chosen))
 
 
 def _cells(errors: dict, coverage: dict | None = None, seeds=(0, 1, 2)) -> pd.DataFrame:
@@ -119,9 +119,9 @@ def test_a_committed_cell_is_read_back_and_a_new_one_is_written_whole(monkeypatc
                  "value": 0.5}]
 
     monkeypatch.setattr(positive_scaling, "cell", cell)
-    first = recipe_probe.adoption_cell(preset, NEW, setting, 1, 32, "base", (16, 32))
+    first = recipe.adoption_cell(preset, NEW, setting, 1, 32, "base", (16, 32))
     assert calls == [(True, 1, 32)]  # the recipe's fields reached the cell's preset
-    again = recipe_probe.adoption_cell(preset, NEW, setting, 1, 32, "base", (16, 32))
+    again = recipe.adoption_cell(preset, NEW, setting, 1, 32, "base", (16, 32))
     assert calls == [(True, 1, 32)]  # read back, not recomputed
     files = list((tmp_path / "results" / "probes" / ADOPTION_PROBE / "smoke").iterdir())
     assert [f.suffix for f in files] == [".csv"]  # no temporary file left
@@ -131,9 +131,9 @@ def test_a_committed_cell_is_read_back_and_a_new_one_is_written_whole(monkeypatc
 
 def test_the_old_recipe_is_trls_defaults_whatever_the_preset_adopted():
     adopted = dataclasses.replace(get_preset("smoke"), sft=dataclasses.replace(get_preset("smoke").sft, **RECIPES[NEW]))
-    old = recipe_probe.recipe_preset(adopted, OLD)
+    old = recipe.recipe_preset(adopted, OLD)
     assert to_dict(old.sft) == to_dict(get_preset("smoke").sft) and to_dict(old.rft) == to_dict(get_preset("smoke").rft)
-    assert recipe_probe.recipe_preset(get_preset("smoke"), NEW).sft.attention == "eager"
+    assert recipe.recipe_preset(get_preset("smoke"), NEW).sft.attention == "eager"
 
 
 def test_each_candidate_is_judged_against_the_same_old_cells_and_the_first_that_passes_is_adopted():

@@ -8,7 +8,7 @@ import pytest
 
 nbformat = pytest.importorskip("nbformat", reason="nbformat is in the notebook and dev extras")
 
-from synthrl import render
+from tools import render
 
 ROOT = Path(__file__).resolve().parents[1]
 WIDGET_CELL = re.compile(r"\b\w+_(explorer|inspector)\(")

@@ -20,7 +20,7 @@ def test_a_probes_command_line_runs_it_on_the_preset_prints_and_saves_it(tmp_pat
     import pandas as pd
 
     from synthrl.results import load_probe
-    from synthrl.studies.probe_cli import probe_main
+    from synthrl.probes.cli import probe_main
 
     monkeypatch.setenv("SYNTHRL_DATA", str(tmp_path))
     ran = []

@@ -125,12 +125,12 @@ def test_claims_are_complete_and_judged_by_the_rules(results):
 def test_the_answer_space_probe_pretrains_a_base_for_another_m(module_run_home):
     """Another M is another world and vocabulary: the probe's rows say which M they measured, with its
     chance rate, and every world the preset reads (pi_base's too) has that M."""
-    from synthrl.studies import lucky_probe
+    from synthrl.probes import lucky
 
     preset = rs.with_overrides("smoke", max_value=12)
     assert {w.max_value for w in (preset.world, *preset.pretrain_worlds)} == {12}
     assert all(s.world is None or s.world.max_value == 12 for s in preset.scaling.settings)
-    rows = lucky_probe.measure("smoke", 12)
+    rows = lucky.measure("smoke", 12)
     by = {(r["metric"], r.get("positives_per_problem")): r["value"] for r in rows}
     assert by[("chance_rate", None)] == 1 / 12 and {r["answer_space"] for r in rows} == {12}
     assert ("wrong_fraction", 1) in by and ("wrong_fraction", max(get_preset("smoke").spurious.counts)) in by

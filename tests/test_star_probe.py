@@ -5,7 +5,7 @@ import pandas as pd
 
 from synthrl.preference import DIAGNOSTICS
 from synthrl.studies import star_graph as sg
-from synthrl.studies import star_probe as probe
+from synthrl.probes import star as probe
 
 
 def test_arms_keep_the_diagnostics_and_train_differently(module_run_home, monkeypatch):

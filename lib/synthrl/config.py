@@ -57,7 +57,7 @@ class TrainConfig:
     warmup_ratio: float = 0.05  # our choice; must stay < 1 (a fraction of all steps)
     weight_decay: float = 0.0
     max_steps: int = -1  # > 0 overrides epochs
-    # The training recipe: options of TRL's trainer, each measured by `synthrl.studies.recipe_probe`.
+    # The training recipe: options of TRL's trainer, each measured by `synthrl.bench.recipe`.
     # Batches of rows of similar length (transformers' LengthGroupedSampler: megabatches of 50 batches,
     # sorted by length), so that little compute goes to padding; the batches are drawn otherwise.
     length_grouped: bool = False
@@ -231,7 +231,7 @@ class NegativeConfig:
     credit: CreditConfig = field(default_factory=lambda: CreditConfig(n_rollouts=8))
     dpo: PreferenceConfig = field(default_factory=PreferenceConfig)  # max_steps: SFT's, set per cell
     # The preference methods train this many times SFT's optimizer steps on the cell's D_syn (1: equal
-    # compute, the study's rule; more only for probes, `synthrl.studies.negative_probe`)
+    # compute, the study's rule; more only for probes, `synthrl.probes.negative`)
     steps_multiple: int = 1
     # AWR's temperature (our choice): advantages are differences of probabilities in [-1, 1], so 0.1
     # spans weights from e^-10 to the clip at 20 (Peng et al. 2019)
@@ -355,7 +355,7 @@ class Preset:
     name: str
     task: str = "arith"  # "arith" (generated), "gsm8k" or "math" (hub or local JSONL)
     # Local files of a hub task, one per split, in the dataset's own format: (("train", path), ("test",
-    # path)); empty: the hub. Stand-ins and offline copies (`synthrl.standin.write_gsm8k`).
+    # path)); empty: the hub. Stand-ins and offline copies (`tests/standin.py`, `write_gsm8k`).
     data_files: tuple[tuple[str, str], ...] = ()
     world: ArithConfig = field(default_factory=ArithConfig)
     model: ModelConfig = field(default_factory=ModelConfig)

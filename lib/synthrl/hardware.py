@@ -24,6 +24,23 @@ def cpu_flags(cpuinfo: str | None = None) -> set[str]:
     return set()
 
 
+def cpu_model(cpuinfo: str | None = None) -> str:
+    """The first processor's model name in /proc/cpuinfo ("" where there is none): machines of one name
+    differ, and a speed table must say which one measured it."""
+    if cpuinfo is None:
+        path = Path("/proc/cpuinfo")
+        cpuinfo = path.read_text() if path.exists() else ""
+    for line in cpuinfo.splitlines():
+        if line.startswith("model name"):
+            return line.partition(":")[2].strip()
+    return ""
+
+
+def has_amx(flags: set[str] | None = None) -> bool:
+    """Whether the CPU has AMX tiles, which multiply bf16 matrices several times faster than AVX-512."""
+    return "amx_bf16" in (cpu_flags() if flags is None else flags)
+
+
 def native_bf16(flags: set[str] | None = None) -> bool:
     """Whether the CPU computes in bf16 natively (else torch emulates it, slower than fp32)."""
     return bool(set(BF16_FLAGS) & (cpu_flags() if flags is None else flags))

@@ -51,7 +51,7 @@ PRESETS: dict[str, Preset] = {
     # first pits move past the first error, the largest drop keeps improving. Cascade decoding
     # makes the 64 cost under a minute per policy.
     # pi_base and SFT put the studies in the paper's regime (issue 11; README, "The paper's regime"; the
-    # probes that chose them are in synthrl.studies.regime_probe, this is "times-unsolved"): pi_base read
+    # probes that chose them are in synthrl.probes.regime, this is "times-unsolved"): pi_base read
     # 30,000 documents of both settings' worlds with solutions in the teacher's styles (as a math base
     # model has read solutions written many ways), every story solved except those needing a "times"
     # step, which it reads unsolved: D_syn teaches that skill, as the paper's synthetic data teaches its
@@ -122,7 +122,7 @@ def get_preset(name: str, **overrides) -> Preset:
 
 
 # Training recipes for the cpu studies: options of TRL's trainer and of the model it trains, set on a
-# TrainConfig, in the order they were tried (`synthrl.studies.recipe_probe` measures each and holds the
+# TrainConfig, in the order they were tried (`synthrl.bench.recipe` measures each and holds the
 # rule that adopts one). The second keeps the first's levers that leave the batches as they are.
 RECIPE_CANDIDATES = {
     "grouped, bf16, eager attention": {"length_grouped": True, "bf16_autocast": True, "attention": "eager"},

@@ -43,10 +43,11 @@ def device_name() -> str:
     precision of a preset whose `ModelConfig.cpu_bf16` is None, `hardware.train_bf16`)."""
     if torch.cuda.is_available():
         return torch.cuda.get_device_name(0)
-    from synthrl.hardware import native_bf16
+    from synthrl.hardware import cpu_model, has_amx, native_bf16
 
-    bf16 = "native bf16" if native_bf16() else "no native bf16"
-    return f"cpu ({platform.machine()}, {os.cpu_count()} cores, {bf16}, torch {torch.__version__})"
+    bf16 = ("native bf16" + (", AMX" if has_amx() else "")) if native_bf16() else "no native bf16"
+    parts = [cpu_model(), platform.machine(), f"{os.cpu_count()} cores", bf16, f"torch {torch.__version__}"]
+    return f"cpu ({', '.join(p for p in parts if p)})"
 
 
 def provenance(config_hash: str, wall_s: float) -> dict:
@@ -103,6 +104,13 @@ def curve(results: pd.DataFrame, metric: str, **equals) -> pd.DataFrame:
     for column, value in equals.items():
         rows = rows[rows[column] == value]
     return rows.sort_values("step")
+
+
+def markdown(table: pd.DataFrame) -> list[str]:
+    """A DataFrame as markdown table lines (header, rule, one line per row, values as str)."""
+    cells = lambda values: "| " + " | ".join(map(str, values)) + " |"  # noqa: E731
+    return [cells(table.columns), cells(["---"] * len(table.columns)),
+            *(cells(row) for row in table.astype(str).itertuples(index=False))]
 
 
 def study_wall_times(preset: str, studies: list[str]) -> pd.DataFrame:

@@ -9,7 +9,7 @@ brace-less fractions) and wrong answers that look close (a digit more, the decim
 right number rejected, a near value). Each item's label is by hand; outputs whose rightness a grader
 could argue (a right number with no answer statement) are left out.
 
-`python -m synthrl.studies.answer_checks` writes `data/results/answer_checks__cpu.csv`.
+`python -m synthrl.probes.answer_checks` writes `data/results/answer_checks__cpu.csv`.
 """
 from __future__ import annotations
 
@@ -224,17 +224,16 @@ def means_table(results: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+
     from synthrl.datafiles import atomic_write_text
     from synthrl.results import data_dir
 
+    argparse.ArgumentParser(description=__doc__.splitlines()[0]).parse_args(argv)  # no options: the labelled sets
     results = run()
     path = data_dir() / "results" / f"{STUDY}__cpu.csv"
     atomic_write_text(path, results.to_csv(index=False))
     print(results[["task", "method", "metric", "value", "n_samples"]].to_string())
     print(f"{path} ({results.wall_s.iloc[0]:.0f} s)")
     return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -17,7 +17,7 @@ Rule, written before the run (one size: the 30-minute study could not hold more)
   committed positive-scaling study.
 Nothing here sets the study's config: the probe explains, it does not tune.
 
-`python -m synthrl.studies.negative_probe [--setting gsm8k-like] [--preset cpu]` writes
+`python -m synthrl.probes.negative [--setting gsm8k-like] [--preset cpu]` writes
 data/results/probes/negative_knobs_SETTING__PRESET.csv.
 """
 from __future__ import annotations
@@ -165,16 +165,13 @@ def committed(preset_name: str = "cpu") -> pd.DataFrame:
     return pd.concat(found, ignore_index=True)
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--setting", default=SETTINGS[0], choices=SETTINGS)
     ap.add_argument("--preset", default="cpu")
-    args = ap.parse_args()
+    args = ap.parse_args(argv)
     df = run(args.preset, args.setting)
     print(f"wrote {save_probe(df, probe_name(args.setting), args.preset)}")
     with pd.option_context("display.width", 200, "display.max_columns", 20):
         print(verdicts(df, sft_at(args.preset, args.setting, PAPER_K * SIZE)).round(3).to_string(index=False))
-
-
-if __name__ == "__main__":
-    main()
+    return 0

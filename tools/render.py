@@ -1,5 +1,6 @@
 """Reading without running: each study notebook executed on the `cpu` preset, which loads the committed
-results (seconds, no training), and written as HTML with its figures under docs/notebooks/ (`make html`).
+results (seconds, no training), and written as HTML with its figures under docs/notebooks/ (`make html`,
+`python tools/render.py [NAME ...]`).
 
 Cells tagged `explore` (the explorers and inspectors, which re-run cells or need a live kernel) are left
 out and a line says where to run them. Needs the notebook extras (papermill, nbconvert: `.[notebook]`).
@@ -99,3 +100,17 @@ def render_all(preset: str = "cpu", names: tuple[str, ...] = STUDY_NOTEBOOKS) ->
     from tqdm.auto import tqdm
 
     return [render(name, preset) for name in tqdm(names, desc="notebooks to HTML")]
+
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("names", nargs="*", help="notebooks to render (default: every study notebook)")
+    for path in render_all("cpu", tuple(parser.parse_args(argv).names) or STUDY_NOTEBOOKS):
+        print(f"html: {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -8,7 +8,7 @@ run cache; trained first where absent) decodes the setting's test problems both 
 
 Rule, written before the run: the cascade becomes the greedy decoder only if it gives the same output
 as `generate` on every test problem of every checkpoint (then every cached evaluation stays what a new
-run computes) and takes less time in total. `python -m synthrl.studies.greedy_probe [--preset cpu]`
+run computes) and takes less time in total. `python -m synthrl.probes.greedy [--preset cpu]`
 writes data/results/probes/greedy_cascade__PRESET.csv.
 """
 from __future__ import annotations
@@ -26,7 +26,7 @@ from synthrl.presets import get_preset
 from synthrl.results import provenance, table
 from synthrl.sampling import HFSampler
 from synthrl.studies import positive_scaling as positive
-from synthrl.studies.probe_cli import probe_main
+from synthrl.probes.cli import probe_main
 
 WAYS = {"generate": False, "cascade": True}  # HFSampler's `cascade`
 
@@ -83,7 +83,3 @@ def verdict(df: pd.DataFrame) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     return probe_main(__doc__, run, "greedy_cascade", verdict, argv)
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -3,7 +3,7 @@ rows decoded together. The bench's rollouts (pi_sft's negatives, 16 rollouts per
 sampler at several batch sizes, the fastest of ROUNDS interleaved rounds each, with the mean Q each
 gives. Its committed run predates per-sample random streams (`synthrl.streams`), so its sizes drew other
 samples of the same distribution; now every size draws the same rollouts, and the batch is a free knob.
-`python -m synthrl.studies.decode_probe [--preset cpu]` writes
+`python -m synthrl.bench.decode [--preset cpu]` writes
 data/results/probes/decode_batch__PRESET.csv.
 """
 from __future__ import annotations
@@ -13,13 +13,13 @@ import time
 import numpy as np
 import pandas as pd
 
-from synthrl.bench import BENCH_ROLLOUTS, _Timed, rollout_inputs
+from synthrl.bench.suite import BENCH_ROLLOUTS, _Timed, rollout_inputs
 from synthrl.cache import cache_key
 from synthrl.credit import estimate_q
 from synthrl.models import load_checkpoint
 from synthrl.results import provenance, table
 from synthrl.sampling import HFSampler
-from synthrl.studies.probe_cli import probe_main
+from synthrl.probes.cli import probe_main
 
 BATCH_SIZES = (64, 128, 256, 512, 1024)  # sequences decoded together; the cpu preset's is 128
 ROUNDS = 2
@@ -59,7 +59,3 @@ def main(argv: list[str] | None = None) -> int:
 
 def _show(df: pd.DataFrame) -> pd.DataFrame:
     return df.pivot_table(index="batch_size", columns="metric", values="value")
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

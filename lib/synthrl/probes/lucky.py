@@ -8,7 +8,7 @@ samples` per problem), their lucky rate (right answers among samples with a wron
 holds. At the preset's own M the cells are the study's, from its cache. The paper's claim rests on
 lucky answers; a smaller M should make them commoner, and a larger one rarer.
 
-`python -m synthrl.studies.lucky_probe [--preset cpu]` writes data/results/probes/lucky_m__PRESET.csv.
+`python -m synthrl.probes.lucky [--preset cpu]` writes data/results/probes/lucky_m__PRESET.csv.
 """
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ from synthrl.presets import get_preset
 from synthrl.results import load_probe, provenance, table
 from synthrl.studies import positive_scaling as positive
 from synthrl.studies import rft_spurious
-from synthrl.studies.probe_cli import probe_main
+from synthrl.probes.cli import probe_main
 
 ANSWER_SPACES = (10, 20, 50)  # the cpu preset's M is 20
 
@@ -77,7 +77,3 @@ def main(argv: list[str] | None = None) -> int:
 
 def _show(df: pd.DataFrame) -> str:
     return df[["answer_space", "method", "metric", "positives_per_problem", "value"]].round(3).to_string(index=False)
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

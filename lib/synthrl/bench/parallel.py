@@ -9,7 +9,7 @@ train_probe.MIN_SPEEDUP faster than 1 process of 2 threads, with the whole batch
 loss weighted by its label tokens) within the bench's bf16 tolerance of the 1-process loss at every step.
 Timing skips the first WARMUP steps; each way keeps its faster of ROUNDS interleaved runs.
 
-`python -m synthrl.studies.parallel_probe [--preset cpu]` writes data/results/probes/train_parallel__PRESET.csv.
+`python -m synthrl.bench.parallel [--preset cpu]` writes data/results/probes/train_parallel__PRESET.csv.
 """
 from __future__ import annotations
 
@@ -22,14 +22,14 @@ import numpy as np
 import pandas as pd
 import torch
 
-from synthrl.bench import BF16_LOSS_TOLERANCE, training_inputs, trl_batches
+from synthrl.bench.suite import BF16_LOSS_TOLERANCE, training_inputs, trl_batches
 from synthrl.cache import cache_key
 from synthrl.models import build_model
 from synthrl.config import TrainConfig
 from synthrl.presets import get_preset
 from synthrl.results import provenance, table
-from synthrl.studies.probe_cli import probe_main
-from synthrl.studies.train_probe import MIN_SPEEDUP
+from synthrl.probes.cli import probe_main
+from synthrl.bench.train_options import MIN_SPEEDUP
 
 PROBE = "train_parallel"
 STEPS = 60  # our choice: twice the bench's 30, so that the timed steps (after WARMUP) dominate
@@ -145,7 +145,3 @@ def main(argv: list[str] | None = None) -> int:
 
 def _show(df: pd.DataFrame) -> pd.DataFrame:
     return df.pivot_table(index="method", columns="metric", values="value", sort=False)
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -10,7 +10,7 @@ the fastest of ROUNDS interleaved rounds each, same seeds:
 (In all three, rows leaving the batch move to the front of their buffers, as the kit now does.)
 
 Rule, fixed before the run: each change is kept if every size gives the same rollout outcomes as the way
-before it (the same draws) and no size is slower than it. `python -m synthrl.studies.step_probe
+before it (the same draws) and no size is slower than it. `python -m synthrl.bench.step
 [--preset cpu]` writes data/results/probes/decode_step__PRESET.csv.
 """
 from __future__ import annotations
@@ -22,13 +22,13 @@ import pandas as pd
 from transformers import AttentionInterface
 
 from synthrl import cascade as synthrl_cascade
-from synthrl.bench import BENCH_BATCHES, BENCH_ROLLOUTS, _Timed, rollout_inputs
+from synthrl.bench.suite import BENCH_BATCHES, BENCH_ROLLOUTS, _Timed, rollout_inputs
 from synthrl.cache import cache_key
 from synthrl.credit import estimate_q
 from synthrl.models import load_checkpoint
 from synthrl.results import provenance, table
 from synthrl.sampling import HFSampler
-from synthrl.studies.probe_cli import probe_main
+from synthrl.probes.cli import probe_main
 
 ROUNDS = 2
 ATTENTION = "synthrl_cascade_probe"
@@ -110,7 +110,3 @@ def main(argv: list[str] | None = None) -> int:
 
 def _show(df: pd.DataFrame) -> pd.DataFrame:
     return df.pivot_table(index=["method", "baseline"], columns=["metric", "batch_size"], values="value").round(3)
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -244,9 +244,9 @@ class _Timed:
 
 def _ct2_rounds(model_dir: str, checkpoint: str, batches: tuple[int, ...], threads: int, prompts, spec, prefixes,
                 rounds: int) -> dict[int, tuple[float, list]]:
-    """In a process of its own (see `synthrl.ct2`): CTranslate2 at each batch size, rounds interleaving the
+    """In a process of its own (see `synthrl.bench.ct2`): CTranslate2 at each batch size, rounds interleaving the
     sizes; per size, the fastest round and the last round's outputs."""
-    from synthrl.ct2 import CT2Sampler
+    from synthrl.bench.ct2 import CT2Sampler
 
     torch.set_num_threads(threads)
     _, tokenizer = load_checkpoint(checkpoint)
@@ -279,7 +279,7 @@ def _ct2_rollouts(checkpoint, tokenizer, batches: tuple[int, ...], rollouts) -> 
     records its sampler call, which CTranslate2 decodes in a spawned process (both bundle an OpenMP runtime:
     in one process ours ran slower after CTranslate2 had), then replays each size's outputs. Per size:
     the best round's seconds and the credits."""
-    from synthrl.ct2 import convert
+    from synthrl.bench.ct2 import convert
 
     recorder = _Replay(tokenizer)
     rollouts(recorder)
@@ -525,7 +525,7 @@ def run_bench(preset_name: str, with_ct2: bool = True) -> int:
     path = save_results(df, STUDY, preset_name)
     first = df.iloc[0]
     print(f"machine: {first.device}, {first.threads} torch threads; commit {first.git_commit}")
-    from synthrl.readme import markdown
+    from synthrl.results import markdown
 
     print("\n".join(markdown(table(df))))
     if not ct2_available():

@@ -29,7 +29,7 @@ the pair accuracy is at least 0.9 (the pairs separated by pushing both sides dow
 its final chosen log-ratio is at or above 0 and its worst test error along the run stays below the
 study arm's.
 
-`python -m synthrl.studies.star_probe NAME [--preset cpu]` writes data/results/probes/NAME__PRESET.csv.
+`python -m synthrl.probes.star NAME [--preset cpu]` writes data/results/probes/NAME__PRESET.csv.
 """
 from __future__ import annotations
 
@@ -199,16 +199,13 @@ def claims(preset_name: str = "cpu") -> pd.DataFrame:
          "verdict": rules.absence(absent, bool(found)) if over else rules.NOT_TESTABLE}])
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("name", choices=sorted(PROBES))
     ap.add_argument("--preset", default="cpu")
-    args = ap.parse_args()
+    args = ap.parse_args(argv)
     df = run(args.name, args.preset)
     print(f"wrote {save_probe(df, args.name, args.preset)}")
     with pd.option_context("display.width", 250, "display.max_columns", 30):
         print(ledger(df).to_string(index=False))
-
-
-if __name__ == "__main__":
-    main()
+    return 0

@@ -2,13 +2,12 @@
 256 and 1,024, one seed, SFT only), judged by `synthrl.regime.check` and nothing else.
 
 Each probe is a named change of the cpu preset, written down here before it was run, so that every
-probe, kept or rejected, is reproducible from the code: `python -m synthrl.studies.regime_probe
+probe, kept or rejected, is reproducible from the code: `python -m synthrl.probes.regime
 NAME` writes `data/results/probes/regime_NAME__cpu.csv`. No probe looks at a claim's verdict.
 """
 from __future__ import annotations
 
 import dataclasses
-import sys
 import time
 
 import pandas as pd
@@ -201,11 +200,17 @@ def claims(results: pd.DataFrame) -> pd.DataFrame:
     return check(results)
 
 
-def main(argv: list[str]) -> int:
-    from synthrl.results import data_dir
-    from synthrl.datafiles import atomic_write_text
+def main(argv: list[str] | None = None) -> int:
+    import argparse
 
-    name, preset = argv[0], (argv[1] if len(argv) > 1 else "cpu")
+    from synthrl.datafiles import atomic_write_text
+    from synthrl.results import data_dir
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("name", choices=list(PROBES))
+    parser.add_argument("--preset", default="cpu")
+    args = parser.parse_args(argv)
+    name, preset = args.name, args.preset
     start = time.perf_counter()
     results = run(preset, name)
     path = data_dir() / "results" / "probes" / f"regime_{name}__{preset}.csv"
@@ -213,10 +218,6 @@ def main(argv: list[str]) -> int:
     print(check(results).to_string())
     print(f"{path} ({time.perf_counter() - start:.0f} s)")
     return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main(sys.argv[1:]))
 
 
 def ledger(results_by_probe: dict[str, pd.DataFrame]) -> pd.DataFrame:

@@ -9,7 +9,7 @@ changes the batches (length grouping) changes the curve: at MIN_SPEEDUP or more 
 to judge, never adopted here. torch.compile runs last in each round (it leaves global state behind) with
 an empty compile cache, so that it pays its compilation as a new user's run would.
 
-`python -m synthrl.studies.train_probe [--preset cpu]` writes data/results/probes/train_overhead__PRESET.csv.
+`python -m synthrl.bench.train_options [--preset cpu]` writes data/results/probes/train_overhead__PRESET.csv.
 """
 from __future__ import annotations
 
@@ -24,12 +24,12 @@ import numpy as np
 import pandas as pd
 
 from synthrl import train
-from synthrl.bench import BENCH_TRAIN_STEPS, BF16_LOSS_TOLERANCE, training_inputs
+from synthrl.bench.suite import BENCH_TRAIN_STEPS, BF16_LOSS_TOLERANCE, training_inputs
 from synthrl.cache import cache_key
 from synthrl.models import build_model
 from synthrl.presets import get_preset
 from synthrl.results import load_probe, provenance, table
-from synthrl.studies.probe_cli import probe_main
+from synthrl.probes.cli import probe_main
 
 PROBE = "train_overhead"
 MIN_SPEEDUP = 1.05  # our rule: below 5%, run-to-run noise on this machine (about +-10%) decides
@@ -115,10 +115,6 @@ def committed(preset: str = "cpu") -> pd.DataFrame:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from synthrl.readme import markdown
+    from synthrl.results import markdown
 
     return probe_main(__doc__, run, PROBE, lambda df: "\n".join(markdown(ledger(df))), argv)
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

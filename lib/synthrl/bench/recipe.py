@@ -5,13 +5,13 @@ options of TRL's SFTTrainer or of the transformers model it trains (nothing of o
 `length_grouped` (transformers' LengthGroupedSampler), `bf16_autocast`, `attention` (the kernel
 while training) and `compiled` (torch.compile).
 
-**Speed** (`python -m synthrl.studies.recipe_probe speed`, data/results/probes/train_recipe__PRESET.csv):
+**Speed** (`python -m synthrl.bench.recipe speed`, data/results/probes/train_recipe__PRESET.csv):
 each lever trains the preset's model on the bench's rows for one epoch, each run in a fresh process,
 in the configuration the studies run (two cells at once, one thread each: tokens/s summed) and in the
 bench's (one process on every core), with model GFLOP/s against the matmul peaks measured in the same
 run. Levers that keep the batches report their largest loss gap to the default's.
 
-**Adoption** (`python -m synthrl.studies.recipe_probe adoption`, one file per cell under
+**Adoption** (`python -m synthrl.bench.recipe adoption`, one file per cell under
 data/results/probes/train_recipe_adoption/, merged into train_recipe_adoption__PRESET.csv). The rule,
 fixed before its cells ran: the positive-scaling cells (SFT from the shared pi_base, pi_sft's 8
 samples per problem) at |D_syn| = 1,024 and 4,096, seeds 0-2, both settings, under the old recipe
@@ -89,7 +89,7 @@ def _speed_run(preset_name: str, lever: str, threads: int) -> tuple[float, list[
 
     import torch
 
-    from synthrl.bench import training_inputs
+    from synthrl.bench.suite import training_inputs
     from synthrl.models import build_model, n_parameters
     from synthrl.train import sft
 
@@ -305,7 +305,3 @@ def main(argv: list[str] | None = None) -> int:
 
 # part -> (run on a preset, what to print, the probe it is saved as)
 PARTS = {"adoption": (run_adoption, judge, ADOPTION_PROBE), "speed": (run_speed, speed_table, SPEED_PROBE)}
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
