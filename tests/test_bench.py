@@ -14,7 +14,7 @@ from synthrl.models import build_model, build_tokenizer, save_checkpoint
 from synthrl.config import ModelConfig, TrainConfig
 from synthrl.presets import get_preset
 from synthrl.sampling import HFSampler, SamplingSpec
-from synthrl.tasks.arith import ArithConfig, ArithWorld
+from synthrl.tasks.arith import ArithWorld
 from synthrl.train import completion_rows, sft, sft_config
 
 CPUINFO = "processor\t: 0\nflags\t\t: fpu sse2 avx512f {extra}\nbogomips\t: 4000\n"

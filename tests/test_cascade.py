@@ -101,7 +101,7 @@ def test_our_step_draws_what_the_models_forward_draws(which, setup, variant, mon
     args = (model, enc["input_ids"], enc["attention_mask"], 4, 1.0, 16, tok.eos_token_id, tok.pad_token_id)
     torch.manual_seed(1)
     ours = cascade.sample(*args, compact_at=0.0)
-    monkeypatch.setattr(cascade, "_decode_step", step._forward_step)
+    monkeypatch.setattr(cascade, "decode_step", step.forward_step)
     torch.manual_seed(1)
     assert torch.equal(cascade.sample(*args, compact_at=0.0), ours)
     assert model.config._attn_implementation == "sdpa"  # the reference restores the model's attention

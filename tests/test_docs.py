@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-
 from synthrl.presets import get_preset
+
 from tools import docs
 from tools.tables import NOTEBOOKS, tables
 

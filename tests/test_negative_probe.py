@@ -1,4 +1,4 @@
-"""The negative-knobs probe (issue 12): each arm changes exactly its knob, the steps arm trains longer, and
+"""The negative-knobs probe: each arm changes exactly its knob, the steps arm trains longer, and
 the written rule judges hand-made errors as it says."""
 import pandas as pd
 import pytest

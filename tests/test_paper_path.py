@@ -1,4 +1,4 @@
-"""The `paper` preset's path end to end on a pretrained stand-in, on a CPU, offline (issue 14):
+"""The `paper` preset's path end to end on a pretrained stand-in, on a CPU, offline:
 GSM8K-format files, a tiny Llama with a BPE tokenizer saved as a hub-style folder and loaded as a
 pretrained model, then the negative-data study's cell on it: LoRA SFT, sampling, D+ and D-, credit
 rollouts, per-step DPO on pi_sft's own adapter, evaluation."""
@@ -10,13 +10,20 @@ from pathlib import Path
 
 import pytest
 import torch
-
-from synthrl import models, pipeline
-from synthrl.config import (CreditConfig, ModelConfig, NegativeConfig, PreferenceConfig, SampleConfig, ScalingConfig,
-                            Setting, TrainConfig)
-from synthrl.presets import get_preset
 from standin import build_standin, gsm8k_row, train_bpe, write_gsm8k
-from synthrl.studies import negative_scaling, positive_scaling
+from synthrl import cells, models, pipeline
+from synthrl.config import (
+    CreditConfig,
+    ModelConfig,
+    NegativeConfig,
+    PreferenceConfig,
+    SampleConfig,
+    ScalingConfig,
+    Setting,
+    TrainConfig,
+)
+from synthrl.presets import get_preset
+from synthrl.studies import negative_scaling
 from synthrl.tasks.arith import ArithConfig, ArithWorld
 from synthrl.tasks.hub import HubMathTask, gsm8k_problem
 
@@ -94,9 +101,9 @@ def test_the_stand_in_loads_as_a_pretrained_model_and_sft_trains_a_lora_adapter_
     preset, standin, weights, _, home = paper_run
     monkeypatch.setenv("SYNTHRL_HOME", str(home))  # the cell's run cache: its stages are read, not re-run
     assert pipeline.pi_base(preset) == str(standin)  # a pretrained model: its folder, as a hub id
-    sp = positive_scaling.setting_preset(preset, preset.scaling.settings[0])
+    sp = cells.setting_preset(preset, preset.scaling.settings[0])
     rows = pipeline.sft_rows(sp, pipeline.d_syn(sp, n=SIZE, seed=0))
-    sft = Path(positive_scaling._finetune(sp, "pi_sft", str(standin), rows, 0, len(rows)))  # cached
+    sft = Path(cells.finetune(sp, "pi_sft", str(standin), rows, 0, len(rows)))  # cached
     assert sft.is_relative_to(home)
     adapter = json.loads((sft / "adapter_config.json").read_text())
     assert adapter["base_model_name_or_path"] == str(standin) and adapter["r"] == 8
@@ -161,9 +168,9 @@ def test_qlora_runs_the_paper_cell_on_a_4bit_stand_in(tmp_path):
 
     preset, standin, weights, rows = _paper_cell(tmp_path, load_in_4bit=True, bf16=True)
     assert preset.model.load_in_4bit and preset.model.bf16
-    sp = positive_scaling.setting_preset(preset, preset.scaling.settings[0])
+    sp = cells.setting_preset(preset, preset.scaling.settings[0])
     d_syn = pipeline.sft_rows(sp, pipeline.d_syn(sp, n=SIZE, seed=0))
-    sft = Path(positive_scaling._finetune(sp, "pi_sft", str(standin), d_syn, 0, len(d_syn)))  # cached by the cell
+    sft = Path(cells.finetune(sp, "pi_sft", str(standin), d_syn, 0, len(d_syn)))  # cached by the cell
     assert json.loads((sft / "adapter_config.json").read_text())["r"] == 8
     losses = [loss for _, loss in pipeline.train_log(str(sft))["losses"]]
     assert losses[-1] < losses[0]

@@ -1,4 +1,4 @@
-"""A study's cells on Ray (issue 14): a local Ray instance of 2 CPUs runs them in its own worker
+"""A study's cells on Ray: a local Ray instance of 2 CPUs runs them in its own worker
 processes, under the caller's run cache, and gives the serial run's results."""
 import os
 import sys

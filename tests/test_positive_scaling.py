@@ -4,7 +4,7 @@ import dataclasses
 import numpy as np
 import pandas as pd
 import pytest
-
+from synthrl import cells
 from synthrl.config import ScalingConfig, Setting
 from synthrl.presets import get_preset
 from synthrl.studies import positive_scaling as ps
@@ -48,7 +48,7 @@ def test_pi_base_and_pi_sft_regime_rows(smoke_results):
 def test_yield_counts_problems_with_a_positive():
     sampled = [{"uid": "a", "correct": True}, {"uid": "a", "correct": False}, {"uid": "b", "correct": False},
                {"uid": "b", "correct": False}]
-    assert ps.yield_of(sampled) == {"sample_accuracy": 0.25, "coverage": 0.5}
+    assert cells.yield_of(sampled) == {"sample_accuracy": 0.25, "coverage": 0.5}
 
 
 def test_nll_scored_for_the_largest_size_and_first_seed_only(smoke_results):
@@ -75,8 +75,8 @@ def test_rft_budget(smoke_results, monkeypatch, rft_steps):
     sft, rft = ([c for c in calls if c[0] == stage] for stage in ("pi_sft", "pi_rft"))
     assert len(sft) == len(rft) == 2  # one per size
     for (_, n_sft, sft_steps), (_, n_plus, rft_steps_run) in zip(sft, rft):
-        assert sft_steps == ps.train_config(preset, n_sft).max_steps
-        assert rft_steps_run == (sft_steps if rft_steps == "sft" else ps.train_config(preset, n_plus).max_steps)
+        assert sft_steps == cells.train_config(preset, n_sft).max_steps
+        assert rft_steps_run == (sft_steps if rft_steps == "sft" else cells.train_config(preset, n_plus).max_steps)
 
 
 def test_one_positive_ablation_runs_rft1_beside_sft():
@@ -92,20 +92,20 @@ def test_one_positive_ablation_runs_rft1_beside_sft():
 def test_min_steps_floor_and_epochs():
     p = get_preset("cpu")
     p = dataclasses.replace(p, scaling=dataclasses.replace(p.scaling, min_steps=100))
-    assert ps.train_config(p, 16).max_steps == p.scaling.min_steps
-    assert ps.train_config(p, 8000).max_steps == int(p.scaling.epochs * 8000 / p.sft.batch_size)
+    assert cells.train_config(p, 16).max_steps == p.scaling.min_steps
+    assert cells.train_config(p, 8000).max_steps == int(p.scaling.epochs * 8000 / p.sft.batch_size)
 
 
 def test_overrides_and_settings_validation():
-    p = ps.with_overrides("smoke", sizes=[8, 16], settings=["math-like"], temperature=0.7)
+    p = cells.with_overrides("smoke", sizes=[8, 16], settings=["math-like"], temperature=0.7)
     assert p.scaling.sizes == (8, 16) and [s.name for s in p.scaling.settings] == ["math-like"]
     assert p.sampling.temperature == 0.7
     with pytest.raises(ValueError, match="unknown settings"):
-        ps.with_overrides("smoke", settings=["gsm9k"])
+        cells.with_overrides("smoke", settings=["gsm9k"])
     other_vocab = dataclasses.replace(SMOKE, scaling=dataclasses.replace(SMOKE.scaling, settings=(
         Setting("a"), Setting("b", world=ArithConfig(max_value=40)))))
     with pytest.raises(ValueError, match="vocabulary"):
-        ps._shared_base(other_vocab)
+        cells.shared_base(other_vocab)
     with pytest.raises(ValueError):
         ScalingConfig(sizes=(8,))
 

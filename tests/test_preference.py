@@ -5,11 +5,16 @@ import os
 
 import pytest
 import torch
-
-from synthrl.models import build_model, build_tokenizer
-from synthrl.preference import (PreferenceConfig, encode_pair, naive_pair, pair_logps, per_step_pair,
-                                preference_loss, train_preference)
 from synthrl.config import ModelConfig
+from synthrl.models import build_model, build_tokenizer
+from synthrl.pairs import pair_row
+from synthrl.preference import (
+    PreferenceConfig,
+    encode_pair,
+    pair_logps,
+    preference_loss,
+    train_preference,
+)
 from synthrl.tasks.arith import ArithWorld, flip_first_operation
 
 TINY = ModelConfig(hidden_size=32, n_layers=2, n_heads=2, intermediate_size=64, max_positions=160)
@@ -24,8 +29,8 @@ def setup():
     for i, p in enumerate(problems):
         negative = flip_first_operation(p.solution).rsplit("\n", 1)[0] + "\nanswer 99"
         steps = world.split_steps(negative)
-        pairs.append(per_step_pair(world.prompt(p), p.solution, steps, 0) if i % 2 else
-                     naive_pair(world.prompt(p), p.solution, negative))
+        pairs.append(pair_row(world.prompt(p), p.solution, steps[0], True) if i % 2 else
+                     pair_row(world.prompt(p), p.solution, negative, False))
     return tok, pairs
 
 

@@ -69,13 +69,13 @@ def _cells(errors: dict, coverage: dict | None = None, seeds=(0, 1, 2)) -> pd.Da
     pi_sft's yield per recipe at every size."""
     rows = [{"recipe": "pi_base", "setting": s, "method": "pi_base", "metric": "test_error", "n_problems": 0,
              "value": 0.7, "n_test": 300} for s in ("a", "b")]
-    for (recipe, size), err in errors.items():
+    for (name, size), err in errors.items():
         for s in ("a", "b"):
             for seed in seeds:
-                rows.append({"recipe": recipe, "setting": s, "seed": seed, "n_problems": size, "method": "SFT",
+                rows.append({"recipe": name, "setting": s, "seed": seed, "n_problems": size, "method": "SFT",
                              "metric": "test_error", "value": err + 0.001 * seed})
-                for metric, value in (("coverage", (coverage or {}).get(recipe, 0.8)), ("sample_accuracy", 0.5)):
-                    rows.append({"recipe": recipe, "setting": s, "seed": seed, "n_problems": size,
+                for metric, value in (("coverage", (coverage or {}).get(name, 0.8)), ("sample_accuracy", 0.5)):
+                    rows.append({"recipe": name, "setting": s, "seed": seed, "n_problems": size,
                                  "method": "pi_sft", "metric": metric, "value": value})
     return pd.DataFrame(rows)
 

@@ -1,4 +1,4 @@
-"""RFT's spurious correlations (issue 13): the spurious fractions of hand-labelled positives, the
+"""RFT's spurious correlations: the spurious fractions of hand-labelled positives, the
 pools and arms Fig. 4 trains on, the advantage cleaning, and the study end to end in the smoke preset."""
 import math
 

@@ -1,4 +1,4 @@
-"""The star-graph probes (issue 17): per-step DPO keeps the trainer's diagnostics, each arm trains with its
+"""The star-graph probes: per-step DPO keeps the trainer's diagnostics, each arm trains with its
 own config, and the written rule calls a collapse only where the chosen log-ratio falls below 0 while the
 pairs are separated."""
 import pandas as pd

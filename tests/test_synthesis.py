@@ -1,4 +1,4 @@
-"""D_syn written by a capable model (issue 14, part 5): new problems like a seed set, kept only where
+"""D_syn written by a capable model: new problems like a seed set, kept only where
 the writer's k solutions agree on a parsed answer. A scripted writer makes every branch exact."""
 import pytest
 

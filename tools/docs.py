@@ -77,9 +77,9 @@ def update(text: str, tables: dict[str, Callable[[], pd.DataFrame]]) -> tuple[st
 
 def main(argv: list[str] | None = None) -> int:
     sys.path.insert(0, str(ROOT))  # run as `python tools/docs.py`
-    from tools.tables import tables
-
     from synthrl.datafiles import atomic_write_text
+
+    from tools.tables import tables
 
     made = tables()
     placed = set()

@@ -4,7 +4,6 @@ from the committed results. Repository upkeep, not the library: it imports every
 from __future__ import annotations
 
 import pandas as pd
-
 from synthrl.cli import RESULTS, study_module
 
 # results name -> its notebook; the notebooks rendered as HTML pages (`make html`) are under docs/notebooks
@@ -32,88 +31,58 @@ def findings(preset: str = "cpu") -> pd.DataFrame:
 
 def tables(preset: str = "cpu") -> dict:
     """Every generated block: marker -> a function building its table from the committed results."""
+    from synthrl.bench import recipe, suite, train_options
+    from synthrl.probes import answer_checks, lucky, negative, regime, star
     from synthrl.regime import check
     from synthrl.results import load_results, study_wall_times
-    from synthrl.probes import regime as regime_probe
+    from synthrl.studies import quickstart
 
     def claims(name):
         return lambda: study_module(name).claims(load_results(name, preset))
 
-    def regime():
-        table = check(load_results("positive_scaling", preset))
-        return table.assign(holds=table["holds"].map({True: "yes", False: "no"}))
-
-    def probes():
-        found = regime_probe.committed()
-        if not found:
-            raise FileNotFoundError("no committed regime probes")
-        return regime_probe.ledger(found)
-
     def means(name):
         return lambda: study_module(name).means_table(load_results(name, preset))
 
-    tables = {name.replace("_", "-") + "-claims": claims(name) for name in RESULTS}
-    scaling = {name.replace("_", "-") + "-means": means(name) for name in RESULTS
-               if name.startswith("positive_scaling") or name == "negative_scaling"}
-    def answer_checks():
-        from synthrl.probes import answer_checks as study
+    def regime_check():
+        table = check(load_results("positive_scaling", preset))
+        return table.assign(holds=table["holds"].map({True: "yes", False: "no"}))
 
-        return study.means_table(load_results(study.STUDY, preset))
+    def regime_probes():
+        found = regime.committed()
+        if not found:
+            raise FileNotFoundError("no committed regime probes")
+        return regime.ledger(found)
 
-    def bench():
-        from synthrl.bench import suite as study
-
-        return study.table(load_results(study.STUDY, preset))
-
-    def train_overhead():
-        from synthrl.bench import train_options as train_probe
-
-        return train_probe.ledger(train_probe.committed(preset))
-
-    def recipe(what):
-        from synthrl.bench import recipe as recipe_probe
-
+    def recipe_table(what):
         if what == "speed":
-            return recipe_probe.speed_table(recipe_probe.committed_speed(preset))
-        adoption = recipe_probe.committed_adoption(preset)
-        return recipe_probe.judge(adoption) if what == "adoption" else recipe_probe.wall_table(adoption)
-
-    def lucky():
-        from synthrl.probes import lucky as lucky_probe
-
-        return lucky_probe.ledger(lucky_probe.committed(preset))
-
-    def negative_knobs():
-        from synthrl.probes import negative as negative_probe
-
-        return negative_probe.ledger(negative_probe.committed(preset), preset)
-
-    def star(name):
-        from synthrl.probes import star as star_probe
-
-        return lambda: star_probe.ledger(star_probe.load(name, preset))
-
-    def star_across(what):  # the verdict across the star-graph study and every probe of it
-        from synthrl.probes import star as star_probe
-
-        return getattr(star_probe, what)(preset)
+            return recipe.speed_table(recipe.committed_speed(preset))
+        adoption = recipe.committed_adoption(preset)
+        return recipe.judge(adoption) if what == "adoption" else recipe.wall_table(adoption)
 
     def gpu_quickstart(what):  # the one gpu-preset run, on a lent GPU (docs/gpu.md)
-        from synthrl.studies import quickstart
-
         results = load_results("quickstart", "gpu")
         return quickstart.claims(results) if what == "claims" else quickstart.ledger(results)
 
-    return {"findings": lambda: findings(preset), **tables, **scaling, "regime-results": regime, "regime-probes": probes, "answer-checks": answer_checks,
-            "bench-results": bench, "train-overhead-probe": train_overhead, "lucky-probe": lucky,
-            "train-recipe-speed": lambda: recipe("speed"), "train-recipe-adoption": lambda: recipe("adoption"),
-            "train-recipe-walls": lambda: recipe("walls"),
-            "study-wall-times": lambda: study_wall_times(preset, list(RESULTS)),
-            "negative-knobs-probe": negative_knobs, "quickstart-gpu-results": lambda: gpu_quickstart("results"),
-            "quickstart-gpu-claims": lambda: gpu_quickstart("claims"),
-            **{f"{name.replace('_', '-')}-probe": star(name)
-               for name in ("star_collapse", "star_early", "star_pairs", "star_long", "star_fresh", "star_pits")},
-            "star-evidence": lambda: star_across("evidence"), "star-verdict": lambda: star_across("claims")}
+    return {
+        "findings": lambda: findings(preset),
+        **{name.replace("_", "-") + "-claims": claims(name) for name in RESULTS},
+        **{name.replace("_", "-") + "-means": means(name) for name in RESULTS
+           if name.startswith("positive_scaling") or name == "negative_scaling"},
+        "regime-results": regime_check, "regime-probes": regime_probes,
+        "answer-checks": lambda: answer_checks.means_table(load_results(answer_checks.STUDY, preset)),
+        "bench-results": lambda: suite.table(load_results(suite.STUDY, preset)),
+        "train-overhead-probe": lambda: train_options.ledger(train_options.committed(preset)),
+        "train-recipe-speed": lambda: recipe_table("speed"), "train-recipe-adoption": lambda: recipe_table("adoption"),
+        "train-recipe-walls": lambda: recipe_table("walls"),
+        "study-wall-times": lambda: study_wall_times(preset, list(RESULTS)),
+        "lucky-probe": lambda: lucky.ledger(lucky.committed(preset)),
+        "negative-knobs-probe": lambda: negative.ledger(negative.committed(preset), preset),
+        "quickstart-gpu-results": lambda: gpu_quickstart("results"),
+        "quickstart-gpu-claims": lambda: gpu_quickstart("claims"),
+        **{f"{name.replace('_', '-')}-probe": (lambda name=name: star.ledger(star.load(name, preset)))
+           for name in ("star_collapse", "star_early", "star_pairs", "star_long", "star_fresh", "star_pits")},
+        "star-evidence": lambda: star.evidence(preset), "star-verdict": lambda: star.claims(preset),
+    }
 
 
 def main() -> int:

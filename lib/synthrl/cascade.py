@@ -14,7 +14,7 @@ caching and FlashInfer's cascade attention do, on GPUs), so we decode with our o
 - a group whose n continuations have all ended leaves the batch.
 
 Each decoding step calls the model's own modules (embedding, norms, projections, MLP, head) from a
-step of ours, `_decode_step`, rather than `LlamaForCausalLM.forward` with a registered attention: at
+step of ours, `decode_step`, rather than `LlamaForCausalLM.forward` with a registered attention: at
 small batches the forward's per-call work (mask and cache plumbing, rotary tables recomputed at every
 step, output classes) is a large share of a step (probe: data/results/probes/decode_step__cpu.csv).
 The step reads rotary tables computed once per call by the model's own `rotary_emb`, and fuses
@@ -100,7 +100,7 @@ class _Continuations:
         return out
 
 
-def _cascade_attention(query: torch.Tensor, key: torch.Tensor, value: torch.Tensor, prefixes: _Prefixes,
+def cascade_attention(query: torch.Tensor, key: torch.Tensor, value: torch.Tensor, prefixes: _Prefixes,
                        layer: int, scaling: float) -> torch.Tensor:
     """Layer `layer`'s attention: query (B, H, 1, d) with B = G * n rows, group-major; key/value
     (B, H, t+1, d): each row's continuation so far. Returns (B, 1, H, d) as transformers' attention
@@ -120,7 +120,7 @@ def _cascade_attention(query: torch.Tensor, key: torch.Tensor, value: torch.Tens
 
 @dataclass
 class _Tables:
-    """What `_decode_step` prepares once per call: per layer, q/k/v and gate/up projections as one
+    """What `decode_step` prepares once per call: per layer, q/k/v and gate/up projections as one
     weight (and bias) each, and the rotary cos/sin (positions, head_dim) of the model's own `rotary_emb`."""
 
     qkv: list[tuple[torch.Tensor, torch.Tensor | None]]
@@ -140,7 +140,7 @@ class _Tables:
                    [cat(x.mlp.gate_proj, x.mlp.up_proj) for x in layers], cos[0], sin[0])
 
 
-def _decode_step(model, tables: _Tables, ids: torch.Tensor, position: torch.Tensor, own: _Continuations,
+def decode_step(model, tables: _Tables, ids: torch.Tensor, position: torch.Tensor, own: _Continuations,
                  prefixes: _Prefixes) -> torch.Tensor:
     """Logits (B, V) of one decoding step of B rows, ids and positions (B,): what LlamaForCausalLM's
     forward computes for one new token per row, op for op (LlamaDecoderLayer: pre-norm attention and
@@ -155,7 +155,7 @@ def _decode_step(model, tables: _Tables, ids: torch.Tensor, position: torch.Tens
         q, k, v = (x.transpose(1, 2) for x in qkv.unbind(2))  # (B, H, 1, d) each
         q, k = apply_rotary_pos_emb(q, k, cos, sin)
         k, v = own.update(k, v, attn.layer_idx)
-        out = _cascade_attention(q, k, v, prefixes, attn.layer_idx, attn.scaling)
+        out = cascade_attention(q, k, v, prefixes, attn.layer_idx, attn.scaling)
         h = h + attn.o_proj(out.reshape(b, 1, -1))
         gate, up = F.linear(layer.post_attention_layernorm(h), *tables.gate_up[i]).chunk(2, dim=-1)
         h = h + mlp.down_proj(mlp.act_fn(gate) * up)
@@ -229,5 +229,5 @@ def sample(model, input_ids: torch.Tensor, attention_mask: torch.Tensor, n: int,
             rows, groups, ended, nxt = rows[keep_rows], groups[keep], ended[keep_rows], nxt[keep_rows]
             keys = None if keys is None else keys[keep_rows]
         own.t = t
-        logits = _decode_step(model, tables, nxt, (start[groups] + t).repeat_interleave(n), own, prefixes)
+        logits = decode_step(model, tables, nxt, (start[groups] + t).repeat_interleave(n), own, prefixes)
     return tokens

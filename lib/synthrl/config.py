@@ -160,8 +160,8 @@ class Setting:
 
 # The MATH stand-in: facts out of story order, same names, items and numbers as the cpu world, so one
 # pi_base serves both settings, as one base model serves GSM8K and MATH in the paper. Our choice. Chains
-# of 3-4 steps (until issue 11) put math-like out of the paper's regime for the cpu model: pi_sft solved
-# about half of its problems with 8 samples and 13-19% of its samples (regime probes solved-0.5-3ep,
+# of 3-4 steps put math-like out of the paper's regime for the cpu model: pi_sft solved about half of its
+# problems with 8 samples and 13-19% of its samples (regime probes solved-0.5-3ep,
 # solved-0.5-3ep-math-3-steps); with 2-3 steps it solves most, as pi_sft does on MATH in the paper.
 # How a negative trace's first pit is read from its step Q-values (`synthrl.credit.first_pit`)
 FIRST_PIT_DEFINITIONS = ("min", "no_success", "max_drop")
@@ -177,9 +177,9 @@ class ScalingConfig:
     seeds: tuple[int, ...] = (0, 1, 2)  # paper: a power law needs several seeds per size
     settings: tuple[Setting, ...] = (Setting("gsm8k-like"), Setting("math-like", world=HARD_WORLD))
     # Our choice: every run trains `epochs` passes over its data, but at least `min_steps`
-    # optimizer steps, so the smallest sets are not simply under-trained (before issue 11 the cpu
-    # preset ran 3 and 100; it now runs exactly 3 epochs, min_steps 1: 12 epochs of 64 problems were
-    # memorization, regime probes solved-0.5-*).
+    # optimizer steps, so the smallest sets are not simply under-trained (the cpu preset runs exactly
+    # its epochs, min_steps 1: at 100 steps, 12 epochs of 64 problems were memorization, regime probes
+    # solved-0.5-*).
     epochs: float = 3.0
     min_steps: int = 100
     # RFT-1 (one positive per problem, Fig. 9) is its own run, `positive_scaling.run(..., ablation=
@@ -191,7 +191,7 @@ class ScalingConfig:
     # The learning-rate ablation (`positive_scaling.run(..., ablation="lr")`, saved as
     # positive_scaling_lr, run on its own so that the main study stays under 20 min on 2 cores):
     # a third of the cpu preset's SFT/RFT lr keeps pi_sft nearer pi_base, the model Fig. 3 scores D+
-    # under. Our choice (until issue 11: half of the then rate, 1e-3).
+    # under. Our choice.
     lr_arms: tuple[Setting, ...] = (Setting("gsm8k-like, lr 1e-4", sft_lr=1e-4),)
     nll_samples: int = 400  # Fig. 3: solutions of each kind scored under pi_base (largest size, first seed)
     # cells at once (a local Ray instance); measured on 2 cores: 2 one-thread cells train 1.42x faster than one
@@ -323,7 +323,7 @@ class StarConfig:
     dpo_from: tuple[int, ...] = (500, 750, 1000)  # under-trained starts (the paper: iteration 60 of its run)
     dpo_from_over: int | None = 3000  # an over-trained start (Fig. 8c); None: none
     # per-step DPO as the committed star-graph run trained it: a constant rate, no warmup, no clipping
-    # (the hardened trainer's defaults are issue 17's to try)
+    # (the hardened trainer's defaults are tried by the star probes, `synthrl.probes.star`)
     dpo: PreferenceConfig = field(default_factory=lambda: PreferenceConfig(
         lr=5e-4, batch_size=32, max_steps=600, warmup_ratio=0.0, lr_scheduler="constant", max_grad_norm=None))
     dpo_eval_every: int = 50  # evaluate per-step DPO every this many steps

@@ -62,6 +62,15 @@ def chosen_by_problem(source: str, d_syn: list[Problem], d_plus: list[dict]) -> 
     raise ValueError(f"chosen source must be one of {CHOSEN_SOURCES}, got {source!r}")
 
 
+def pair_row(prompt: str, chosen: str, rejected: str, rejected_is_prefix: bool, **extra) -> dict:
+    """One preference pair, the one place every pair the kit trains on is built: TRL's preference format
+    (`prompt`, `chosen`, `rejected`), and whether the rejected response is a prefix, which the preference
+    trainer (`synthrl.preference`) scores without an end-of-sequence token (TRL's DPOTrainer appends one
+    to every response, so it cannot express a cut negative)."""
+    return {"prompt": prompt, "chosen": chosen, "rejected": rejected, "rejected_is_prefix": rejected_is_prefix,
+            **extra}
+
+
 def _pick(chosen: dict[str, list[str]], uid: str, j: int) -> str | None:
     """The j-th negative of a problem is paired with its (j mod n)-th positive: every positive is used."""
     options = chosen.get(uid)
@@ -89,9 +98,8 @@ def per_step_pairs(task, negatives: list[dict], pits: list[int | None],
         positive = _pick(chosen, r["uid"], j)
         if pit is None or positive is None:
             continue
-        pairs.append({"prompt": r["prompt"], "chosen": positive,
-                      "rejected": cut_after(task.split_steps(r["completion"]), pit), "rejected_is_prefix": True,
-                      "uid": r["uid"], "pit": pit})
+        pairs.append(pair_row(r["prompt"], positive, cut_after(task.split_steps(r["completion"]), pit), True,
+                              uid=r["uid"], pit=pit))
     return pairs
 
 
@@ -103,8 +111,7 @@ def naive_pairs(negatives: list[dict], chosen: dict[str, list[str]]) -> list[dic
         j = count[r["uid"]] = count.get(r["uid"], -1) + 1
         positive = _pick(chosen, r["uid"], j)
         if positive is not None:
-            pairs.append({"prompt": r["prompt"], "chosen": positive, "rejected": r["completion"],
-                          "rejected_is_prefix": False, "uid": r["uid"]})
+            pairs.append(pair_row(r["prompt"], positive, r["completion"], False, uid=r["uid"]))
     return pairs
 
 

@@ -18,9 +18,9 @@ from typing import NamedTuple
 
 from synthrl import streams
 from synthrl.cache import cache_key, cached_dir, checkpoint_id
+from synthrl.config import ModelConfig, Preset, TrainConfig, to_dict
 from synthrl.datafiles import read_jsonl, write_jsonl
 from synthrl.evaluate import greedy_outputs, test_error
-from synthrl.config import ModelConfig, Preset, to_dict
 from synthrl.sampling import SamplingSpec, make_sampler
 from synthrl.tasks.base import Problem
 
@@ -366,12 +366,19 @@ def pi_rft(preset: Preset, base: str, plus_rows: list[dict], seed: int | None = 
     """RFT: pi_base finetuned on D+ (the paper trains RFT from pi_base, not from pi_sft), for as many
     steps as SFT on `n_sft_rows` D_syn rows (`Preset.rft_steps` "sft") or `rft.epochs` over D+."""
     rows = [{"prompt": r["prompt"], "completion": r["completion"]} for r in plus_rows]
-    cfg = preset.rft
-    if preset.rft_steps == "sft":
-        if n_sft_rows is None:
-            raise ValueError("rft_steps 'sft': give the number of D_syn rows SFT trained on")
-        cfg = dataclasses.replace(cfg, max_steps=train_steps(preset.sft, n_sft_rows))
+    if preset.rft_steps == "sft" and n_sft_rows is None:
+        raise ValueError("rft_steps 'sft': give the number of D_syn rows SFT trained on")
+    cfg = rft_config(preset, train_steps(preset.sft, n_sft_rows or 0), preset.rft)
     return finetune(preset, "pi_rft", base, rows, preset.seed if seed is None else seed, cfg)
+
+
+def rft_config(preset: Preset, sft_steps: int, epochs_cfg) -> TrainConfig:
+    """RFT's budget, the one rule every RFT of the kit follows: as many optimizer steps as SFT took on its
+    D_syn (`Preset.rft_steps` "sft", the paper's comparison at equal compute), or `epochs_cfg`, its own
+    epochs over D+ ("epochs"). Both from `preset.rft`'s other settings."""
+    if preset.rft_steps == "sft":
+        return dataclasses.replace(preset.rft, max_steps=sft_steps)
+    return epochs_cfg
 
 
 class PositiveRun(NamedTuple):

@@ -190,15 +190,3 @@ def train_preference(model, reference, tokenizer, pairs: list[dict], cfg: Prefer
     bar.close()
     model.eval()
     return PreferenceResult(model, losses, time.perf_counter() - start, log)
-
-
-def per_step_pair(prompt: str, positive: str, negative_steps: list[str], first_pit: int, sep: str = "\n") -> dict:
-    """The paper's per-step pair: chosen = a correct solution; rejected = the negative's steps up
-    to and including its first pit (joined by `sep`), a prefix (no end-of-sequence token)."""
-    return {"prompt": prompt, "chosen": positive, "rejected": sep.join(negative_steps[:first_pit + 1]),
-            "rejected_is_prefix": True}
-
-
-def naive_pair(prompt: str, positive: str, negative: str) -> dict:
-    """Standard DPO's pair of whole responses (both end with EOS)."""
-    return {"prompt": prompt, "chosen": positive, "rejected": negative, "rejected_is_prefix": False}

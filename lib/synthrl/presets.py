@@ -7,11 +7,22 @@ from __future__ import annotations
 
 import dataclasses
 
-from synthrl.config import (HARD_WORLD, CreditConfig, ModelConfig, NegativeConfig, PreferenceConfig, Preset,
-                            SampleConfig, ScalingConfig, Setting, SpuriousConfig, StarConfig, TrainConfig)
+from synthrl.config import (
+    HARD_WORLD,
+    CreditConfig,
+    ModelConfig,
+    NegativeConfig,
+    PreferenceConfig,
+    Preset,
+    SampleConfig,
+    ScalingConfig,
+    Setting,
+    SpuriousConfig,
+    StarConfig,
+    TrainConfig,
+)
 from synthrl.tasks.arith import ArithConfig
 from synthrl.tasks.stargraph import StarGraphConfig
-
 
 # The star graph on one GPU: Bachmann & Nagarajan's G(2,5,50), 200k training graphs and their
 # 6-layer, 384-wide model; steps, batch and DPO starts are our choice (not yet run on a GPU).
@@ -50,26 +61,26 @@ PRESETS: dict[str, Preset] = {
     # 64 rollouts per prefix (our choice): notebook 05 reports 1..64; between 16 and 64 the paper's
     # first pits move past the first error, the largest drop keeps improving. Cascade decoding
     # makes the 64 cost under a minute per policy.
-    # pi_base and SFT put the studies in the paper's regime (issue 11; README, "The paper's regime"; the
-    # probes that chose them are in synthrl.probes.regime, this is "times-unsolved"): pi_base read
+    # pi_base and SFT put the studies in the paper's regime (docs/regime.md; the probes that chose them
+    # are in synthrl.probes.regime, this is "times-unsolved"): pi_base read
     # 30,000 documents of both settings' worlds with solutions in the teacher's styles (as a math base
     # model has read solutions written many ways), every story solved except those needing a "times"
     # step, which it reads unsolved: D_syn teaches that skill, as the paper's synthetic data teaches its
     # base model. SFT and RFT at lr 3e-4 (a third of pi_base's peak: at 1e-3 SFT undid pretraining,
     # probes base-5x-teacher-both*) for exactly 3 epochs (no step floor), the budget that keeps the
     # positive-scaling study under 20 minutes on 2 cores. The quickstart's SFT: 4 epochs over its 2,000
-    # problems (6 before; with RFT at SFT's step count, `make demo` stays under 7 minutes).
+    # problems (with RFT at SFT's step count, `make demo` stays under 7 minutes).
     "cpu": Preset(name="cpu", credit=CreditConfig(n_rollouts=64), n_pretrain_docs=30000, pretrain_solved=1.0,
                   pretrain_style="teacher", pretrain_worlds=(ArithConfig(), HARD_WORLD),
                   pretrain_unsolved_ops=("times",), sft=TrainConfig(epochs=4.0, lr=3e-4),
                   rft=TrainConfig(epochs=4.0, lr=3e-4),
                   scaling=ScalingConfig(min_steps=1),
                   # The negative-data study's cells, set by its time limit (30 minutes on 2 cores) before any cpu
-                  # claim was run: one cell of 64 problems with every method took 176 s here (rollouts 54 s, seven
-                  # preference runs 68 s, ten evaluations 30 s, GRPO 18 s), growing with the size. Sizes 64 and
-                  # 128, where an 8x effect is read inside SFT's measured range (SFT runs to 1,024), 3 seeds,
-                  # both settings, and 4 negatives per problem, not the paper's 8 (it halves the rollouts).
-                  # Rollouts decode 1,024 rows at a time (probe decode_batch: 1.6x the 128 of sampling)
+                  # claim was run (a cell of 64 problems with every method costs about 3 minutes, rollouts and
+                  # preference runs the most, growing with the size): sizes 64 and 128, where an 8x effect is read
+                  # inside SFT's measured range (SFT runs to 1,024), 3 seeds, both settings, and 4 negatives per
+                  # problem, not the paper's 8 (it halves the rollouts). Rollouts decode 1,024 rows at a time
+                  # (probe decode_batch: 1.6x the 128 of sampling)
                   negative=NegativeConfig(sizes=(64, 128), seeds=(0, 1, 2), negatives_per_problem=4,
                                           credit=CreditConfig(n_rollouts=8, rollout_batch=1024))),
     # One GPU: a harder world and a ~20M-parameter model.

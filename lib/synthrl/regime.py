@@ -1,4 +1,4 @@
-"""The paper's regime, as targets a positive-scaling results table must meet (issue 11).
+"""The paper's regime, as targets a positive-scaling results table must meet.
 
 In the paper SFT improves a capable base model at every size, and pi_sft solves most of its
 training problems while still writing negatives (8 samples per problem are drawn for per-step DPO).

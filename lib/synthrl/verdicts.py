@@ -1,4 +1,4 @@
-"""The kit's verdict rules, in one place (issue 11). Every study's `claims()` judges through these.
+"""The kit's verdict rules, in one place. Every study's `claims()` judges through these.
 
 - `interval`: a claim measured with a 95% interval against the paper's value or range and against
   "no effect". *Reproduces* only when the interval overlaps the paper's value or range and excludes

@@ -1,9 +1,9 @@
-"""Probe (issue 16, part 6): how the cascade decoder's per-step overhead amortises with the number of
+"""Probe: how the cascade decoder's per-step overhead amortises with the number of
 rows decoded together. The bench's rollouts (pi_sft's negatives, 16 rollouts per step prefix) by our
 sampler at several batch sizes, the fastest of ROUNDS interleaved rounds each, with the mean Q each
 gives. Its committed run predates per-sample random streams (`synthrl.streams`), so its sizes drew other
 samples of the same distribution; now every size draws the same rollouts, and the batch is a free knob.
-`python -m synthrl.bench.decode [--preset cpu]` writes
+`python -m synthrl probe decode [--preset cpu]` writes
 data/results/probes/decode_batch__PRESET.csv.
 """
 from __future__ import annotations
@@ -13,13 +13,13 @@ import time
 import numpy as np
 import pandas as pd
 
-from synthrl.bench.suite import BENCH_ROLLOUTS, _Timed, rollout_inputs
+from synthrl.bench.suite import BENCH_ROLLOUTS, Timed, rollout_inputs
 from synthrl.cache import cache_key
 from synthrl.credit import estimate_q
 from synthrl.models import load_checkpoint
+from synthrl.probes.cli import probe_main
 from synthrl.results import provenance, table
 from synthrl.sampling import HFSampler
-from synthrl.probes.cli import probe_main
 
 BATCH_SIZES = (64, 128, 256, 512, 1024)  # sequences decoded together; the cpu preset's is 128
 ROUNDS = 2
@@ -33,7 +33,7 @@ def run(preset_name: str) -> pd.DataFrame:
     rows = []
     for _ in range(ROUNDS):
         for batch in BATCH_SIZES:
-            sampler = _Timed(HFSampler(model, tokenizer, batch_size=batch))
+            sampler = Timed(HFSampler(model, tokenizer, batch_size=batch))
             credits = estimate_q(sampler, world, problems, traces, BENCH_ROLLOUTS, seed=0,
                                  max_new_tokens=preset.sampling.max_new_tokens)
             if batch not in seconds or sampler.seconds < seconds[batch]:

@@ -1,4 +1,4 @@
-"""Probe (issue 16, training 1.3x): do the 2 cores train the cpu model faster as 2 data-parallel processes
+"""Probe: do the 2 cores train the cpu model faster as 2 data-parallel processes
 of 1 thread each (torch DDP over gloo, each process half of every batch) than as 1 process of 2 threads
 (torch's intra-op threads, the kit's way)? Measured on a bare torch loop (AdamW, clipping, as the bench's
 plain loop) on the batches TRL's data loader gives, so that what is measured is the parallelism alone: if it
@@ -9,7 +9,7 @@ train_probe.MIN_SPEEDUP faster than 1 process of 2 threads, with the whole batch
 loss weighted by its label tokens) within the bench's bf16 tolerance of the 1-process loss at every step.
 Timing skips the first WARMUP steps; each way keeps its faster of ROUNDS interleaved runs.
 
-`python -m synthrl.bench.parallel [--preset cpu]` writes data/results/probes/train_parallel__PRESET.csv.
+`python -m synthrl probe parallel [--preset cpu]` writes data/results/probes/train_parallel__PRESET.csv.
 """
 from __future__ import annotations
 
@@ -23,13 +23,13 @@ import pandas as pd
 import torch
 
 from synthrl.bench.suite import BF16_LOSS_TOLERANCE, training_inputs, trl_batches
-from synthrl.cache import cache_key
-from synthrl.models import build_model
-from synthrl.config import TrainConfig
-from synthrl.presets import get_preset
-from synthrl.results import provenance, table
-from synthrl.probes.cli import probe_main
 from synthrl.bench.train_options import MIN_SPEEDUP
+from synthrl.cache import cache_key
+from synthrl.config import TrainConfig
+from synthrl.models import build_model
+from synthrl.presets import get_preset
+from synthrl.probes.cli import probe_main
+from synthrl.results import provenance, table
 
 PROBE = "train_parallel"
 STEPS = 60  # our choice: twice the bench's 30, so that the timed steps (after WARMUP) dominate

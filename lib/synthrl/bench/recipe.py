@@ -5,13 +5,13 @@ options of TRL's SFTTrainer or of the transformers model it trains (nothing of o
 `length_grouped` (transformers' LengthGroupedSampler), `bf16_autocast`, `attention` (the kernel
 while training) and `compiled` (torch.compile).
 
-**Speed** (`python -m synthrl.bench.recipe speed`, data/results/probes/train_recipe__PRESET.csv):
+**Speed** (`python -m synthrl probe recipe speed`, data/results/probes/train_recipe__PRESET.csv):
 each lever trains the preset's model on the bench's rows for one epoch, each run in a fresh process,
 in the configuration the studies run (two cells at once, one thread each: tokens/s summed) and in the
 bench's (one process on every core), with model GFLOP/s against the matmul peaks measured in the same
 run. Levers that keep the batches report their largest loss gap to the default's.
 
-**Adoption** (`python -m synthrl.bench.recipe adoption`, one file per cell under
+**Adoption** (`python -m synthrl probe recipe adoption`, one file per cell under
 data/results/probes/train_recipe_adoption/, merged into train_recipe_adoption__PRESET.csv). The rule,
 fixed before its cells ran: the positive-scaling cells (SFT from the shared pi_base, pi_sft's 8
 samples per problem) at |D_syn| = 1,024 and 4,096, seeds 0-2, both settings, under the old recipe
@@ -37,8 +37,8 @@ import pandas as pd
 
 from synthrl import regime
 from synthrl.cache import cache_key
-from synthrl.datafiles import atomic_write_text
 from synthrl.config import Preset, TrainConfig
+from synthrl.datafiles import atomic_write_text
 from synthrl.presets import RECIPE_CANDIDATES, get_preset
 from synthrl.results import data_dir, load_probe, provenance, save_probe, table
 
@@ -178,7 +178,7 @@ def cell_dir(preset_name: str) -> Path:
 
 
 def _adoption_preset(preset: Preset, recipe: str, sizes: tuple[int, ...]) -> Preset:
-    from synthrl.studies.positive_scaling import with_overrides
+    from synthrl.cells import with_overrides
 
     return with_overrides(recipe_preset(preset, recipe), sizes=sizes, methods=("SFT",))
 
@@ -211,12 +211,12 @@ def adoption_jobs(preset: Preset, base: str, sizes: tuple[int, ...]) -> list[tup
 def run_adoption(preset_name: str, progress: bool = True, sizes: tuple[int, ...] = ADOPTION_SIZES) -> pd.DataFrame:
     """Compute the missing cells (two at once, as the studies run), then merge every cell file with
     pi_base's rows into the probe's table."""
+    from synthrl.cells import base_rows, shared_base
     from synthrl.pool import map_cells
-    from synthrl.studies.positive_scaling import _shared_base, base_rows
 
     preset = get_preset(preset_name)
     start = time.perf_counter()
-    base = _shared_base(preset)
+    base = shared_base(preset)
     rows = map_cells(adoption_cell, adoption_jobs(preset, base, sizes), preset.scaling.workers, "recipe cells",
                      progress)
     base_table = table([{"study": ADOPTION_PROBE, "preset": preset.name, "recipe": "pi_base", **r}

@@ -1,16 +1,16 @@
-"""Probe (issue 16): two changes to the cascade decoder against what they replaced, each way on the
+"""Probe: two changes to the cascade decoder against what they replaced, each way on the
 bench's rollouts (pi_sft's negatives, 16 rollouts per step prefix) at each size of `bench.BENCH_BATCHES`,
 the fastest of ROUNDS interleaved rounds each, same seeds:
 - "model forward, buffers per call": the replaced step, `LlamaForCausalLM.forward` with the cascade
   attention registered through transformers' `AttentionInterface`, and the continuations' buffers
   allocated by every `sample` call (as before);
-- "our step, buffers per call": `cascade._decode_step` (the model's modules called directly, rotary
+- "our step, buffers per call": `cascade.decode_step` (the model's modules called directly, rotary
   tables once per call, q/k/v and gate/up fused);
 - "ours": our step, and the buffers kept by the sampler across calls (`cascade.Workspace`).
 (In all three, rows leaving the batch move to the front of their buffers, as the kit now does.)
 
 Rule, fixed before the run: each change is kept if every size gives the same rollout outcomes as the way
-before it (the same draws) and no size is slower than it. `python -m synthrl.bench.step
+before it (the same draws) and no size is slower than it. `python -m synthrl probe step
 [--preset cpu]` writes data/results/probes/decode_step__PRESET.csv.
 """
 from __future__ import annotations
@@ -22,26 +22,26 @@ import pandas as pd
 from transformers import AttentionInterface
 
 from synthrl import cascade as synthrl_cascade
-from synthrl.bench.suite import BENCH_BATCHES, BENCH_ROLLOUTS, _Timed, rollout_inputs
+from synthrl.bench.suite import BENCH_BATCHES, BENCH_ROLLOUTS, Timed, rollout_inputs
 from synthrl.cache import cache_key
 from synthrl.credit import estimate_q
 from synthrl.models import load_checkpoint
+from synthrl.probes.cli import probe_main
 from synthrl.results import provenance, table
 from synthrl.sampling import HFSampler
-from synthrl.probes.cli import probe_main
 
 ROUNDS = 2
 ATTENTION = "synthrl_cascade_probe"
 
 
 def _attention(module, query, key, value, attention_mask, scaling=None, dropout=0.0, cascade=None, **kwargs):
-    return synthrl_cascade._cascade_attention(query, key, value, cascade, module.layer_idx, scaling), None
+    return synthrl_cascade.cascade_attention(query, key, value, cascade, module.layer_idx, scaling), None
 
 
 AttentionInterface.register(ATTENTION, _attention)
 
 
-def _forward_step(model, tables, ids, position, own, prefixes):
+def forward_step(model, tables, ids, position, own, prefixes):
     """The replaced step: the model's own forward with the cascade attention (the prefill keeps the model's
     attention; switching the config's attribute costs ~17 us a step, against milliseconds)."""
     config = model.config
@@ -58,15 +58,15 @@ WAYS = ("model forward, buffers per call", "our step, buffers per call", "ours")
 
 @contextmanager
 def _way(sampler: HFSampler, way: str):
-    ours = synthrl_cascade._decode_step
+    ours = synthrl_cascade.decode_step
     if way == WAYS[0]:
-        synthrl_cascade._decode_step = _forward_step
+        synthrl_cascade.decode_step = forward_step
     if way != "ours":
         sampler._workspace = None
     try:
         yield
     finally:
-        synthrl_cascade._decode_step = ours
+        synthrl_cascade.decode_step = ours
 
 
 def run(preset_name: str) -> pd.DataFrame:
@@ -80,7 +80,7 @@ def run(preset_name: str) -> pd.DataFrame:
         for batch in BENCH_BATCHES:
             for which in WAYS:
                 inner = HFSampler(model, tokenizer, batch_size=batch)
-                sampler = _Timed(inner)
+                sampler = Timed(inner)
                 with _way(inner, which):
                     credits = estimate_q(sampler, world, problems, traces, BENCH_ROLLOUTS, seed=0,
                                          max_new_tokens=preset.sampling.max_new_tokens)

@@ -3,7 +3,7 @@ measured in the same run, written to `data/results/bench__<preset>.csv` (one mea
 provenance and the row it is a ratio to) and printed. The README's benchmark table is generated from
 that file (`table`).
 
-What it measures (issue 16): the machine's fp32 and bf16 matmul throughput (the limit), TRL training in
+What it measures: the machine's fp32 and bf16 matmul throughput (the limit), TRL training in
 fp32 and under bf16 autocast on the preset's model and on the gpu preset's (~14M parameters), each as
 a fraction of that limit (MFU) and against a plain torch loop on the same batches; batched sampling
 against one prompt per `generate` call, and under bf16; rollouts from step prefixes by every way the
@@ -23,12 +23,13 @@ import numpy as np
 import pandas as pd
 import torch
 
+from synthrl.config import ModelConfig, TrainConfig
 from synthrl.hardware import matmul_gflops, native_bf16
 from synthrl.models import build_model, build_tokenizer, load_checkpoint, n_parameters
 from synthrl.pipeline import make_task
-from synthrl.config import ModelConfig, TrainConfig
 from synthrl.presets import RECIPE_CANDIDATES, get_preset
-from synthrl.results import provenance, save_results, table as results_table
+from synthrl.results import provenance, save_results
+from synthrl.results import table as results_table
 from synthrl.sampling import HFSampler, SamplingSpec, count_tokens
 from synthrl.train import completion_rows, sft, sft_config
 
@@ -229,7 +230,7 @@ def measure_sampling(preset_name: str, model, tokenizer) -> list[dict]:
 
 # ---- rollouts --------------------------------------------------------------------------------------
 
-class _Timed:
+class Timed:
     """A Sampler that times its inner sampler's `sample` calls."""
 
     def __init__(self, sampler):
@@ -381,7 +382,7 @@ def measure_rollouts(preset_name: str, with_ct2: bool = True) -> list[dict]:
     # run down); every round must repeat the first's rollouts exactly (same seed).
     for _ in range(BENCH_ROUNDS):
         for way, b in runs:
-            sampler = _Timed(HFSampler(model, tokenizer, batch_size=b, **ROLLOUT_WAYS[way][1]))
+            sampler = Timed(HFSampler(model, tokenizer, batch_size=b, **ROLLOUT_WAYS[way][1]))
             credits = rollouts(sampler)
             seconds[way, b] = min(seconds.get((way, b), float("inf")), sampler.seconds)
             if (way, b) in found:

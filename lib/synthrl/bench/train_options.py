@@ -1,4 +1,4 @@
-"""Probes of TRL's own options against the time TRL's training step costs beyond the model (issue 16):
+"""Probes of TRL's own options against the time TRL's training step costs beyond the model:
 each option trains the preset's model for the bench's steps on the bench's rows, in rounds that run
 every option once (each keeps its fastest run), each run in a fresh process (in one process, a run after
 torch.compile's or the length-grouped sampler's moved its losses), and is judged by one rule fixed
@@ -9,7 +9,7 @@ changes the batches (length grouping) changes the curve: at MIN_SPEEDUP or more 
 to judge, never adopted here. torch.compile runs last in each round (it leaves global state behind) with
 an empty compile cache, so that it pays its compilation as a new user's run would.
 
-`python -m synthrl.bench.train_options [--preset cpu]` writes data/results/probes/train_overhead__PRESET.csv.
+`python -m synthrl probe train-options [--preset cpu]` writes data/results/probes/train_overhead__PRESET.csv.
 """
 from __future__ import annotations
 
@@ -28,8 +28,8 @@ from synthrl.bench.suite import BENCH_TRAIN_STEPS, BF16_LOSS_TOLERANCE, training
 from synthrl.cache import cache_key
 from synthrl.models import build_model
 from synthrl.presets import get_preset
-from synthrl.results import load_probe, provenance, table
 from synthrl.probes.cli import probe_main
+from synthrl.results import load_probe, provenance, table
 
 PROBE = "train_overhead"
 MIN_SPEEDUP = 1.05  # our rule: below 5%, run-to-run noise on this machine (about +-10%) decides

@@ -1,6 +1,6 @@
-"""How well the answer checkers read real outputs (issue 14): recall on right answers and the
-false-positive rate on wrong ones, for GSM8K and MATH, of the kit's checkers, the checker the kit had
-before, and math-verify alone.
+"""How well the answer checkers read real outputs: recall on right answers and the
+false-positive rate on wrong ones, for GSM8K and MATH, of the kit's checkers, the simpler checks
+they replace (the arith world's answer line; the last box as a string), and math-verify alone.
 
 The set is written here, not taken from the datasets (whose rows are not ours to ship): GSM8K's own
 reference format ("reasoning\\n#### 72") and MATH's boxed answers, with model-style variants of a right
@@ -9,18 +9,23 @@ brace-less fractions) and wrong answers that look close (a digit more, the decim
 right number rejected, a near value). Each item's label is by hand; outputs whose rightness a grader
 could argue (a right number with no answer statement) are left out.
 
-`python -m synthrl.probes.answer_checks` writes `data/results/answer_checks__cpu.csv`.
+`python -m synthrl probe answer-checks` writes `data/results/answer_checks__cpu.csv`.
 """
 from __future__ import annotations
 
-import sys
 import time
 from collections.abc import Callable
 
 import pandas as pd
 
 from synthrl.answers import gsm8k_correct, math_correct
-from synthrl.verify import answers_match, boxed_answer, extract_answer, normalize_integer, normalize_latex
+from synthrl.verify import (
+    answers_match,
+    boxed_answer,
+    extract_answer,
+    normalize_integer,
+    normalize_latex,
+)
 
 STUDY = "answer_checks"
 
@@ -165,21 +170,21 @@ def _math_verify_alone(reference: str, output: str) -> bool:
     return bool(verify(parse("$" + reference + "$"), parse(output)))
 
 
-def _kit_before_gsm8k(item: dict) -> bool:  # issue 14's starting point: the arith world's answer line
+def _arith_answer_line(item: dict) -> bool:  # the arith world's checker, which knows none of GSM8K's formats
     return answers_match(extract_answer(item["output"]), normalize_integer(item["answer"]) or item["answer"])
 
 
-def _kit_before_math(item: dict) -> bool:  # the last box, compared as normalised strings
+def _last_box_as_string(item: dict) -> bool:  # the last box, compared as normalised strings
     found = boxed_answer(item["output"])
     return found is not None and normalize_latex(found) == normalize_latex(item["answer"])
 
 
 CHECKERS: dict[str, dict[str, Callable[[dict], bool]]] = {
     "gsm8k": {"synthrl.answers": lambda i: gsm8k_correct(i["reference"], i["output"]),
-              "kit before issue 14": _kit_before_gsm8k,
+              "the checker without GSM8K's formats": _arith_answer_line,
               "math-verify alone": lambda i: _math_verify_alone(i["answer"], i["output"])},
     "math": {"synthrl.answers": lambda i: math_correct(i["reference"], i["output"]),
-             "kit before issue 14": _kit_before_math,
+             "the last box as a string": _last_box_as_string,
              "math-verify alone": lambda i: _math_verify_alone(i["answer"], i["output"])},
 }
 

@@ -1,4 +1,4 @@
-"""Probe (issue 12's time limit, issue 16's decoding): greedy decoding, the kit's test error, through the
+"""Probe: greedy decoding, the kit's test error, through the
 cascade decoder instead of transformers' `generate`. The cascade drops each row from the batch as it
 ends, where `generate` decodes a batch until its longest row ends; both pick the arg-max token, but
 they sum attention in another order, so a near tie could pick another token.
@@ -8,7 +8,7 @@ run cache; trained first where absent) decodes the setting's test problems both 
 
 Rule, written before the run: the cascade becomes the greedy decoder only if it gives the same output
 as `generate` on every test problem of every checkpoint (then every cached evaluation stays what a new
-run computes) and takes less time in total. `python -m synthrl.probes.greedy [--preset cpu]`
+run computes) and takes less time in total. `python -m synthrl probe greedy [--preset cpu]`
 writes data/results/probes/greedy_cascade__PRESET.csv.
 """
 from __future__ import annotations
@@ -17,33 +17,32 @@ import time
 
 import pandas as pd
 
-from synthrl import pipeline
+from synthrl import cells, pipeline
 from synthrl.cache import cache_key, checkpoint_id
+from synthrl.config import to_dict
 from synthrl.evaluate import greedy_outputs
 from synthrl.models import load_checkpoint
-from synthrl.config import to_dict
 from synthrl.presets import get_preset
+from synthrl.probes.cli import probe_main
 from synthrl.results import provenance, table
 from synthrl.sampling import HFSampler
-from synthrl.studies import positive_scaling as positive
-from synthrl.probes.cli import probe_main
 
 WAYS = {"generate": False, "cascade": True}  # HFSampler's `cascade`
 
 
 def checkpoints(preset) -> list[tuple[str, str]]:
     """(setting, checkpoint) for pi_base and every positive-scaling cell's pi_sft and RFT."""
-    base = positive._shared_base(preset)
+    base = cells.shared_base(preset)
     out = [(s.name, base) for s in preset.scaling.settings]
     for setting in preset.scaling.settings:
-        sp = positive.setting_preset(preset, setting)
+        sp = cells.setting_preset(preset, setting)
         for size in preset.scaling.sizes:
             for seed in preset.scaling.seeds:
                 problems = pipeline.d_syn(sp, n=size, seed=seed)
                 rows = pipeline.sft_rows(sp, problems)
-                sft = positive._finetune(sp, "pi_sft", base, rows, seed, len(rows))
+                sft = cells.finetune(sp, "pi_sft", base, rows, seed, len(rows))
                 plus = pipeline.d_plus(pipeline.samples(sp, sft, problems, seed), sp.sampling.positives_per_problem)
-                out += [(setting.name, sft), (setting.name, positive.rft_checkpoint(sp, base, plus, seed, len(rows)))]
+                out += [(setting.name, sft), (setting.name, cells.rft_checkpoint(sp, base, plus, seed, len(rows)))]
     return out
 
 
@@ -53,7 +52,7 @@ def run(preset_name: str) -> pd.DataFrame:
     settings = {s.name: s for s in preset.scaling.settings}
     rows = []
     for name, ckpt in checkpoints(preset):
-        sp = positive.setting_preset(preset, settings[name])
+        sp = cells.setting_preset(preset, settings[name])
         task, test = pipeline.make_task(sp), pipeline.test_problems(sp)
         model, tokenizer = load_checkpoint(ckpt)
         outs, seconds = {}, {}

@@ -1,4 +1,4 @@
-"""Probe (issue 13): how the world's answer space M changes the spurious positives RFT would train on.
+"""Probe: how the world's answer space M changes the spurious positives RFT would train on.
 
 For each M in ANSWER_SPACES, written here before the probe ran: the preset with every world's amounts in
 [0, M) (`rft_spurious.with_overrides(max_value=M)`, so pi_base is pretrained anew: its vocabulary holds
@@ -8,7 +8,7 @@ samples` per problem), their lucky rate (right answers among samples with a wron
 holds. At the preset's own M the cells are the study's, from its cache. The paper's claim rests on
 lucky answers; a smaller M should make them commoner, and a larger one rarer.
 
-`python -m synthrl.probes.lucky [--preset cpu]` writes data/results/probes/lucky_m__PRESET.csv.
+`python -m synthrl probe lucky [--preset cpu]` writes data/results/probes/lucky_m__PRESET.csv.
 """
 from __future__ import annotations
 
@@ -16,13 +16,12 @@ import time
 
 import pandas as pd
 
-from synthrl import pipeline, spurious
+from synthrl import cells, pipeline, spurious
 from synthrl.cache import cache_key
 from synthrl.presets import get_preset
-from synthrl.results import load_probe, provenance, table
-from synthrl.studies import positive_scaling as positive
-from synthrl.studies import rft_spurious
 from synthrl.probes.cli import probe_main
+from synthrl.results import load_probe, provenance, table
+from synthrl.studies import rft_spurious
 
 ANSWER_SPACES = (10, 20, 50)  # the cpu preset's M is 20
 
@@ -33,15 +32,15 @@ def measure(preset_name: str, m: int) -> list[dict]:
     p = rft_spurious.with_overrides(preset, settings=[setting.name], seeds=(0,),
                                     max_value=None if m == preset.world.max_value else m)
     setting = p.scaling.settings[0]
-    sp, problems, _, _, sampled = rft_spurious._pi_sft_samples(p, setting, 0, positive._shared_base(p))
+    sp, problems, _, _, sampled = rft_spurious.pi_sft_samples(p, setting, 0, cells.shared_base(p))
     by_uid = {q.uid: q for q in problems}
     world = pipeline.make_task(sp)
     common = {"study": "lucky_m", "preset": preset_name, "task": sp.task, "setting": setting.name, "seed": 0,
               "n_problems": len(problems), "answer_space": m}
-    rows = rft_spurious._pi_sft_rows(common, sp, world, by_uid, sampled)  # the study's measures, at this M
+    rows = rft_spurious.pi_sft_rows(common, sp, world, by_uid, sampled)  # the study's measures, at this M
     for count in (min(p.spurious.counts), max(p.spurious.counts)):
         labels = spurious.step_labels(world, by_uid, pipeline.d_plus(sampled, count))
-        rows += rft_spurious._fraction_rows(common, "D+", labels, sp, positives_per_problem=count)
+        rows += rft_spurious.fraction_rows(common, "D+", labels, sp, positives_per_problem=count)
     return rows
 
 

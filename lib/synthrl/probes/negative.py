@@ -1,5 +1,5 @@
-"""Probe (issue 12): why per-step DPO does not reach the paper's 8x at cpu scale. The study's cut and the
-oracle cut are arms of the study itself; this probe moves the other knobs the issue names, one at a time
+"""Probe: why per-step DPO does not reach the paper's 8x at cpu scale. The study's cut and the
+oracle cut are arms of the study itself; this probe moves the other knobs, one at a time
 from the study's config: DPO's beta, its learning rate, pairs per problem (negatives per problem), rollouts
 per step prefix, and, beyond the issue's list, the optimizer steps (the study trains every method for
 SFT's steps).
@@ -17,7 +17,7 @@ Rule, written before the run (one size: the 30-minute study could not hold more)
   committed positive-scaling study.
 Nothing here sets the study's config: the probe explains, it does not tune.
 
-`python -m synthrl.probes.negative [--setting gsm8k-like] [--preset cpu]` writes
+`python -m synthrl probe negative [--setting gsm8k-like] [--preset cpu]` writes
 data/results/probes/negative_knobs_SETTING__PRESET.csv.
 """
 from __future__ import annotations
@@ -30,14 +30,20 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from synthrl import pipeline
+from synthrl import cells, pipeline
 from synthrl.cache import cache_key
-from synthrl.preference import DIAGNOSTICS
 from synthrl.config import Preset, to_dict
+from synthrl.preference import DIAGNOSTICS
 from synthrl.presets import get_preset
-from synthrl.results import load_probe, load_results, probe_path, provenance, save_probe, table
+from synthrl.results import (
+    load_probe,
+    load_results,
+    probe_path,
+    provenance,
+    save_probe,
+    table,
+)
 from synthrl.studies import negative_scaling as negative
-from synthrl.studies import positive_scaling as positive
 
 PROBE = "negative_knobs"
 SETTINGS, SIZE, SEEDS, PAPER_K = ("gsm8k-like", "math-like"), 128, (0, 1, 2), 8
@@ -75,15 +81,15 @@ def run(preset_name: str, setting_name: str = SETTINGS[0]) -> pd.DataFrame:
     start = time.perf_counter()
     preset = get_preset(preset_name)
     setting = next(s for s in preset.scaling.settings if s.name == setting_name)
-    base = positive._shared_base(preset)
-    sp = positive.setting_preset(preset, setting)
+    base = cells.shared_base(preset)
+    sp = cells.setting_preset(preset, setting)
     test = pipeline.test_problems(sp)
     method = negative.per_step_name(CUT)
     rows = []
     for seed in SEEDS:  # pi_sft at 128, the arms' common start and the "beats SFT" line
         problems = pipeline.d_syn(sp, n=SIZE, seed=seed)
         sft_rows = pipeline.sft_rows(sp, problems)
-        sft = positive._finetune(sp, "pi_sft", base, sft_rows, seed, len(sft_rows))
+        sft = cells.finetune(sp, "pi_sft", base, sft_rows, seed, len(sft_rows))
         rows.append({"arm": "pi_sft", "method": "SFT", "seed": seed, "metric": "test_error",
                      "value": pipeline.evaluate_checkpoint(sp, sft, test)["test_error"]})
     for arm, knobs in ARMS.items():

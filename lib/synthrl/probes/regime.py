@@ -1,8 +1,8 @@
-"""Probes of the paper's regime (issue 11): the positive-scaling study on a few cells (sizes 64,
+"""Probes of the paper's regime: the positive-scaling study on a few cells (sizes 64,
 256 and 1,024, one seed, SFT only), judged by `synthrl.regime.check` and nothing else.
 
 Each probe is a named change of the cpu preset, written down here before it was run, so that every
-probe, kept or rejected, is reproducible from the code: `python -m synthrl.probes.regime
+probe, kept or rejected, is reproducible from the code: `python -m synthrl probe regime
 NAME` writes `data/results/probes/regime_NAME__cpu.csv`. No probe looks at a claim's verdict.
 """
 from __future__ import annotations
@@ -21,8 +21,8 @@ from synthrl.tasks.arith import ArithConfig
 STUDY = "regime_probe"
 SIZES = (64, 256, 1024)  # the scaling range's ends and middle
 
-# The cpu preset as it was before issue 11, which every probe changes: probes stay what they were when
-# the preset moves (its math-like world then had 3-4 steps).
+# The cpu preset every probe starts from (its math-like world of 3-4 steps, pi_base on 6,000 plain documents,
+# SFT at 3 epochs and at least 100 steps): spelled out, so that each probe stays what it was when the preset moves.
 BEFORE = Preset(name="cpu", credit=CreditConfig(n_rollouts=64), scaling=ScalingConfig(settings=(
     Setting("gsm8k-like"), Setting("math-like", world=ArithConfig(min_steps=3, max_steps=4, n_distractors=1,
                                                                   shuffle_facts=True))),
@@ -51,7 +51,7 @@ def _teacher_both(preset: Preset) -> Preset:
 # name -> (what it changes, the preset). Appended in the order they were run; a probe's preset is never
 # edited after its run.
 PROBES: dict[str, tuple[str, callable]] = {
-    "as-is": ("the cpu preset as committed before issue 11", lambda p: p),
+    "as-is": ("the starting preset (BEFORE) unchanged", lambda p: p),
     "ft-lr-3e-4": ("SFT at lr 3e-4 (a third of 1e-3), at least 50 steps",
                    lambda p: _scaling(_ft(p, 3e-4), min_steps=50)),
     "base-5x": ("pi_base on 5x the corpus (30,000 documents, 2 epochs), SFT at lr 3e-4, at least 50 steps",
@@ -85,7 +85,7 @@ PROBES: dict[str, tuple[str, callable]] = {
     "base-5x-teacher-both-solved-0.2-20ep": ("as base-5x-teacher-both-solved-0.2-10ep, SFT for 20 epochs",
                                              lambda p: _scaling(_ft(dataclasses.replace(
                                                  _teacher_both(p), pretrain_solved=0.2), 3e-4), epochs=20.0)),
-    # Session 6. The study's time limit (20 min on 2 cores for 30 cells and two methods) allows about 3
+    # The study's time limit (20 min on 2 cores for 30 cells and two methods) allows about 3
     # epochs over each size, so SFT must move pi_base within a few hundred steps: a pi_base half-way up
     # its learning curve (between the solved-0.2 and solved-1.0 bases), SFT at a gentle rate, and no
     # step floor (the smallest sets are not forced through 12 epochs of memorization).
@@ -96,7 +96,7 @@ PROBES: dict[str, tuple[str, callable]] = {
     "solved-0.5-6ep": ("as solved-0.5-3ep, SFT for exactly 6 epochs",
                        lambda p: _scaling(_ft(dataclasses.replace(_teacher_both(p), pretrain_solved=0.5), 3e-4),
                                           min_steps=1, epochs=6.0)),
-    # (solved-0.35-6ep, defined at 0447f03, was withdrawn before it ran: 6 epochs of SFT do not fit the
+    # (solved-0.35-6ep was withdrawn before it ran: 6 epochs of SFT do not fit the
     # study's 20 minutes, and solved-0.5-6ep had shown more epochs hurting the smallest size)
     # math-like is the setting short of the regime (coverage 0.52, sample accuracy 0.13 at 3 epochs): an
     # easier math-like world, pi_base unchanged (still read both preset worlds: the world of D_syn and the
@@ -127,7 +127,7 @@ PROBES: dict[str, tuple[str, callable]] = {
                        lambda p: _teacher_both(_scaling(_ft(dataclasses.replace(
                            _math_world(p, MATH_2_3),
                            pretrain_unsolved_ops=("times",)), 3e-4), min_steps=1))),
-    # Session 7. times-unsolved became the cpu preset: four of five targets hold in the full study, but
+    # times-unsolved became the cpu preset: four of five targets hold in the full study, but
     # SFT on 64 and 128 problems is worse than pi_base (full finetuning moves every weight of a model
     # that was already right on half the problems). LoRA is the paper's regime for a 7B model and keeps
     # pi_sft near pi_base (Biderman et al. 2024, "LoRA learns less and forgets less"). LoRA needs a
@@ -137,7 +137,7 @@ PROBES: dict[str, tuple[str, callable]] = {
                                        lambda p: _lora(_times_unsolved(p), 16, 1e-3)),
     "times-unsolved-lora-r16-lr3e-3": ("as times-unsolved-lora-r16-lr1e-3, at lr 3e-3",
                                        lambda p: _lora(_times_unsolved(p), 16, 3e-3)),
-    # Session 8. Neither LoRA rate keeps SFT at 64 problems level with pi_base. A researcher keeps the
+    # Neither LoRA rate keeps SFT at 64 problems level with pi_base. A researcher keeps the
     # checkpoint that does best on a validation split: pi_sft is the end of SFT's epoch 1, 2 or 3 with the
     # lowest greedy error on 200 dev problems (apart from D_syn and the test set). Step 0 (pi_base itself)
     # is no candidate: keeping it would meet "never worse than pi_base" by not finetuning at all.
@@ -145,7 +145,7 @@ PROBES: dict[str, tuple[str, callable]] = {
                                     "or 3 with the lowest greedy error on 200 dev problems (early stopping; "
                                     "never step 0)",
                                     lambda p: dataclasses.replace(_times_unsolved(p), sft_keep="best_dev")),
-    # Session 9. At 64 problems SFT loses 5-15 points on the problems pi_base already solved ("other" than
+    # At 64 problems SFT loses 5-15 points on the problems pi_base already solved ("other" than
     # times) and gains nothing yet on "times" ones: forgetting. The standard guard is replay (rehearsal):
     # finetuning also trains on pi_base's own corpus. Half a document per D_syn row, so that a small D_syn
     # is anchored and a large one still dominates the gradient; steps grow with the rows. Not in the paper.

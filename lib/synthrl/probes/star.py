@@ -1,4 +1,4 @@
-"""Probes (issue 17): why per-step DPO on the star graph shows no phase transition at cpu scale. Both run
+"""Probes: why per-step DPO on the star graph shows no phase transition at cpu scale. Both run
 per-step DPO on the star-graph study's own SFT run (the preset's graph, model and checkpoints; cached),
 as the study does, with the preference trainer's per-step diagnostics kept.
 
@@ -29,7 +29,7 @@ the pair accuracy is at least 0.9 (the pairs separated by pushing both sides dow
 its final chosen log-ratio is at or above 0 and its worst test error along the run stays below the
 study arm's.
 
-`python -m synthrl.probes.star NAME [--preset cpu]` writes data/results/probes/NAME__PRESET.csv.
+`python -m synthrl probe star NAME [--preset cpu]` writes data/results/probes/NAME__PRESET.csv.
 """
 from __future__ import annotations
 
@@ -40,8 +40,8 @@ import time
 import pandas as pd
 
 from synthrl.cache import cache_key
-from synthrl.preference import DIAGNOSTICS
 from synthrl.config import to_dict
+from synthrl.preference import DIAGNOSTICS
 from synthrl.presets import get_preset
 from synthrl.results import load_probe, provenance, save_probe, table
 from synthrl.studies import star_graph as sg
@@ -174,7 +174,7 @@ def _evidence(study: pd.DataFrame, preset_name: str) -> pd.DataFrame:
 
 
 def claims(preset_name: str = "cpu") -> pd.DataFrame:
-    """Issue 17's verdicts on Figs. 8b and 8c across the study and every probe (`evidence`): the phase
+    """The verdicts on Figs. 8b and 8c across the study and every probe (`evidence`): the phase
     transition reproduces if any run transitioned, else it is not shown at this scale (does not
     reproduce); the over-trained start's absence of one is judged as the study judges it
     (`verdicts.absence`: not testable where no under-trained run transitioned)."""

@@ -17,12 +17,12 @@ import time
 
 import pandas as pd
 
+from synthrl import cells, pipeline, verdicts
 from synthrl import pairs as P
-from synthrl import pipeline, verdicts
 from synthrl.cache import cache_key
+from synthrl.config import NEGATIVE_METHODS, NegativeConfig, Preset, Setting, to_dict
 from synthrl.credit import FIRST_PIT_DEFINITIONS, with_pool
 from synthrl.preference import DIAGNOSTICS
-from synthrl.config import NEGATIVE_METHODS, NegativeConfig, Preset, Setting, to_dict
 from synthrl.presets import get_preset
 from synthrl.results import provenance, table
 from synthrl.studies import positive_scaling as positive
@@ -42,7 +42,7 @@ def method_names(cfg: NegativeConfig) -> list[str]:
 
 def _train_budget(preset: Preset, n_sft_rows: int) -> int:
     """SFT's optimizer steps on the cell's D_syn: every method trains as long (equal compute)."""
-    return positive.train_config(preset, n_sft_rows).max_steps
+    return cells.train_config(preset, n_sft_rows).max_steps
 
 
 def _pooled(task, problems: dict, negatives: list[dict], credits: list, sampled: list[dict]) -> list:
@@ -90,13 +90,13 @@ def cell(preset: Preset, setting: Setting, seed: int, size: int, base: str, scor
     """One cell: every method's test error, its training data's size and cost, the preference trainer's
     diagnostics, and (if `score_q`) Fig. 7's Q per step under pi_sft, per-step DPO and naive DPO."""
     cfg = preset.negative
-    sp = positive.setting_preset(preset, setting)
+    sp = cells.setting_preset(preset, setting)
     task = pipeline.make_task(sp)
     problems = pipeline.d_syn(sp, n=size, seed=seed)
     by_uid = {p.uid: p for p in problems}
     test = pipeline.test_problems(sp)
     sft_rows = pipeline.sft_rows(sp, problems)
-    sft = positive._finetune(sp, "pi_sft", base, sft_rows, seed, len(sft_rows))  # the positive cell's
+    sft = cells.finetune(sp, "pi_sft", base, sft_rows, seed, len(sft_rows))  # the positive cell's
     sampled = pipeline.samples(sp, sft, problems, seed)
     plus = pipeline.d_plus(sampled, sp.sampling.positives_per_problem)
     minus = P.d_minus(sampled, cfg.negatives_per_problem)
@@ -165,7 +165,7 @@ def cell(preset: Preset, setting: Setting, seed: int, size: int, base: str, scor
         if "advantage-filtered RFT" in cfg.methods:
             kept = [{"prompt": traces[i]["prompt"], "completion": traces[i]["completion"]}
                     for i in P.advantage_filter(credits, cfg.filter_drop)]
-            ckpt = positive.rft_checkpoint(sp, base, kept, seed, len(sft_rows))  # RFT's budget rule
+            ckpt = cells.rft_checkpoint(sp, base, kept, seed, len(sft_rows))  # RFT's budget rule
             finish("advantage-filtered RFT", ckpt, len(kept), cost)
     if "GRPO" in cfg.methods:  # at the preference methods' rate: every RL method from pi_sft moves it as gently
         ckpt = pipeline.pi_grpo(sp, sft, problems, dataclasses.replace(sp.sft, lr=cfg.dpo.lr), cfg.grpo_generations,
@@ -184,7 +184,7 @@ def with_overrides(preset: Preset | str, settings=None, **negative) -> Preset:
     """The preset with the study's knobs replaced: the settings (as the positive study's), and any
     `NegativeConfig` field (sizes and seeds are the methods' cells; beta goes to the DPO config,
     n_rollouts to the credit config)."""
-    preset = positive.with_overrides(preset, settings=settings)
+    preset = cells.with_overrides(preset, settings=settings)
     negative = {k: tuple(v) if k in ("sizes", "seeds", "first_pits", "methods") else v for k, v in negative.items()}
     if "beta" in negative:
         negative["dpo"] = dataclasses.replace(negative.get("dpo", preset.negative.dpo), beta=negative.pop("beta"))
@@ -202,7 +202,7 @@ def run(preset: Preset | str = "cpu", progress: bool = False, ray: str | None = 
 
     preset = with_overrides(get_preset(preset) if isinstance(preset, str) else preset, **overrides)
     start = time.perf_counter()
-    base = positive._shared_base(preset)
+    base = cells.shared_base(preset)
     cfg = preset.negative
     sizes, seeds = cfg.sizes or preset.scaling.sizes, cfg.seeds or preset.scaling.seeds
     settings = preset.scaling.settings
@@ -212,10 +212,10 @@ def run(preset: Preset | str = "cpu", progress: bool = False, ray: str | None = 
                       for s in settings for seed in seeds]
     rows = [r for r in map_cells(positive.cell, positive_cells, workers, "positive-scaling cells (SFT, RFT)", progress,
                                  ray) if r["method"] in ("SFT", "RFT", "pi_sft")]
-    cells = [(preset, s, seed, n, base, n == max(sizes) and seed == seeds[0])
-             for n in sorted(sizes, reverse=True) for s in settings for seed in seeds]
-    rows += map_cells(cell, cells, workers, "negative-scaling cells", progress, ray)
-    rows += positive.base_rows(preset, base)
+    jobs = [(preset, s, seed, n, base, n == max(sizes) and seed == seeds[0])
+            for n in sorted(sizes, reverse=True) for s in settings for seed in seeds]
+    rows += map_cells(cell, jobs, workers, "negative-scaling cells", progress, ray)
+    rows += cells.base_rows(preset, base)
     rows = [{"study": STUDY, "preset": preset.name, **r} for r in rows]
     df = table(rows, provenance(cache_key(to_dict(preset)), time.perf_counter() - start))
     return df.sort_values(["setting", "method", "metric", "n_problems", "seed"], kind="stable", ignore_index=True)
@@ -226,7 +226,7 @@ def run(preset: Preset | str = "cpu", progress: bool = False, ray: str | None = 
 def efficiencies(results: pd.DataFrame, n_boot: int = 1000) -> pd.DataFrame:
     """k of every method over SFT per setting, at equal |D_syn| (the positive study's rules)."""
     trained = results[(results.metric == "test_error") & ~results.method.isin(["SFT", "pi_base"])]
-    return positive.efficiencies(results, n_boot, methods=tuple(trained.method.unique()))
+    return cells.efficiencies(results, n_boot, methods=tuple(trained.method.unique()))
 
 
 def _trend(results: pd.DataFrame, setting: str, method: str) -> tuple[float, float, float] | None:
@@ -234,8 +234,8 @@ def _trend(results: pd.DataFrame, setting: str, method: str) -> tuple[float, flo
     95% t interval: naive DPO "gets worse with scale" when it is > 0."""
     from scipy import stats
 
-    m = positive.errors(results, setting, method).set_index(["n_problems", "seed"])["value"]
-    s = positive.errors(results, setting, "SFT").set_index(["n_problems", "seed"])["value"]
+    m = cells.errors(results, setting, method).set_index(["n_problems", "seed"])["value"]
+    s = cells.errors(results, setting, "SFT").set_index(["n_problems", "seed"])["value"]
     diff = (m - s).dropna()
     if diff.index.get_level_values(0).nunique() < 2:
         return None
@@ -258,12 +258,12 @@ def claims(results: pd.DataFrame, n_boot: int = 1000) -> pd.DataFrame:
         def add(claim, paper, ours, verdict):
             rows.append({"setting": setting, "claim": claim, "paper": paper, "ours": ours, "verdict": verdict})
 
-        stuck = verdicts.at_bound(positive.errors(results, setting, "SFT")["value"])
+        stuck = verdicts.at_bound(cells.errors(results, setting, "SFT")["value"])
         for method in results.method.dropna().unique():
             if not str(method).startswith("per-step DPO") or (setting, method) not in eff.index:
                 continue
             add(f"Fig. 5: {method} matches SFT on 8x the D_syn", "k = 8",
-                *positive._k_row(eff.loc[(setting, method)], PAPER_K, stuck))
+                *cells.k_row(eff.loc[(setting, method)], PAPER_K, stuck))
         trend = _trend(results, setting, "naive DPO")
         if trend is not None:
             slope, lo, hi = trend
@@ -352,8 +352,8 @@ def _difference(results: pd.DataFrame, setting: str, method: str, other: str):
     interval; None when there are fewer than two pairs."""
     from scipy import stats
 
-    a = positive.errors(results, setting, method).set_index(["n_problems", "seed"])["value"]
-    b = positive.errors(results, setting, other).set_index(["n_problems", "seed"])["value"]
+    a = cells.errors(results, setting, method).set_index(["n_problems", "seed"])["value"]
+    b = cells.errors(results, setting, other).set_index(["n_problems", "seed"])["value"]
     diff = (a - b).dropna()
     if len(diff) < 2:
         return None
@@ -361,28 +361,11 @@ def _difference(results: pd.DataFrame, setting: str, method: str, other: str):
     return float(diff.mean()), float(ci.low), float(ci.high)
 
 
-def fits(results: pd.DataFrame) -> pd.DataFrame:
-    """Power-law fit of test error against |D_syn| per setting and method (alpha with a 95% t interval)."""
-    from synthrl.scaling import fit_power_law
-
-    out = []
-    e = results[results.metric == "test_error"]
-    for (setting, method), g in e[e.method != "pi_base"].groupby(["setting", "method"]):
-        try:
-            f = fit_power_law(g["n_problems"], g["value"])
-        except ValueError as err:  # an error of 0 or a single size: no log-log fit
-            out.append({"setting": setting, "method": method, "note": str(err)})
-            continue
-        out.append({"setting": setting, "method": method, "a": f.a, "alpha": f.alpha, "alpha_lo": f.alpha_ci[0],
-                    "alpha_hi": f.alpha_ci[1], "r2": f.r2, "note": ""})
-    return pd.DataFrame(out, columns=["setting", "method", "a", "alpha", "alpha_lo", "alpha_hi", "r2", "note"])
-
-
 def cost_points(results: pd.DataFrame) -> pd.DataFrame:
     """Each method's mean test error (and its standard error) over seeds beside the mean tokens it sampled,
     per setting and |D_syn| where the methods ran: the second cost axis."""
     tokens = results[results.metric == "sampled_tokens"].groupby(["setting", "method", "n_problems"])["value"].mean()
-    errors = positive.mean_errors(results).set_index(["setting", "method", "n_problems"])
+    errors = cells.mean_errors(results).set_index(["setting", "method", "n_problems"])
     both = errors.join(tokens.rename("tokens"), how="inner").reset_index()
     return both[["setting", "method", "n_problems", "tokens", "mean", "sem"]]
 
@@ -398,8 +381,8 @@ def figures(results: pd.DataFrame) -> dict:
     10 and 11, and the preference trainer's diagnostics, drawn from the numbers this module computes."""
     from synthrl import figures as draw
 
-    means, fitted = positive.mean_errors(results), fits(results)
-    base, preset = positive.base_errors(results), str(results["preset"].iloc[0])
+    means, fitted = cells.mean_errors(results), cells.fits(results)
+    base, preset = cells.base_errors(results), str(results["preset"].iloc[0])
     present = list(means.method.unique())
     per_step = [m for m in present if str(m).startswith("per-step DPO")]
 
@@ -435,7 +418,7 @@ def figures(results: pd.DataFrame) -> dict:
 def means_table(results: pd.DataFrame) -> pd.DataFrame:
     """Mean test error over seeds (+- its standard error) per method, one column per setting and size
     at which the methods ran, pi_base first: the table the README shows."""
-    m = positive.mean_errors(results)
+    m = cells.mean_errors(results)
     sizes = sorted(m[m.method == per_step_name("min")].n_problems.unique()) or sorted(m.n_problems.unique())
     m = m[m.n_problems.isin(sizes) | (m.method == "pi_base")]
     m = m.assign(column=[f"{s} {'pi_base' if n == 0 else int(n)}" for s, n in zip(m.setting, m.n_problems)],

@@ -10,10 +10,10 @@ import pandas as pd
 
 from synthrl import pipeline, verdicts
 from synthrl.cache import cache_key
+from synthrl.config import Preset, to_dict
 from synthrl.credit import FIRST_PIT_DEFINITIONS, TraceCredit, with_pool
 from synthrl.credit_validation import hits, validate
 from synthrl.pairs import negative_traces
-from synthrl.config import Preset, to_dict
 from synthrl.presets import get_preset
 from synthrl.results import provenance, table
 from synthrl.tasks.arith import first_wrong_step

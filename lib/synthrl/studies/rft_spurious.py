@@ -19,12 +19,11 @@ import time
 
 import pandas as pd
 
-from synthrl import pipeline, spurious, verdicts
+from synthrl import cells, pipeline, spurious, verdicts
 from synthrl.cache import cache_key
 from synthrl.config import Preset, Setting, to_dict
 from synthrl.presets import get_preset
 from synthrl.results import provenance, table
-from synthrl.studies import positive_scaling as positive
 
 STUDY = "rft_spurious"
 ARMS = ("as sampled", "clean (exact labels)", "clean (advantages)", "spurious only")
@@ -34,19 +33,19 @@ def arm_name(arm: str) -> str:
     return f"RFT, {arm}"
 
 
-def _fraction_rows(common: dict, method: str, labels: list[list[str]], sp: Preset, **extra) -> list[dict]:
+def fraction_rows(common: dict, method: str, labels: list[list[str]], sp: Preset, **extra) -> list[dict]:
     found = spurious.fractions(labels, sp.spurious.spurious_labels)
     return [{**common, "method": method, "metric": f"{kind}_fraction", "value": v, "n_samples": len(labels), **extra}
             for kind, v in found.items()]
 
 
-def _pi_sft_rows(common: dict, sp: Preset, world, by_uid: dict, sampled: list[dict]) -> list[dict]:
+def pi_sft_rows(common: dict, sp: Preset, world, by_uid: dict, sampled: list[dict]) -> list[dict]:
     """pi_sft's yield (coverage, sample accuracy), its lucky rate among samples with a wrong step, and
     chance (1/M)."""
     lucky, n_wrong = spurious.lucky_rate(spurious.step_labels(world, by_uid, sampled),
                                          [bool(r["correct"]) for r in sampled])
     rows = [{**common, "method": "pi_sft", "metric": m, "value": v, "n_samples": len(sampled)}
-            for m, v in positive.yield_of(sampled).items()]
+            for m, v in cells.yield_of(sampled).items()]
     return rows + [{**common, "method": "pi_sft", "metric": "lucky_rate", "value": lucky, "n_samples": n_wrong},
                    {**common, "method": "pi_sft", "metric": "chance_rate", "value": 1 / sp.world.max_value}]
 
@@ -55,12 +54,12 @@ def _rft(sp: Preset, base: str, data: list[dict], seed: int, n_sft_rows: int, te
          common: dict, method: str, **extra) -> list[dict]:
     """RFT on `data` (the positive study's budget), its greedy test error, and the spurious fractions
     of its right test answers (does RFT pass spurious steps on?)."""
-    ckpt = positive.rft_checkpoint(sp, base, data, seed, n_sft_rows)
+    ckpt = cells.rft_checkpoint(sp, base, data, seed, n_sft_rows)
     ev = pipeline.evaluate_checkpoint(sp, ckpt, test)
     right = [{"uid": p.uid, "output": y} for p, y, c in zip(test, ev["outputs"], ev["correct"]) if c]
     rows = [{**common, "method": method, "metric": "test_error", "value": ev["test_error"], "n_samples": len(data),
              "n_test": len(test), **extra}]
-    rows += _fraction_rows({**common, "on": "test answers"}, method,
+    rows += fraction_rows({**common, "on": "test answers"}, method,
                            spurious.step_labels(world, by_test, right, text="output"), sp, **extra)
     return rows
 
@@ -83,13 +82,13 @@ def _advantage_arm(sp: Preset, sft: str, pool: list[dict], by_uid: dict, target:
     return kept, rollouts
 
 
-def _pi_sft_samples(preset: Preset, setting: Setting, seed: int, base: str):
+def pi_sft_samples(preset: Preset, setting: Setting, seed: int, base: str):
     """The cell's setting preset, D_syn's problems, SFT's rows, pi_sft (the positive cell's) and its
     `samples` samples per problem (all cached)."""
-    sp = positive.setting_preset(preset, setting)
+    sp = cells.setting_preset(preset, setting)
     problems = pipeline.d_syn(sp, n=preset.spurious.size, seed=seed)
     sft_rows = pipeline.sft_rows(sp, problems)
-    sft = positive._finetune(sp, "pi_sft", base, sft_rows, seed, len(sft_rows))
+    sft = cells.finetune(sp, "pi_sft", base, sft_rows, seed, len(sft_rows))
     many = dataclasses.replace(sp, sampling=dataclasses.replace(sp.sampling, n=preset.spurious.samples))
     return sp, problems, sft_rows, sft, pipeline.samples(many, sft, problems, seed)
 
@@ -99,7 +98,7 @@ def labelled_positives(preset: Preset | str, setting: str, seed: int = 0) -> lis
     the notebook's viewer shows. Trains and samples what the run cache lacks."""
     preset = get_preset(preset) if isinstance(preset, str) else preset
     known = {s.name: s for s in preset.scaling.settings}
-    sp, problems, _, _, sampled = _pi_sft_samples(preset, known[setting], seed, positive._shared_base(preset))
+    sp, problems, _, _, sampled = pi_sft_samples(preset, known[setting], seed, cells.shared_base(preset))
     by_uid, world = {p.uid: p for p in problems}, pipeline.make_task(sp)
     pool = pipeline.d_plus(sampled, preset.spurious.samples)
     return [(by_uid[r["uid"]], r["completion"], lab)
@@ -109,21 +108,21 @@ def labelled_positives(preset: Preset | str, setting: str, seed: int = 0) -> lis
 def cell(preset: Preset, setting: Setting, seed: int, base: str) -> list[dict]:
     """One setting and seed: Fig. 2c's counts, the lucky-answer rate and Fig. 4's arms (see the module)."""
     cfg = preset.spurious
-    sp, problems, sft_rows, sft, sampled = _pi_sft_samples(preset, setting, seed, base)
+    sp, problems, sft_rows, sft, sampled = pi_sft_samples(preset, setting, seed, base)
     world = pipeline.make_task(sp)
     by_uid = {p.uid: p for p in problems}
     test = pipeline.test_problems(sp)
     by_test = {p.uid: p for p in test}
     common = {"setting": setting.name, "task": sp.task, "seed": seed, "n_problems": cfg.size}
     rows = [{**common, "method": "RFT", "metric": "reference_count", "value": cfg.reference_count}]  # for claims()
-    rows += _pi_sft_rows(common, sp, world, by_uid, sampled)
+    rows += pi_sft_rows(common, sp, world, by_uid, sampled)
     sft_eval = pipeline.evaluate_checkpoint(sp, sft, test)
     rows.append({**common, "method": "SFT", "metric": "test_error", "value": sft_eval["test_error"],
                  "n_samples": len(sft_rows), "n_test": len(test)})
     for k in cfg.counts:  # Fig. 2c
         plus = pipeline.d_plus(sampled, k)
         extra = {"positives_per_problem": k}
-        rows += _fraction_rows({**common, "on": "D+"}, "D+", spurious.step_labels(world, by_uid, plus), sp, **extra)
+        rows += fraction_rows({**common, "on": "D+"}, "D+", spurious.step_labels(world, by_uid, plus), sp, **extra)
         rows += _rft(sp, base, plus, seed, len(sft_rows), test, world, by_test, common, "RFT", **extra)
     pool = pipeline.d_plus(sampled, cfg.samples)  # every distinct positive
     pools = spurious.label_pools(pool, spurious.step_labels(world, by_uid, pool), cfg.spurious_labels)
@@ -131,7 +130,7 @@ def cell(preset: Preset, setting: Setting, seed: int, base: str) -> list[dict]:
     pools["clean (advantages)"], rollouts = _advantage_arm(sp, sft, pool, by_uid, target, seed) if target else ([], 0)
     rows.append({**common, "method": arm_name("clean (advantages)"), "metric": "rollouts", "value": rollouts})
     for arm, data in spurious.equal_arms({a: pools[a] for a in ARMS}, seed, cfg.fig4_cap).items():  # Fig. 4
-        rows += _fraction_rows({**common, "on": "D+"}, arm_name(arm), spurious.step_labels(world, by_uid, data), sp)
+        rows += fraction_rows({**common, "on": "D+"}, arm_name(arm), spurious.step_labels(world, by_uid, data), sp)
         if data:
             rows += _rft(sp, base, data, seed, len(sft_rows), test, world, by_test, common, arm_name(arm))
     return rows
@@ -142,7 +141,7 @@ def with_overrides(preset: Preset | str, settings=None, temperature=None, max_va
     the positive study's), the answer space M of every world (`max_value`: pi_base reads the amounts as
     tokens, so another M pretrains another pi_base) and any `SpuriousConfig` field (counts and seeds as
     sequences)."""
-    preset = positive.with_overrides(preset, settings=settings, temperature=temperature)
+    preset = cells.with_overrides(preset, settings=settings, temperature=temperature)
     if max_value is not None:
         def m(world):
             return None if world is None else dataclasses.replace(world, max_value=max_value)
@@ -161,11 +160,11 @@ def run(preset: Preset | str = "cpu", progress: bool = False, ray: str | None = 
 
     preset = with_overrides(get_preset(preset) if isinstance(preset, str) else preset, **overrides)
     start = time.perf_counter()
-    base = positive._shared_base(preset)
+    base = cells.shared_base(preset)
     seeds = preset.spurious.seeds or preset.scaling.seeds
-    cells = [(preset, s, seed, base) for s in preset.scaling.settings for seed in seeds]
-    rows = map_cells(cell, cells, preset.scaling.workers, "rft-spurious cells", progress, ray)
-    rows += positive.base_rows(preset, base)
+    jobs = [(preset, s, seed, base) for s in preset.scaling.settings for seed in seeds]
+    rows = map_cells(cell, jobs, preset.scaling.workers, "rft-spurious cells", progress, ray)
+    rows += cells.base_rows(preset, base)
     rows = [{"study": STUDY, "preset": preset.name, **r} for r in rows]
     df = table(rows, provenance(cache_key(to_dict(preset)), time.perf_counter() - start))
     return df.sort_values(["setting", "method", "metric", "seed"], kind="stable", ignore_index=True)

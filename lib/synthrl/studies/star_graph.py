@@ -28,9 +28,10 @@ from transformers import TrainerCallback
 
 from synthrl import streams, verdicts
 from synthrl.cache import cache_key, cached_dir
-from synthrl.credit import FIRST_PIT_DEFINITIONS, estimate_q
-from synthrl.preference import DIAGNOSTICS, per_step_pair, train_preference
 from synthrl.config import Preset, StarConfig, to_dict
+from synthrl.credit import FIRST_PIT_DEFINITIONS, estimate_q
+from synthrl.pairs import pair_row
+from synthrl.preference import DIAGNOSTICS, train_preference
 from synthrl.presets import get_preset
 from synthrl.results import curve, provenance, table
 from synthrl.sampling import HFSampler, SamplingSpec
@@ -202,8 +203,8 @@ def estimated_pits(sampler: HFSampler, task: StarGraphTask, found: list[tuple], 
 def per_step_pairs(task: StarGraphTask, found) -> list[dict]:
     """The paper's per-step pairs from `found` ((problem, sampled nodes, first pit, ...) as `first_wrong`
     yields): chosen = the true path; rejected = the sample cut right after its pit (a prefix, no end token)."""
-    return [{**per_step_pair(task.prompt(p), p.solution, [str(x) for x in nodes], pit, sep=","), "pit": pit,
-             "uid": p.uid} for p, nodes, pit, *_ in found]
+    return [pair_row(task.prompt(p), p.solution, ",".join(str(x) for x in nodes[:pit + 1]), True, pit=pit, uid=p.uid)
+            for p, nodes, pit, *_ in found]
 
 
 def token_pairs(task: StarGraphTask, found) -> list[dict]:
@@ -211,9 +212,9 @@ def token_pairs(task: StarGraphTask, found) -> list[dict]:
     the pit goes into the prompt, and the pair is the right node against the sampled one, a single token
     each (both prefixes, no end token). A path that is wrong only by running past the true one's end has
     no right node to prefer there and makes no pair."""
-    return [{"prompt": task.prompt(p) + "".join(f"{x}," for x in nodes[:pit]), "chosen": str(p.meta["path"][pit]),
-             "rejected": str(nodes[pit]), "chosen_is_prefix": True, "rejected_is_prefix": True, "pit": pit,
-             "uid": p.uid} for p, nodes, pit, *_ in found if pit < len(p.meta["path"])]
+    return [pair_row(task.prompt(p) + "".join(f"{x}," for x in nodes[:pit]), str(p.meta["path"][pit]), str(nodes[pit]),
+                     True, chosen_is_prefix=True, pit=pit, uid=p.uid)
+            for p, nodes, pit, *_ in found if pit < len(p.meta["path"])]
 
 
 PAIR_KINDS = {"cut": per_step_pairs, "token": token_pairs}  # the paper's, Self-Explore's

@@ -1,0 +1,194 @@
+"""The building blocks every study's cells are made of: a setting's preset, the one pi_base of all
+settings, SFT and RFT by the one budget rule, pi_sft's yield, pi_base's row; and the analysis the
+studies share: test errors by method, power-law fits, k-fold efficiencies over SFT and their verdicts.
+
+The positive-scaling study's cell (`synthrl.studies.positive_scaling.cell`) is made of these, and the
+negative-data and spurious-positive studies build on the same ones.
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import pandas as pd
+
+from synthrl import pipeline, verdicts
+from synthrl.config import Preset, Setting, TrainConfig
+from synthrl.presets import get_preset
+from synthrl.scaling import Efficiency, bootstrap_efficiency, fit_power_law
+
+
+def setting_preset(preset: Preset, setting: Setting) -> Preset:
+    """The preset one setting's cells run with: its task, world and SFT/RFT learning rate, and
+    the study's samples per problem."""
+    lr = {} if setting.sft_lr is None else {"sft": dataclasses.replace(preset.sft, lr=setting.sft_lr),
+                                            "rft": dataclasses.replace(preset.rft, lr=setting.sft_lr)}
+    sampling = dataclasses.replace(preset.sampling, n=preset.scaling.samples_per_problem)
+    return dataclasses.replace(preset, task=setting.task, world=setting.world or preset.world, sampling=sampling,
+                               **lr)
+
+
+def with_overrides(preset: Preset | str, sizes=None, seeds=None, settings=None, positives_per_problem=None,
+                   temperature=None, workers=None, methods=None) -> Preset:
+    """The preset with the explore section's knobs replaced (None keeps the preset's value);
+    `settings` names a subset of the preset's settings."""
+    preset = get_preset(preset) if isinstance(preset, str) else preset
+    if settings is not None:
+        known = {s.name: s for s in preset.scaling.settings}
+        if unknown := set(settings) - set(known):
+            raise ValueError(f"unknown settings {sorted(unknown)}; preset {preset.name!r} has {sorted(known)}")
+        settings = [known[name] for name in known if name in settings]  # the preset's order: its first is pi_base's
+    scaling = {k: tuple(v) if k != "workers" else v
+               for k, v in (("sizes", sizes), ("seeds", seeds), ("settings", settings), ("workers", workers),
+                            ("methods", methods))
+               if v is not None}
+    sampling = {k: v for k, v in (("positives_per_problem", positives_per_problem),
+                                  ("temperature", temperature)) if v is not None}
+    return dataclasses.replace(preset, scaling=dataclasses.replace(preset.scaling, **scaling),
+                               sampling=dataclasses.replace(preset.sampling, **sampling))
+
+
+# lr: the SFT/RFT learning-rate arms of `ScalingConfig.lr_arms` as the settings; one_positive: RFT-1
+# (one positive per problem, Fig. 9) beside SFT, on the preset's settings
+
+
+def shared_base(preset: Preset) -> str:
+    """One pi_base for every setting (the paper uses one base model for GSM8K and MATH): the
+    first setting's. Arith worlds must then share a vocabulary."""
+    first = setting_preset(preset, preset.scaling.settings[0])
+    if preset.model.pretrained is None:
+        vocab = pipeline.make_task(first).vocabulary()
+        for s in preset.scaling.settings[1:]:
+            if pipeline.make_task(setting_preset(preset, s)).vocabulary() != vocab:
+                raise ValueError(f"setting {s.name!r} has another vocabulary than {preset.scaling.settings[0].name!r}"
+                                 ": give its world the same max_value so one pi_base reads both")
+    return pipeline.pi_base(first)
+
+
+def train_config(preset: Preset, n_rows: int, cfg: TrainConfig | None = None) -> TrainConfig:
+    """`cfg` (the preset's SFT config by default) run for the study's `epochs` passes over n_rows and their
+    replay rows (`Preset.finetune_replay`), at least `min_steps` steps."""
+    cfg = cfg or preset.sft
+    n_rows += round(preset.finetune_replay * n_rows)
+    steps = max(preset.scaling.min_steps, math.ceil(preset.scaling.epochs * n_rows / cfg.batch_size))
+    return dataclasses.replace(cfg, max_steps=steps)
+
+
+def finetune(preset: Preset, stage: str, base: str, rows: list[dict], seed: int, n_rows: int) -> str:
+    """Train on `rows` for the budget of `n_rows` rows (`train_config`). Nothing to train on (an empty
+    D+: pi_sft solved none of its problems) leaves `base` as it is."""
+    return pipeline.finetune(preset, stage, base, rows, seed, train_config(preset, n_rows)) if rows else base
+
+
+def rft_checkpoint(preset: Preset, base: str, data: list[dict], seed: int, n_sft_rows: int) -> str:
+    """RFT from pi_base on `data` by the kit's one budget rule (`pipeline.rft_config`): the steps SFT took on
+    its `n_sft_rows` rows, or the study's epochs over `data`. RFT on an empty D+ is pi_base."""
+    if not data:
+        return base
+    cfg = pipeline.rft_config(preset, train_config(preset, n_sft_rows).max_steps,
+                              train_config(preset, len(data), preset.rft))
+    return pipeline.finetune(preset, "pi_rft", base, data, seed, cfg)
+
+
+def yield_of(sampled: list[dict]) -> dict[str, float]:
+    """pi_sft's samples on its own D_syn problems: the fraction correct (sample_accuracy) and the
+    fraction of problems with at least one correct sample (coverage), the regime's two numbers."""
+    solved: dict[str, bool] = {}
+    for r in sampled:
+        solved[r["uid"]] = solved.get(r["uid"], False) or bool(r["correct"])
+    return {"sample_accuracy": sum(r["correct"] for r in sampled) / len(sampled),
+            "coverage": sum(solved.values()) / len(solved)}
+
+
+def base_rows(preset: Preset, base: str) -> list[dict]:
+    """pi_base's greedy test error on each setting's test split (the row every table shows beside SFT)."""
+    rows = []
+    for setting in preset.scaling.settings:
+        sp = setting_preset(preset, setting)
+        test = pipeline.test_problems(sp)
+        rows.append({"setting": setting.name, "task": sp.task, "seed": sp.seed, "n_problems": 0,
+                     "method": "pi_base", "metric": "test_error", "n_test": len(test),
+                     "value": pipeline.evaluate_checkpoint(sp, base, test)["test_error"]})
+    return rows
+
+
+# ---- analysis: errors, fits, efficiencies -----------------------------------------------------
+
+def errors(results: pd.DataFrame, setting: str, method: str) -> pd.DataFrame:
+    return results[(results.setting == setting) & (results.method == method) & (results.metric == "test_error")]
+
+
+def mean_errors(results: pd.DataFrame) -> pd.DataFrame:
+    """Mean test error and its standard error over seeds, per setting, method and size."""
+    e = results[results.metric == "test_error"]
+    g = e.groupby(["setting", "method", "n_problems"])
+    out = g["value"].agg(["mean", "sem", "count"]).reset_index()
+    out["n_samples"] = g["n_samples"].mean().to_numpy()
+    return out.assign(sem=out["sem"].fillna(0.0))
+
+
+def base_errors(results: pd.DataFrame) -> pd.DataFrame:
+    """pi_base's test error per setting (the line every table and figure shows beside SFT)."""
+    return results[(results.method == "pi_base") & (results.metric == "test_error")][["setting", "value"]]
+
+
+def fits(results: pd.DataFrame) -> pd.DataFrame:
+    """Power-law fit of test error against |D_syn| per setting and method, pi_base aside (alpha with a 95% t
+    interval). RFT-1 is fitted against its number of training samples (Fig. 9)."""
+    out = []
+    e = results[(results.metric == "test_error") & (results.method != "pi_base")]
+    for (setting, method), g in e.groupby(["setting", "method"]):
+        try:
+            f = fit_power_law(g["n_samples"] if method == "RFT-1" else g["n_problems"], g["value"])
+        except ValueError as err:  # an error of 0 or a single size: no log-log fit
+            out.append({"setting": setting, "method": method, "note": str(err)})
+            continue
+        out.append({"setting": setting, "method": method, "a": f.a, "alpha": f.alpha, "alpha_lo": f.alpha_ci[0],
+                    "alpha_hi": f.alpha_ci[1], "r2": f.r2, "note": ""})
+    return pd.DataFrame(out, columns=["setting", "method", "a", "alpha", "alpha_lo", "alpha_hi", "r2", "note"])
+
+
+def efficiency(results: pd.DataFrame, setting: str, method: str, n_boot: int = 1000) -> Efficiency:
+    """k-fold data efficiency of `method` over SFT (verdicts.py: only where the method's error lies
+    inside SFT's measured range; bootstrap paired by seed). RFT is compared at equal |D_syn|; RFT-1
+    at its number of training samples (Fig. 9: the same number of samples as SFT)."""
+    sft, m = errors(results, setting, "SFT"), errors(results, setting, method)
+    n = m["n_samples"] if method == "RFT-1" else m["n_problems"]
+    return bootstrap_efficiency(sft["n_problems"], sft["value"], sft["seed"], n, m["value"], m["seed"],
+                                method_groups=m["n_problems"].to_numpy(), n_boot=n_boot)
+
+
+def efficiencies(results: pd.DataFrame, n_boot: int = 1000, methods=("RFT", "RFT-1")) -> pd.DataFrame:
+    """k of each method (RFT and RFT-1 here) over SFT per setting: the numbers the claims and the figures show."""
+    out = []
+    for setting in results.setting.dropna().unique():
+        for method in methods:
+            if errors(results, setting, method).empty or errors(results, setting, "SFT").empty:
+                continue
+            try:
+                e = efficiency(results, setting, method, n_boot)
+            except ValueError as err:  # SFT's errors give no log-log fit (an error of 0)
+                out.append({"setting": setting, "method": method, "note": str(err)})
+                continue
+            out.append({"setting": setting, "method": method, "k": e.k, "k_lo": e.lo, "k_hi": e.hi,
+                        "sizes_used": list(e.groups_used), "sizes_beyond": list(e.groups_beyond),
+                        "dropped": e.dropped, "note": ""})
+    return pd.DataFrame(out)
+
+
+def k_row(eff: pd.Series, paper, sft_stuck: bool) -> tuple[str, str]:
+    """ours, verdict for one efficiency row."""
+    if sft_stuck:
+        return "SFT's error does not move (floor or ceiling)", verdicts.NOT_TESTABLE
+    if eff.get("note"):
+        return f"no estimate: {eff['note']}", verdicts.NOT_TESTABLE
+    beyond = ", ".join(str(int(n)) for n in eff["sizes_beyond"])
+    if not eff["sizes_used"]:
+        return f"the method's error lies outside SFT's measured range at every size ({beyond})", verdicts.BEYOND_RANGE
+    ours = (f"k = {eff['k']:.2f} [{eff['k_lo']:.2f}, {eff['k_hi']:.2f}] at n = "
+            f"{', '.join(str(int(n)) for n in eff['sizes_used'])}")
+    if beyond:
+        ours += f" ({beyond}: beyond SFT's range)"
+    if eff["dropped"] > 0:
+        ours += f"; {eff['dropped']:.0%} of resamples dropped"
+    return ours, verdicts.interval(eff["k_lo"], eff["k_hi"], paper, 1.0)
