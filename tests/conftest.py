@@ -30,9 +30,11 @@ def _isolated_dirs(tmp_path, monkeypatch):
 
 @pytest.fixture(scope="module")
 def module_run_home(tmp_path_factory):
-    """One run cache for a whole test module: a study run once, shared by the module's tests."""
+    """One run cache and data folder for a whole test module: a study run once (its cells written to that
+    folder, never to the committed data), shared by the module's tests."""
     mp = pytest.MonkeyPatch()
     mp.setenv("SYNTHRL_HOME", str(tmp_path_factory.mktemp("runs")))
+    mp.setenv("SYNTHRL_DATA", str(tmp_path_factory.mktemp("data")))
     try:
         yield
     finally:

@@ -22,9 +22,18 @@ def test_make_figures_regenerates_every_committed_figure(tmp_path, monkeypatch):
     assert all((tmp_path / "figures" / "cpu" / name).stat().st_size > 10_000 for name in made)
 
 
-def test_figures_import_no_study():
-    source = (ROOT / "lib" / "synthrl" / "figures.py").read_text()
-    assert "synthrl.studies" not in source and "bootstrap" not in source
+def test_figures_only_draw_they_import_no_study_and_nothing_that_computes_a_result():
+    """figures.py imports (at any depth) plotting and data libraries only: no study, probe, fit, bootstrap
+    or verdict, so that every number a figure shows was computed by the study that calls it."""
+    import ast
+
+    tree = ast.parse((ROOT / "lib" / "synthrl" / "figures.py").read_text())
+    imported = {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+    imported |= {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module}
+    kit = {m for m in imported if m.split(".")[0] == "synthrl"}
+    assert not {m for m in kit if m.startswith(("synthrl.studies", "synthrl.probes", "synthrl.bench"))}
+    assert not kit & {"synthrl.scaling", "synthrl.verdicts", "synthrl.cells", "synthrl.pipeline"}
+    assert not {m for m in imported if m.split(".")[0] in {"scipy", "sklearn", "statsmodels"}}
 
 
 def test_log_axes_are_labelled_without_mathtext():

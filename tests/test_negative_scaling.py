@@ -79,10 +79,27 @@ def test_claims_are_judged_and_not_testable_at_the_floor(results):
     assert (~on_errors).sum() >= 1
 
 
-def test_figures_are_drawn_from_the_results(results):
-    assert set(ns.figures(results)) == {"fig5ab_negative_scaling", "fig5c_pair_constructions",
-                                        "fig10_fig11_advantages", "preference_diagnostics", "fig7_q_by_label",
-                                        "negative_cost_tokens"}
+def test_figures_draw_the_studys_own_numbers(results):
+    """Each figure is drawn, one panel per setting, and the points of Fig. 5a/5b are the mean test errors of
+    SFT, RFT and per-step DPO at each size, with pi_base's line at its error."""
+    import numpy as np
+
+    from synthrl import cells
+
+    figs = ns.figures(results)
+    assert set(figs) == {"fig5ab_negative_scaling", "fig5c_pair_constructions", "fig10_fig11_advantages",
+                         "preference_diagnostics", "fig7_q_by_label", "negative_cost_tokens"}
+    means, base = cells.mean_errors(results), cells.base_errors(results)
+    panels = [ax for ax in figs["fig5ab_negative_scaling"].axes if ax.get_title()]
+    assert [ax.get_title() for ax in panels] == list(results.setting.dropna().unique())
+    for ax in panels:
+        drawn = [np.asarray(line.get_ydata(), dtype=float) for line in ax.lines]
+        at = means[means.setting == ax.get_title()]
+        for method in ("SFT", "RFT", ns.per_step_name("min")):
+            want = at[at.method == method].sort_values("n_problems")["mean"].to_numpy()
+            assert any(len(d) == len(want) and np.allclose(d, want) for d in drawn), method
+        level = base[base.setting == ax.get_title()]["value"].iloc[0]
+        assert any(np.allclose(d, level) for d in drawn if len(d))  # pi_base's line
 
 
 def test_fig7_scores_the_same_prefixes_under_each_policy_in_the_largest_first_seed_cell(results):

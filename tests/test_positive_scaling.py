@@ -79,6 +79,28 @@ def test_rft_budget(smoke_results, monkeypatch, rft_steps):
         assert rft_steps_run == (sft_steps if rft_steps == "sft" else cells.train_config(preset, n_plus).max_steps)
 
 
+def test_rft_epochs_trains_for_the_studys_epochs_over_its_own_d_plus_beside_rft_at_sfts_steps(monkeypatch):
+    calls = []
+    real = ps.pipeline.finetune
+
+    def spy(preset, stage, base, rows, seed, train_cfg=None):
+        calls.append((stage, len(rows), train_cfg.max_steps))
+        return real(preset, stage, base, rows, seed, train_cfg)
+
+    monkeypatch.setattr(ps.pipeline, "finetune", spy)
+    preset = dataclasses.replace(SMOKE, scaling=dataclasses.replace(SMOKE.scaling, min_steps=1))
+    out = ps.run(preset, seeds=(0,), sizes=(16, 32), settings=["gsm8k-like"], workers=1,
+                 methods=("SFT", "RFT", "RFT-epochs"))
+    err = out[out.metric == "test_error"]
+    assert set(err.method) == {"pi_base", "SFT", "RFT", "RFT-epochs"}
+    sft = [c for c in calls if c[0] == "pi_sft"]
+    rft = [c for c in calls if c[0] == "pi_rft"]
+    assert len(rft) == 2 * len(sft) == 4  # both RFT arms at each size, from the same D+
+    for (_, n_sft, sft_steps), at_steps, at_epochs in zip(sft, rft[0::2], rft[1::2]):
+        assert at_steps[1] == at_epochs[1] and at_steps[2] == sft_steps
+        assert at_epochs[2] == cells.train_config(preset, at_epochs[1]).max_steps
+
+
 def test_one_positive_ablation_runs_rft1_beside_sft():
     p = ps.ablation_preset(get_preset("cpu"), "one_positive")
     assert p.scaling.methods == ("SFT", "RFT-1") and p.scaling.settings == get_preset("cpu").scaling.settings
@@ -162,3 +184,36 @@ def test_explorer_run_button_reruns_a_small_experiment():
     df = panel.explorer_state["results"]
     assert df is not None and set(df.setting) == {"gsm8k-like"} and set(df.n_problems) == {0, 16, 32}  # 0: pi_base
     assert set(df[df.metric == "test_error"].method) == {"pi_base", *SMOKE.scaling.methods}
+
+
+def test_cells_are_written_as_they_finish_and_a_second_run_computes_nothing(monkeypatch):
+    from synthrl.results import cell_path, data_dir
+
+    small = dict(seeds=(0,), sizes=(16, 32), settings=("gsm8k-like",))
+    first = ps.run(SMOKE, **small)
+    folder = data_dir() / "results" / "cells" / "positive_scaling__smoke"
+    assert sorted(p.name for p in folder.glob("*.csv")) == ["gsm8k-like__seed0__n16.csv", "gsm8k-like__seed0__n32.csv"]
+    assert first.attrs["missing_cells"] == [] and set(first.dropna(subset=["cell"]).cell) == {
+        "gsm8k-like__seed0__n16", "gsm8k-like__seed0__n32"}
+
+    def no_cell(*job):
+        raise AssertionError("a committed cell was computed again")
+
+    monkeypatch.setattr(ps, "cell", no_cell)
+    again = ps.run(SMOKE, **small)
+    shown = ["setting", "method", "metric", "n_problems", "seed", "value"]
+    pd.testing.assert_frame_equal(first[shown], again[shown])
+    # a part: only the cells of the sizes asked for are computed; the others are named as missing
+    cell_path("positive_scaling", "smoke", "gsm8k-like__seed0__n32").unlink()
+    part = ps.run(SMOKE, only_sizes=(16,), **small)
+    assert part.attrs["missing_cells"] == ["gsm8k-like__seed0__n32"]
+    # choosing which cells to run changes no cell's key; its config does
+    s = SMOKE.scaling.settings[0]
+    assert cells.cell_key("x", SMOKE, s, 0, 16, False) == cells.cell_key("x", cells.with_overrides(SMOKE, sizes=(16, 64)),
+                                                                     s, 0, 16, False)
+    lower = dataclasses.replace(SMOKE, sft=dataclasses.replace(SMOKE.sft, lr=1e-5))
+    assert cells.cell_key("x", SMOKE, s, 0, 16, False) != cells.cell_key("x", lower, s, 0, 16, False)
+    # a damaged cell file says which file, and is never used
+    cell_path("positive_scaling", "smoke", "gsm8k-like__seed0__n16").write_text("study,preset\n")
+    with pytest.raises(ValueError, match="gsm8k-like__seed0__n16.csv"):
+        ps.run(SMOKE, **small)

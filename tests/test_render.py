@@ -71,3 +71,11 @@ def test_a_study_notebook_renders_from_committed_results_with_figures(tmp_path, 
     assert ".jp-Notebook" in (tmp_path / render.STYLESHEET).read_text()
     assert "Traceback" not in html  # (a cell that raises stops papermill, and render with it)
     assert render.LEFT_OUT.strip("*")[:40] in html  # the explorer is left out, and says where it runs
+
+
+def test_a_page_shows_the_parameters_once_as_run():
+    nb = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_code_cell('preset = "cpu"', metadata={"tags": ["parameters"]}),
+        nbformat.v4.new_code_cell('# Parameters\npreset = "smoke"\n', metadata={"tags": ["injected-parameters"]}),
+        nbformat.v4.new_code_cell("claims")])
+    assert [c.source for c in render.one_parameters_cell(nb).cells] == ['# Parameters\npreset = "smoke"\n', "claims"]

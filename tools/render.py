@@ -43,6 +43,17 @@ def without_explore(nb):
     return nb
 
 
+def one_parameters_cell(nb):
+    """The executed notebook with papermill's injected parameters written into the notebook's own
+    parameters cell, and the injected cell dropped: a page shows the parameters once, as run."""
+    injected = [c for c in nb.cells if "injected-parameters" in c.get("metadata", {}).get("tags", [])]
+    own = [c for c in nb.cells if "parameters" in c.get("metadata", {}).get("tags", [])]
+    if injected and own:
+        own[0].source = injected[0].source
+        nb.cells = [c for c in nb.cells if c is not injected[0]]
+    return nb
+
+
 STYLESHEET = "notebook.css"
 _STYLE = re.compile(r"<style[^>]*>(.*?)</style>", re.S)
 _SCRIPT = re.compile(r"<script[^>]*>.*?</script>", re.S)
@@ -89,7 +100,8 @@ def render(name: str, preset: str = "cpu", out_dir: Path | None = None) -> Path:
         nbformat.write(without_explore(nbformat.read(source, as_version=4)), trimmed)
         papermill.execute_notebook(str(trimmed), str(executed), parameters={"preset": preset}, kernel_name="python3",
                                    cwd=str(notebooks_dir()), progress_bar=False, execution_timeout=CELL_TIMEOUT_S)
-        body, _ = HTMLExporter(template_name="lab").from_notebook_node(nbformat.read(executed, as_version=4))
+        body, _ = HTMLExporter(template_name="lab").from_notebook_node(one_parameters_cell(
+            nbformat.read(executed, as_version=4)))
     page, css = static_page(body, name)
     folder = out_dir or html_dir()
     atomic_write_text(folder / STYLESHEET, css)  # the same theme for every page

@@ -8,12 +8,15 @@ negative-data and spurious-positive studies build on the same ones.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
+import time
 
 import pandas as pd
 
 from synthrl import pipeline, verdicts
-from synthrl.config import Preset, Setting, TrainConfig
+from synthrl.cache import cache_key
+from synthrl.config import Preset, Setting, TrainConfig, to_dict
 from synthrl.presets import get_preset
 from synthrl.scaling import Efficiency, bootstrap_efficiency, fit_power_law
 
@@ -112,6 +115,56 @@ def base_rows(preset: Preset, base: str) -> list[dict]:
     return rows
 
 
+# ---- cells committed as they finish ------------------------------------------------------------
+
+_WALL = "__cell_wall_s__"  # the marker row a timed cell ends with (read off before its rows are kept)
+
+
+def _timed(fn, *job) -> list[dict]:
+    start = time.perf_counter()
+    rows = fn(*job)
+    return [*rows, {_WALL: time.perf_counter() - start}]
+
+
+def cell_key(study: str, preset: Preset, *parts) -> str:
+    """A cell's config hash: the preset as it is, except the study's lists of sizes and seeds and its
+    workers (choosing which cells to run changes no cell), and the cell's own arguments."""
+    scaling = dataclasses.replace(preset.scaling, sizes=(1, 2), seeds=(0,), workers=1)  # the same for every choice
+    return cache_key(study, to_dict(dataclasses.replace(preset, scaling=scaling)),
+                     *[to_dict(p) if dataclasses.is_dataclass(p) else p for p in parts])
+
+
+def run_cells(study: str, preset: Preset, fn, jobs: list[tuple], cells: list[tuple[str, str]], desc: str,
+              progress: bool = False, ray: str | None = None, compute=None) -> tuple[list[dict], list[str]]:
+    """The rows of every job, each cell once: a committed cell file (`results.cell_path`) of the same config
+    hash is read; any other cell is computed, where `compute(job)` allows (all by default), and written as
+    it finishes, with its own wall time and provenance. `cells` names each job and gives its config hash
+    (`cell_key`). Returns the rows and the names of the cells neither committed nor computed."""
+    from synthrl.pool import map_cells
+    from synthrl.results import git_commit, load_cell, save_cell
+
+    commit = git_commit()  # the code every cell of this run is computed with
+    rows, todo, missing, named = [], [], [], {}
+    for job, (name, key) in zip(jobs, cells):
+        found = load_cell(study, preset.name, name, key)
+        if found is not None:
+            rows += found
+        elif compute is None or compute(job):
+            todo.append(job)
+            named[id(job)] = (name, key)
+        else:
+            missing.append(name)
+
+    def finished(job, got):
+        name, key = named[id(job)]
+        wall = got[-1][_WALL]
+        save_cell(got[:-1], study, preset.name, name, key, wall, commit)
+        rows.extend(load_cell(study, preset.name, name, key))  # as committed: the cell's own provenance
+
+    map_cells(functools.partial(_timed, fn), todo, preset.scaling.workers, desc, progress, ray, done=finished)
+    return rows, missing
+
+
 # ---- analysis: errors, fits, efficiencies -----------------------------------------------------
 
 def errors(results: pd.DataFrame, setting: str, method: str) -> pd.DataFrame:
@@ -158,8 +211,9 @@ def efficiency(results: pd.DataFrame, setting: str, method: str, n_boot: int = 1
                                 method_groups=m["n_problems"].to_numpy(), n_boot=n_boot)
 
 
-def efficiencies(results: pd.DataFrame, n_boot: int = 1000, methods=("RFT", "RFT-1")) -> pd.DataFrame:
-    """k of each method (RFT and RFT-1 here) over SFT per setting: the numbers the claims and the figures show."""
+def efficiencies(results: pd.DataFrame, n_boot: int = 1000, methods=("RFT", "RFT-epochs", "RFT-1")) -> pd.DataFrame:
+    """k of each method (RFT, RFT-epochs and RFT-1 here) over SFT per setting: the numbers the claims and the
+    figures show."""
     out = []
     for setting in results.setting.dropna().unique():
         for method in methods:

@@ -18,7 +18,9 @@ RESULTS = {"quickstart": ("quickstart", {}), "positive_scaling": ("positive_scal
            "q_values": ("q_values", {}), "negative_scaling": ("negative_scaling", {}),
            "star_graph": ("star_graph", {}), "rft_spurious": ("rft_spurious", {})}
 STUDIES = tuple(dict.fromkeys(module for module, _ in RESULTS.values()))
-CELL_STUDIES = ("positive_scaling", "negative_scaling", "rft_spurious")  # independent cells: `--ray` runs them as Ray tasks
+# independent cells: `--ray` runs them as Ray tasks
+CELL_STUDIES = ("positive_scaling", "negative_scaling", "rft_spurious")
+SIZED_STUDIES = ("positive_scaling",)  # cells committed as they finish, computed in parts by `--sizes`
 
 
 def study_module(name: str):
@@ -32,7 +34,8 @@ def results_name(study: str, ablation: str | None) -> str:
     return study if ablation is None else f"{study}_{ablation}"
 
 
-def cmd_run(study: str, preset: str, ablation: str | None = None, ray: str | None = None) -> int:
+def cmd_run(study: str, preset: str, ablation: str | None = None, ray: str | None = None,
+            sizes: list[int] | None = None) -> int:
     import pandas as pd
 
     from synthrl import figures
@@ -46,9 +49,22 @@ def cmd_run(study: str, preset: str, ablation: str | None = None, ray: str | Non
         print(f"--ray: {study} has no independent cells; studies that scale out: {', '.join(CELL_STUDIES)}",
               file=sys.stderr)
         return 2
+    if sizes and study not in SIZED_STUDIES:
+        print(f"--sizes: {study} is not computed in parts; studies that are: {', '.join(SIZED_STUDIES)}",
+              file=sys.stderr)
+        return 2
     start = time.perf_counter()
     module = study_module(name)
-    results = module.run(preset, **RESULTS[name][1], **({"ray": ray} if ray is not None else {}))
+    import inspect
+
+    bar = {"progress": True} if "progress" in inspect.signature(module.run).parameters else {}  # cells done, time left
+    results = module.run(preset, **bar, **RESULTS[name][1], **({"ray": ray} if ray is not None else {}),
+                         **({"only_sizes": tuple(sizes)} if sizes else {}))
+    if missing := results.attrs.get("missing_cells"):
+        shown = ", ".join(missing[:4]) + (", ..." if len(missing) > 4 else "")
+        print(f"{name}: {len(missing)} cells not computed yet ({shown}); the cells computed are under "
+              "data/results/cells/, and the study's CSV is written once none is missing")
+        return 0
     path = save_results(results, name, preset)
     print(f"results: {path}")
     for fig_path in figures.save_all(module.figures(results), preset):
@@ -86,6 +102,9 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--preset", default="cpu", choices=sorted(PRESETS))
     run.add_argument("--ablation", default=None, choices=("lr", "one_positive"),
                      help="positive_scaling: the learning-rate arms, or RFT-1 (one positive per problem)")
+    run.add_argument("--sizes", type=int, nargs="+", default=None, metavar="N",
+                     help="compute only the missing cells of these |D_syn| sizes (a study computed in parts); "
+                          "the study's CSV is written once every cell is committed")
     run.add_argument("--ray", default=None, metavar="ADDRESS",
                      help="run the study's cells as Ray tasks on a cluster: 'auto' (started by `ray start "
                           "--head`) or its address; the run cache (SYNTHRL_HOME) must be shared by every node")
@@ -107,7 +126,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "demo":
         return cmd_run("quickstart", args.preset)
     if args.command == "run":
-        return cmd_run(args.study, args.preset, args.ablation, args.ray)
+        return cmd_run(args.study, args.preset, args.ablation, args.ray, args.sizes)
     if args.command == "figures":
         return cmd_figures(args.preset)
     if args.command == "probe":

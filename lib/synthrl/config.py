@@ -169,6 +169,11 @@ FIRST_PIT_DEFINITIONS = ("min", "no_success", "max_drop")
 HARD_WORLD = ArithConfig(min_steps=2, max_steps=3, n_distractors=1, shuffle_facts=True)
 
 
+# The positive-scaling cell's methods: SFT; RFT at SFT's optimizer steps (`Preset.rft_steps`); RFT-epochs, RFT
+# for the study's epochs over its own D+ (as SFT over D_syn: the paper's setting); RFT-1, one positive a problem
+SCALING_METHODS = ("SFT", "RFT", "RFT-epochs", "RFT-1")
+
+
 @dataclass(frozen=True)
 class ScalingConfig:
     """The positive-data scaling study (Figs. 2a/2b, 3, 9): SFT and RFT at several |D_syn|."""
@@ -202,8 +207,8 @@ class ScalingConfig:
             raise ValueError("need two or more positive sizes, one or more seeds and settings")
         if self.epochs <= 0 or self.min_steps < 1 or self.workers < 1 or self.samples_per_problem < 1:
             raise ValueError("need epochs > 0, min_steps >= 1, workers >= 1 and samples_per_problem >= 1")
-        if "SFT" not in self.methods or not set(self.methods) <= {"SFT", "RFT", "RFT-1"}:
-            raise ValueError(f"methods must include 'SFT' and be among SFT, RFT, RFT-1; got {self.methods}")
+        if "SFT" not in self.methods or not set(self.methods) <= set(SCALING_METHODS):
+            raise ValueError(f"methods must include 'SFT' and be among {', '.join(SCALING_METHODS)}; got {self.methods}")
 
 
 # The negative-data study's methods beside per-step DPO with an estimated cut (one per first-pit definition)

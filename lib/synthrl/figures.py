@@ -9,7 +9,7 @@ import pandas as pd
 
 from synthrl.results import curve, data_dir
 
-METHOD_COLORS = {"pi_base": "#999999", "SFT": "#1f77b4", "RFT": "#2ca02c", "RFT-1": "#98df8a",
+METHOD_COLORS = {"pi_base": "#999999", "SFT": "#1f77b4", "RFT": "#2ca02c", "RFT-epochs": "#006d2c", "RFT-1": "#98df8a",
                  "D_syn": "#1f77b4", "D+": "#2ca02c", "per-step DPO": "#d62728",
                  "per-step DPO (min)": "#d62728", "per-step DPO (no_success)": "#ff9896",
                  "per-step DPO (max_drop)": "#8c564b", "oracle per-step DPO": "#9467bd",

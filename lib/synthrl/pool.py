@@ -77,9 +77,11 @@ def _connect(ray_address: str | None, workers: int):
 
 
 def map_cells(fn: Callable[..., list[dict]], jobs: list[tuple], workers: int, desc: str,
-              progress: bool = False, ray: str | None = None) -> list[dict]:
+              progress: bool = False, ray: str | None = None,
+              done: Callable[[tuple, list[dict]], None] | None = None) -> list[dict]:
     """The rows of fn(*job) for every job: in this process (workers 1, no Ray address, or no Ray
-    installed), on a local Ray instance of `workers` CPUs, or on the Ray cluster at `ray`."""
+    installed), on a local Ray instance of `workers` CPUs, or on the Ray cluster at `ray`. `done(job,
+    rows)` is called in this process as each job finishes (e.g. to write its rows at once)."""
     from tqdm.auto import tqdm
 
     bar = tqdm(total=len(jobs), desc=desc, disable=not progress)
@@ -88,7 +90,10 @@ def map_cells(fn: Callable[..., list[dict]], jobs: list[tuple], workers: int, de
         if ray is not None:
             raise ImportError(f"--ray {ray}: Ray is not installed; pip install -e '.[ray]'")
         for job in jobs:
-            rows += fn(*job)
+            got = fn(*job)
+            if done is not None:
+                done(job, got)
+            rows += got
             bar.update()
     else:
         lib = _connect(ray, workers)
@@ -98,10 +103,14 @@ def map_cells(fn: Callable[..., list[dict]], jobs: list[tuple], workers: int, de
         gpus = 1 if lib.cluster_resources().get("GPU", 0) > 0 else 0
         task = lib.remote(num_cpus=1, num_gpus=gpus)(_run_cell)
         env = _caller_env()
-        pending = [task.remote(fn, job, env, threads) for job in jobs]
+        refs = {task.remote(fn, job, env, threads): job for job in jobs}
+        pending = list(refs)
         while pending:
-            done, pending = lib.wait(pending, num_returns=1)
-            rows += lib.get(done[0])
+            finished, pending = lib.wait(pending, num_returns=1)
+            got = lib.get(finished[0])
+            if done is not None:
+                done(refs[finished[0]], got)
+            rows += got
             bar.update()
     bar.close()
     return rows

@@ -74,7 +74,12 @@ PRESETS: dict[str, Preset] = {
                   pretrain_style="teacher", pretrain_worlds=(ArithConfig(), HARD_WORLD),
                   pretrain_unsolved_ops=("times",), sft=TrainConfig(epochs=4.0, lr=3e-4),
                   rft=TrainConfig(epochs=4.0, lr=3e-4),
-                  scaling=ScalingConfig(min_steps=1),
+                  # The positive-scaling study where the paper's premise holds: SFT is no worse than pi_base
+                  # from 256 problems on (the committed 64-1,024 study, the training recipe unchanged), so 16x
+                  # from 256, fixed from SFT alone before the run; RFT both at SFT's steps and at its own
+                  # epochs over D+ (the paper's setting)
+                  scaling=ScalingConfig(sizes=(256, 512, 1024, 2048, 4096), min_steps=1,
+                                        methods=("SFT", "RFT", "RFT-epochs")),
                   # The negative-data study's cells, set by its time limit (30 minutes on 2 cores) before any cpu
                   # claim was run (a cell of 64 problems with every method costs about 3 minutes, rollouts and
                   # preference runs the most, growing with the size): sizes 64 and 128, where an 8x effect is read

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import platform
+import re
 import subprocess
 from datetime import datetime, timezone
 from pathlib import Path
@@ -71,6 +72,40 @@ def save_results(df: pd.DataFrame, study: str, preset: str) -> Path:
     return atomic_write_text(results_path(study, preset), df.to_csv(index=False))
 
 
+def cell_path(study: str, preset: str, cell: str) -> Path:
+    """Where one cell of a study lives, its rows committed as it finishes:
+    data/results/cells/STUDY__PRESET/CELL.csv (the study's CSV is the merge of its cells)."""
+    safe = re.sub(r"[^A-Za-z0-9._=-]+", "_", cell)
+    return data_dir() / "results" / "cells" / f"{study}__{preset}" / f"{safe}.csv"
+
+
+def save_cell(rows: list[dict], study: str, preset: str, cell: str, config_hash: str, wall_s: float,
+              commit: str | None = None) -> Path:
+    """A finished cell's rows with their own provenance (the cell's config hash and wall time, and the
+    commit its run started from: a run of hours outlives commits made beside it), written atomically."""
+    prov = provenance(config_hash, wall_s)
+    df = table([{**r, "cell": cell} for r in rows], {**prov, "git_commit": commit or prov["git_commit"]})
+    return atomic_write_text(cell_path(study, preset, cell), df.to_csv(index=False))
+
+
+def load_cell(study: str, preset: str, cell: str, config_hash: str) -> list[dict] | None:
+    """A committed cell's rows if it was computed from the same config (`config_hash`); None if it is
+    missing or stale. A file that cannot be read as a cell says which file and why."""
+    path = cell_path(study, preset, cell)
+    if not path.exists():
+        return None
+    try:
+        df = pd.read_csv(path, dtype={"git_commit": str, "config_hash": str})
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as e:
+        raise ValueError(f"{path}: not a readable cell file ({e}); delete it to recompute the cell") from e
+    missing = [c for c in (*COLUMNS, "cell") if c not in df.columns]
+    if missing or df.empty:
+        raise ValueError(f"{path}: not a cell file (missing columns {missing} or no rows); delete it to recompute")
+    if set(df["config_hash"]) != {config_hash}:
+        return None
+    return [{k: v for k, v in r.items() if not (isinstance(v, float) and v != v)} for r in df.to_dict("records")]
+
+
 def probe_path(name: str, preset: str) -> Path:
     """Where a probe's results live: data/results/probes/NAME__PRESET.csv."""
     return data_dir() / "results" / "probes" / f"{name}__{preset}.csv"
@@ -118,8 +153,13 @@ def study_wall_times(preset: str, studies: list[str]) -> pd.DataFrame:
     rows = []
     for study in studies:
         path = results_path(study, preset)
-        if path.exists():
-            first = pd.read_csv(path, dtype={"git_commit": str}, nrows=1).iloc[0]
-            rows.append({"study": study, "wall time": f"{first.wall_s / 60:.1f} min", "commit": first.git_commit,
-                         "device": first.device, "run": str(first.created_at)[:10]})
+        if not path.exists():
+            continue
+        df = pd.read_csv(path, dtype={"git_commit": str})
+        first = df.iloc[0]
+        wall = first.wall_s
+        if "cell" in df and df["cell"].notna().any():  # computed in parts: its cells' times, summed
+            wall = df.dropna(subset=["cell"]).groupby("cell")["wall_s"].first().sum()
+        rows.append({"study": study, "wall time": f"{wall / 60:.1f} min", "commit": first.git_commit,
+                     "device": first.device, "run": str(first.created_at)[:10]})
     return pd.DataFrame(rows)

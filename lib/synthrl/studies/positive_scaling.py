@@ -23,13 +23,15 @@ from synthrl.presets import get_preset
 from synthrl.results import provenance, table
 
 STUDY = "positive_scaling"
-METHODS = ("SFT", "RFT", "RFT-1")
+METHODS = ("SFT", "RFT", "RFT-epochs", "RFT-1")
 PAPER_ALPHA = (0.05, 0.15)  # paper.md, claim 1: exponents of about 0.15 and 0.05
 
 
 def cell(preset: Preset, setting: Setting, seed: int, size: int, base: str, score_nll: bool) -> list[dict]:
-    """One chain at one size and seed: the test error of SFT, RFT and RFT-1, D+'s yield, and (if
-    `score_nll`) the per-token NLL of D_syn and D+ solutions under pi_base (Fig. 3)."""
+    """One chain at one size and seed: the test error of SFT, RFT (at SFT's optimizer steps, the preset's
+    `rft_steps`), RFT-epochs (RFT trained for the study's epochs over its own D+, as SFT is over D_syn: the
+    paper's setting) and RFT-1, D+'s yield, and (if `score_nll`) the per-token NLL of D_syn and D+ solutions
+    under pi_base (Fig. 3)."""
     sp = cells.setting_preset(preset, setting)
     problems = pipeline.d_syn(sp, n=size, seed=seed)
     test = pipeline.test_problems(sp)
@@ -37,12 +39,13 @@ def cell(preset: Preset, setting: Setting, seed: int, size: int, base: str, scor
     sft = cells.finetune(sp, "pi_sft", base, sft_rows, seed, len(sft_rows))
     sampled = pipeline.samples(sp, sft, problems, seed)
     plus = pipeline.d_plus(sampled, sp.sampling.positives_per_problem)
-    datasets = {"SFT": sft_rows, "RFT": plus, "RFT-1": pipeline.d_plus(sampled, 1)}
+    datasets = {"SFT": sft_rows, "RFT": plus, "RFT-epochs": plus, "RFT-1": pipeline.d_plus(sampled, 1)}
     datasets = {m: d for m, d in datasets.items() if m in preset.scaling.methods}
     common = {"setting": setting.name, "task": sp.task, "seed": seed, "n_problems": size}
     rows = []
     for method, data in datasets.items():
-        ckpt = sft if method == "SFT" else cells.rft_checkpoint(sp, base, data, seed, len(sft_rows))
+        budget = dataclasses.replace(sp, rft_steps="epochs") if method == "RFT-epochs" else sp
+        ckpt = sft if method == "SFT" else cells.rft_checkpoint(budget, base, data, seed, len(sft_rows))
         err = pipeline.evaluate_checkpoint(sp, ckpt, test)["test_error"]
         rows.append({**common, "method": method, "metric": "test_error", "value": err, "n_samples": len(data),
                      "n_test": len(test)})
@@ -71,30 +74,36 @@ def ablation_preset(preset: Preset, ablation: str) -> Preset:
 
 
 def run(preset: Preset | str = "cpu", progress: bool = False, ablation: str | None = None, ray: str | None = None,
-        **overrides) -> pd.DataFrame:
-    """The tidy results of every cell, with provenance. `ablation="lr"` runs the preset's
+        only_sizes: tuple[int, ...] | None = None, **overrides) -> pd.DataFrame:
+    """The tidy results of every cell, with provenance. Each cell's rows are written as it finishes
+    (`cells.run_cells`, data/results/cells/STUDY__PRESET/) and a committed cell of the same config is read,
+    not recomputed; `only_sizes` computes the missing cells of those sizes only, and the results then list
+    the cells still missing in `df.attrs["missing_cells"]`. `ablation="lr"` runs the preset's
     learning-rate arms (same sizes, seeds and pi_base) instead of its settings, `ablation=
     "one_positive"` RFT-1 beside SFT; their results are saved as `positive_scaling_<ablation>`.
     `ray`: a Ray cluster's address ("auto") to run the cells on (`synthrl.pool`); None: the preset's
     `workers` on this machine. `overrides`: see `cells.with_overrides`."""
-    from synthrl.pool import map_cells
-
     preset = get_preset(preset) if isinstance(preset, str) else preset
     if ablation is not None:
         preset = ablation_preset(preset, ablation)
     preset = cells.with_overrides(preset, **overrides)
     cfg: ScalingConfig = preset.scaling
+    study = STUDY if ablation is None else f"{STUDY}_{ablation}"
     start = time.perf_counter()
     base = cells.shared_base(preset)
     biggest, first_seed = max(cfg.sizes), cfg.seeds[0]
     jobs = [(preset, s, seed, size, base, size == biggest and seed == first_seed)
-            for size in sorted(cfg.sizes, reverse=True) for s in cfg.settings for seed in cfg.seeds]
-    rows = map_cells(cell, jobs, cfg.workers, "positive scaling cells", progress, ray)
+            for size in sorted(cfg.sizes) for s in cfg.settings for seed in cfg.seeds]
+    named = [(f"{s.name}__seed{seed}__n{size}", cells.cell_key(study, preset, s, seed, size, nll))
+             for _, s, seed, size, _, nll in jobs]
+    rows, missing = cells.run_cells(study, preset, cell, jobs, named, "positive scaling cells", progress, ray,
+                                    compute=None if only_sizes is None else (lambda job: job[3] in only_sizes))
     rows += cells.base_rows(preset, base)
-    study = STUDY if ablation is None else f"{STUDY}_{ablation}"
     rows = [{"study": study, "preset": preset.name, "step": None, **r} for r in rows]
     df = table(rows, provenance(cache_key(to_dict(preset)), time.perf_counter() - start))
-    return df.sort_values(["setting", "method", "metric", "n_problems", "seed"], kind="stable", ignore_index=True)
+    df = df.sort_values(["setting", "method", "metric", "n_problems", "seed"], kind="stable", ignore_index=True)
+    df.attrs["missing_cells"] = missing
+    return df
 
 
 # ---- analysis: fits, efficiencies, verdicts ------------------------------------------------------
@@ -123,6 +132,8 @@ def claims(results: pd.DataFrame, n_boot: int = 1000) -> pd.DataFrame:
                     verdicts.interval(s.alpha_lo, s.alpha_hi, PAPER_ALPHA, 0.0))
         for method, claim, paper_text, paper in (
                 ("RFT", "Fig. 2: RFT on D+ matches SFT on 2x the D_syn", "k = 2", 2.0),
+                ("RFT-epochs", "Fig. 2: RFT trained for its own epochs over D+ (the paper's setting) matches SFT on "
+                               "2x the D_syn", "k = 2", 2.0),
                 ("RFT-1", "Fig. 9: RFT with one positive per problem beats SFT on as many samples", "k > 1",
                  (1.0, math.inf))):
             if (setting, method) in eff.index:
