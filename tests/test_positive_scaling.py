@@ -45,6 +45,18 @@ def test_pi_base_and_pi_sft_regime_rows(smoke_results):
     assert len(check(smoke_results)) == 2 * 5
 
 
+def test_pi_base_and_sft_outcomes_on_every_test_problem(smoke_results):
+    """The regime gate's paired outcomes: pi_base's once per setting, SFT's in every cell, one row per
+    test problem, agreeing with the test error."""
+    solved = smoke_results[smoke_results.metric == "solved"]
+    assert set(solved.method) == {"pi_base", "SFT"}
+    err = smoke_results[smoke_results.metric == "test_error"].set_index(["setting", "method", "seed", "n_problems"])
+    for key, g in solved.groupby(["setting", "method", "seed", "n_problems"]):
+        assert sorted(g["item"]) == list(range(SMOKE.n_test))
+        assert 1 - g["value"].mean() == pytest.approx(err.loc[key, "value"])
+    assert solved.groupby("method").size().to_dict() == {"pi_base": 2 * SMOKE.n_test, "SFT": 8 * SMOKE.n_test}
+
+
 def test_yield_counts_problems_with_a_positive():
     sampled = [{"uid": "a", "correct": True}, {"uid": "a", "correct": False}, {"uid": "b", "correct": False},
                {"uid": "b", "correct": False}]

@@ -69,6 +69,18 @@ def test_paired_test_sees_what_independent_errors_miss():
     assert np.mean(after) - np.mean(before) < 2 * se
 
 
+def test_regime_gate_needs_sft_significantly_better_in_every_seed():
+    """12 gained and 1 lost is significant; 3 gained and 1 lost is not; a seed that is worse fails the gate."""
+    base = [True] * 60 + [False] * 60
+    better = [True] * 59 + [False] + [True] * 12 + [False] * 48
+    slightly = [True] * 59 + [False] + [True] * 3 + [False] * 57
+    assert v.sft_helps(base, [better, better])
+    assert not v.sft_helps(base, [better, slightly])
+    assert not v.sft_helps(base, [better, base])  # level with pi_base
+    assert not v.sft_helps(better, [base])  # worse than pi_base
+    assert not v.sft_helps(base, [])
+
+
 def test_wilson_interval():
     frac, lo, hi = v.proportion(61, 120)
     assert frac == pytest.approx(61 / 120) and lo < 0.5 < hi

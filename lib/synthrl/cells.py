@@ -104,15 +104,25 @@ def yield_of(sampled: list[dict]) -> dict[str, float]:
 
 
 def base_rows(preset: Preset, base: str) -> list[dict]:
-    """pi_base's greedy test error on each setting's test split (the row every table shows beside SFT)."""
+    """pi_base's greedy test error on each setting's test split (the row every table shows beside SFT), and
+    its outcome on each test problem."""
     rows = []
     for setting in preset.scaling.settings:
         sp = setting_preset(preset, setting)
         test = pipeline.test_problems(sp)
-        rows.append({"setting": setting.name, "task": sp.task, "seed": sp.seed, "n_problems": 0,
-                     "method": "pi_base", "metric": "test_error", "n_test": len(test),
-                     "value": pipeline.evaluate_checkpoint(sp, base, test)["test_error"]})
+        scored = pipeline.evaluate_checkpoint(sp, base, test)
+        common = {"setting": setting.name, "task": sp.task, "seed": sp.seed, "n_problems": 0}
+        rows.append({**common, "method": "pi_base", "metric": "test_error", "n_test": len(test),
+                     "value": scored["test_error"]})
+        rows += solved_rows(scored["correct"], common, "pi_base")
     return rows
+
+
+def solved_rows(correct: list[bool], common: dict, method: str) -> list[dict]:
+    """One row per test problem (metric "solved", its index in "item"): the paired outcomes a McNemar test
+    compares on the same problems (`regime_gate`)."""
+    return [{**common, "method": method, "metric": "solved", "value": float(c), "item": i}
+            for i, c in enumerate(correct)]
 
 
 # ---- cells committed as they finish ------------------------------------------------------------

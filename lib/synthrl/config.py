@@ -187,8 +187,9 @@ class ScalingConfig:
     # solved-0.5-*).
     epochs: float = 3.0
     min_steps: int = 100
-    # RFT-1 (one positive per problem, Fig. 9) is its own run, `positive_scaling.run(..., ablation=
-    # "one_positive")`, saved as positive_scaling_one_positive, so that each run stays under 20 min
+    # RFT-1 (one positive per problem, Fig. 9): a method of the cpu preset's study; where a preset leaves it
+    # out, its own run, `positive_scaling.run(..., ablation="one_positive")`, saved as
+    # positive_scaling_one_positive
     methods: tuple[str, ...] = ("SFT", "RFT")
     # pi_sft's samples per D_syn problem, from which D+ is drawn: the paper samples 8 per problem
     # (for D-), and the regime's coverage is "one of 8 samples right" (synthrl.regime)

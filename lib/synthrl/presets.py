@@ -77,9 +77,9 @@ PRESETS: dict[str, Preset] = {
                   # The positive-scaling study where the paper's premise holds: SFT is no worse than pi_base
                   # from 256 problems on (the committed 64-1,024 study, the training recipe unchanged), so 16x
                   # from 256, fixed from SFT alone before the run; RFT both at SFT's steps and at its own
-                  # epochs over D+ (the paper's setting)
+                  # epochs over D+ (the paper's setting), and RFT-1 (one positive per problem, Fig. 9)
                   scaling=ScalingConfig(sizes=(256, 512, 1024, 2048, 4096), min_steps=1,
-                                        methods=("SFT", "RFT", "RFT-epochs")),
+                                        methods=("SFT", "RFT", "RFT-epochs", "RFT-1")),
                   # The negative-data study's cells, set by its time limit (30 minutes on 2 cores) before any cpu
                   # claim was run (a cell of 64 problems with every method costs about 3 minutes, rollouts and
                   # preference runs the most, growing with the size): sizes 64 and 128, where an 8x effect is read

@@ -12,6 +12,10 @@
 - `mcnemar`: comparisons on the same items (agreement at 1 against n rollouts on the same traces)
   use the exact McNemar test on the discordant pairs, not independent standard errors.
 - `proportion`: a fraction of n items with its Wilson interval (scipy).
+- `sft_helps`, the regime gate: a claim about a method trained from pi_sft is testable only at a size
+  where SFT is better than pi_base, by the exact McNemar test on the same test problems (c > b and
+  p < ALPHA) in every seed; at any other size it is *not testable here*, never "does not reproduce"
+  (the paper's premise, SFT improving its base model, does not hold there).
 
 Definitions (which first pit, how many rollouts) come from the config before the run; a study
 that reports several judges each one, and never picks one by its result.
@@ -90,3 +94,11 @@ def paired(before: Iterable[bool], after: Iterable[bool], paper_direction: int) 
     if t["p"] >= ALPHA:
         return INCONCLUSIVE, t
     return (REPRODUCES if (t["c"] > t["b"]) == (paper_direction == 1) else DOES_NOT), t
+
+
+def sft_helps(base: Iterable[bool], sft_by_seed: Iterable[Iterable[bool]]) -> bool:
+    """The regime gate at one size: SFT (each seed's outcomes on the test problems, in the order of
+    `base`, pi_base's) is better than pi_base by McNemar at ALPHA in every seed. No seed: False."""
+    base = list(base)
+    tests = [mcnemar(base, sft) for sft in sft_by_seed]
+    return bool(tests) and all(t["c"] > t["b"] and t["p"] < ALPHA for t in tests)

@@ -30,7 +30,7 @@ PAPER_ALPHA = (0.05, 0.15)  # paper.md, claim 1: exponents of about 0.15 and 0.0
 def cell(preset: Preset, setting: Setting, seed: int, size: int, base: str, score_nll: bool) -> list[dict]:
     """One chain at one size and seed: the test error of SFT, RFT (at SFT's optimizer steps, the preset's
     `rft_steps`), RFT-epochs (RFT trained for the study's epochs over its own D+, as SFT is over D_syn: the
-    paper's setting) and RFT-1, D+'s yield, and (if `score_nll`) the per-token NLL of D_syn and D+ solutions
+    paper's setting) and RFT-1, SFT's outcome on each test problem, D+'s yield, and (if `score_nll`) the per-token NLL of D_syn and D+ solutions
     under pi_base (Fig. 3)."""
     sp = cells.setting_preset(preset, setting)
     problems = pipeline.d_syn(sp, n=size, seed=seed)
@@ -46,9 +46,11 @@ def cell(preset: Preset, setting: Setting, seed: int, size: int, base: str, scor
     for method, data in datasets.items():
         budget = dataclasses.replace(sp, rft_steps="epochs") if method == "RFT-epochs" else sp
         ckpt = sft if method == "SFT" else cells.rft_checkpoint(budget, base, data, seed, len(sft_rows))
-        err = pipeline.evaluate_checkpoint(sp, ckpt, test)["test_error"]
-        rows.append({**common, "method": method, "metric": "test_error", "value": err, "n_samples": len(data),
-                     "n_test": len(test)})
+        scored = pipeline.evaluate_checkpoint(sp, ckpt, test)
+        rows.append({**common, "method": method, "metric": "test_error", "value": scored["test_error"],
+                     "n_samples": len(data), "n_test": len(test)})
+        if method == "SFT":  # per test problem, the paired outcomes the regime gate compares with pi_base's
+            rows += cells.solved_rows(scored["correct"], common, method)
         rows.append({**common, "method": method, "metric": "train_wall_s",  # no data: pi_base, nothing trained
                      "value": pipeline.train_log(ckpt)["wall_s"] if data else 0.0, "n_samples": len(data)})
     rows += [{**common, "method": "pi_sft", "metric": m, "value": v, "n_samples": len(sampled)}
