@@ -144,16 +144,23 @@ def test_overrides_and_settings_validation():
         ScalingConfig(sizes=(8,))
 
 
-def _fake(shift: float, alpha: float = 0.1, noise: float = 0.02, seed: int = 0) -> pd.DataFrame:
-    """SFT on a power law; RFT at n errs like SFT at shift*n; 3 seeds of multiplicative noise."""
+def _fake(shift: float, alpha: float = 0.1, noise: float = 0.02, seed: int = 0, helps_from: int = 0,
+          n_test: int = 400) -> pd.DataFrame:
+    """SFT on a power law; RFT at n errs like SFT at shift*n; 3 seeds of multiplicative noise. Per test
+    problem, pi_base solves the first 5%, SFT those and as many more as its error says, but at sizes below
+    `helps_from` exactly pi_base's (the regime gate fails there)."""
     rng = np.random.default_rng(seed)
-    rows = []
+    rows = [{"setting": "w", "method": "pi_base", "metric": "solved", "n_problems": 0, "seed": 0, "item": i,
+             "value": float(i < n_test // 20)} for i in range(n_test)]
     for n in (64, 128, 256, 512, 1024):
         for s in range(3):
             for method, eff in (("SFT", n), ("RFT", shift * n)):
                 err = 0.9 * eff ** -alpha * np.exp(rng.normal(0, noise))
                 rows.append({"setting": "w", "method": method, "metric": "test_error", "n_problems": n,
                              "n_samples": n, "seed": s, "value": err})
+            right = n_test // 20 if n < helps_from else round((1 - min(rows[-2]["value"], 0.95)) * n_test)
+            rows += [{"setting": "w", "method": "SFT", "metric": "solved", "n_problems": n, "seed": s, "item": i,
+                      "value": float(i < right)} for i in range(n_test)]
     return pd.DataFrame(rows)
 
 
@@ -169,6 +176,21 @@ def test_claims_reproduce_for_a_two_fold_shift_and_reverse_for_a_half():
     assert eight["verdict"].filter(like="2x").iloc[0] in ("does not reproduce", "beyond the measured range")
     assert "beyond SFT's range" in eight["ours"].filter(like="2x").iloc[0] or \
         eight["verdict"].filter(like="2x").iloc[0] == "beyond the measured range"
+
+
+def test_claims_from_pi_sft_are_judged_only_where_sft_beats_pi_base():
+    """The regime gate: sizes where SFT is level with pi_base are not judged; with none left, the k claims
+    are not testable here (never "does not reproduce"), whatever RFT does."""
+    part = ps.claims(_fake(2.0, noise=0.0, helps_from=256), n_boot=300).set_index("claim")
+    row = part.filter(like="2x", axis=0).iloc[0]
+    assert row["verdict"] == "reproduces" and "64, 128: SFT not better than pi_base, not judged" in row["ours"]
+    assert "256" in row["ours"].split(" (")[0]
+    none = ps.claims(_fake(0.5, helps_from=4096), n_boot=300).set_index("claim")
+    assert none["verdict"].filter(like="2x").eq("not testable here").all()
+    assert none["verdict"].filter(like="power law").iloc[0] != "not testable here"  # SFT's own curve: no gate
+    gate = cells.regime_gate(_fake(2.0, helps_from=256))
+    assert gate.set_index("n_problems")["sft_helps"].to_dict() == {64: False, 128: False, 256: True, 512: True,
+                                                                   1024: True}
 
 
 def test_stuck_sft_is_not_testable():
@@ -229,3 +251,19 @@ def test_cells_are_written_as_they_finish_and_a_second_run_computes_nothing(monk
     cell_path("positive_scaling", "smoke", "gsm8k-like__seed0__n16").write_text("study,preset\n")
     with pytest.raises(ValueError, match="gsm8k-like__seed0__n16.csv"):
         ps.run(SMOKE, **small)
+
+
+def test_sft_sizes_extend_sfts_range_with_sft_alone():
+    """At `sft_sizes` only SFT is trained and scored (no samples, no RFT); the other cells keep their keys."""
+    scaling = dataclasses.replace(SMOKE.scaling, sizes=(16, 32), sft_sizes=(48,), seeds=(0,),
+                                  settings=SMOKE.scaling.settings[:1])
+    df = ps.run(dataclasses.replace(SMOKE, scaling=scaling))
+    at = df[df.n_problems == 48]
+    assert set(at.method) == {"SFT"} and set(at.metric) == {"test_error", "train_wall_s", "solved"}
+    assert {"RFT", "pi_sft"} <= set(df[df.n_problems == 32].method)
+    s = scaling.settings[0]
+    without = dataclasses.replace(SMOKE, scaling=dataclasses.replace(scaling, sft_sizes=()))
+    assert cells.cell_key("x", without, s, 0, 16, False) == cells.cell_key(
+        "x", dataclasses.replace(SMOKE, scaling=scaling), s, 0, 16, False)
+    with pytest.raises(ValueError, match="sft_sizes"):
+        ScalingConfig(sizes=(16, 32), sft_sizes=(32,))

@@ -4,7 +4,7 @@ import pytest
 
 import math
 
-from synthrl.scaling import bootstrap_efficiency, data_efficiency, fit_power_law, in_range
+from synthrl.scaling import bootstrap_efficiency, data_efficiency, fit_power_law, fit_power_law_by_seed, in_range
 
 SIZES = np.array([250, 500, 1000, 2000, 4000])  # 5 sizes spanning 16x, as the study needs
 
@@ -29,6 +29,42 @@ def test_the_exponent_interval_is_calibrated():
         low, high = fit_power_law(n, err).alpha_ci
         hits += low < 0.15 < high
     assert 0.92 <= hits / 400 <= 0.98
+
+def _seeded_curves(rng, alpha=0.15, spread=0.03, seeds=3, noise=0.01):
+    """Each seed its own exponent around `alpha`, its curve crossing the mean one mid-range (a seed's
+    nested draws share their problems across sizes, so its errors drift together)."""
+    n, err, seed = [], [], []
+    x = np.log(SIZES) - np.log(SIZES).mean()
+    for s in range(seeds):
+        n += list(SIZES)
+        err += list(2.0 * SIZES ** (-alpha) * np.exp(-rng.normal(0, spread) * x + rng.normal(0, noise, size=len(x))))
+        seed += [s] * len(SIZES)
+    return np.array(n), np.array(err), np.array(seed)
+
+
+def test_per_seed_fits_are_calibrated_where_the_pooled_fit_is_not():
+    """When seeds differ in their curves, the pooled fit counts each seed's nested sizes as independent
+    points and its interval is too narrow; the interval over per-seed fits holds the mean exponent about
+    95% of the time."""
+    pooled = by_seed = 0
+    for trial in range(300):
+        n, err, seed = _seeded_curves(np.random.default_rng(trial))
+        lo, hi = fit_power_law(n, err).alpha_ci
+        pooled += lo < 0.15 < hi
+        lo, hi = fit_power_law_by_seed(n, err, seed).alpha_ci
+        by_seed += lo < 0.15 < hi
+    assert 0.90 <= by_seed / 300 <= 0.99
+    assert pooled / 300 < 0.75
+
+
+def test_per_seed_fit_averages_the_seeds_exponents():
+    n, err, seed = _seeded_curves(np.random.default_rng(0), noise=0.0)
+    fit = fit_power_law_by_seed(n, err, seed)
+    each = [fit_power_law(n[seed == s], err[seed == s]).alpha for s in range(3)]
+    assert fit.alpha == pytest.approx(np.mean(each)) and fit.alpha_ci[0] < min(each) <= max(each) < fit.alpha_ci[1]
+    one = fit_power_law_by_seed(n[seed == 0], err[seed == 0], seed[seed == 0])
+    assert one == fit_power_law(n[seed == 0], err[seed == 0])  # one seed: the pooled fit
+
 
 def test_an_exact_power_law_is_fitted_exactly():
     exact = fit_power_law(SIZES, 2.0 * SIZES ** -0.05)

@@ -11,13 +11,21 @@ from synthrl.regime import RegimeTargets, check
 
 
 @pytest.mark.parametrize("lo, hi, expected", [
-    (0.039, 0.065, v.REPRODUCES),  # overlaps 0.05-0.15, excludes 0
+    (0.045, 0.075, v.REPRODUCES),  # inside 0.05-0.15 (midpoint 0.06), excludes 0
     (0.002, 0.022, v.DOES_NOT),  # the audit's math-like exponent: excludes the paper's range
     (-0.01, 0.08, v.INCONCLUSIVE),  # holds both the paper's range and no effect
     (-0.05, -0.01, v.DOES_NOT),  # reversed
 ])
 def test_interval_against_a_range(lo, hi, expected):
     assert v.interval(lo, hi, (0.05, 0.15), 0.0) == expected
+
+
+def test_against_a_range_the_point_estimate_must_lie_inside_it():
+    """The learning-rate arm's alpha 0.040 [0.026, 0.053] reaches into 0.05-0.15 but lies below it."""
+    assert v.interval(0.026, 0.053, (0.05, 0.15), 0.0, point=0.040) == v.INCONCLUSIVE
+    assert v.interval(0.026, 0.053, (0.05, 0.15), 0.0) == v.INCONCLUSIVE  # midpoint 0.0395
+    assert v.interval(0.030, 0.090, (0.05, 0.15), 0.0, point=0.060) == v.REPRODUCES
+    assert v.interval(0.140, 0.200, (0.05, 0.15), 0.0, point=0.160) == v.INCONCLUSIVE  # above the range
 
 
 def test_interval_against_a_point_value():

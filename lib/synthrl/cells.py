@@ -18,7 +18,7 @@ from synthrl import pipeline, verdicts
 from synthrl.cache import cache_key
 from synthrl.config import Preset, Setting, TrainConfig, to_dict
 from synthrl.presets import get_preset
-from synthrl.scaling import Efficiency, bootstrap_efficiency, fit_power_law
+from synthrl.scaling import Efficiency, bootstrap_efficiency, fit_power_law_by_seed
 
 
 def setting_preset(preset: Preset, setting: Setting) -> Preset:
@@ -139,7 +139,7 @@ def _timed(fn, *job) -> list[dict]:
 def cell_key(study: str, preset: Preset, *parts) -> str:
     """A cell's config hash: the preset as it is, except the study's lists of sizes and seeds and its
     workers (choosing which cells to run changes no cell), and the cell's own arguments."""
-    scaling = dataclasses.replace(preset.scaling, sizes=(1, 2), seeds=(0,), workers=1)  # the same for every choice
+    scaling = dataclasses.replace(preset.scaling, sizes=(1, 2), sft_sizes=(), seeds=(0,), workers=1)  # any choice
     return cache_key(study, to_dict(dataclasses.replace(preset, scaling=scaling)),
                      *[to_dict(p) if dataclasses.is_dataclass(p) else p for p in parts])
 
@@ -196,13 +196,14 @@ def base_errors(results: pd.DataFrame) -> pd.DataFrame:
 
 
 def fits(results: pd.DataFrame) -> pd.DataFrame:
-    """Power-law fit of test error against |D_syn| per setting and method, pi_base aside (alpha with a 95% t
-    interval). RFT-1 is fitted against its number of training samples (Fig. 9)."""
+    """Power-law fit of test error against |D_syn| per setting and method, pi_base aside: each seed's curve
+    fitted on its own, alpha with a 95% t interval over seeds (`scaling.fit_power_law_by_seed`). RFT-1 is
+    fitted against its number of training samples (Fig. 9)."""
     out = []
     e = results[(results.metric == "test_error") & (results.method != "pi_base")]
     for (setting, method), g in e.groupby(["setting", "method"]):
         try:
-            f = fit_power_law(g["n_samples"] if method == "RFT-1" else g["n_problems"], g["value"])
+            f = fit_power_law_by_seed(g["n_samples"] if method == "RFT-1" else g["n_problems"], g["value"], g["seed"])
         except ValueError as err:  # an error of 0 or a single size: no log-log fit
             out.append({"setting": setting, "method": method, "note": str(err)})
             continue
@@ -211,11 +212,48 @@ def fits(results: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(out, columns=["setting", "method", "a", "alpha", "alpha_lo", "alpha_hi", "r2", "note"])
 
 
+def regime_gate(results: pd.DataFrame) -> pd.DataFrame:
+    """Per setting and |D_syn|: whether SFT is better than pi_base there (`verdicts.sft_helps`, McNemar on
+    the same test problems in every seed), from the cells' "solved" rows; no row where they are missing."""
+    solved = results[results.metric == "solved"]
+    out = []
+    for setting, g in solved.groupby("setting"):
+        base = g[g.method == "pi_base"].sort_values("item")["value"].astype(bool).tolist()
+        sft = g[g.method == "SFT"]
+        for n, at in sft.groupby("n_problems"):
+            by_seed = [s.sort_values("item")["value"].astype(bool).tolist() for _, s in at.groupby("seed")]
+            out.append({"setting": setting, "n_problems": int(n), "seeds": len(by_seed),
+                        "sft_helps": bool(base) and verdicts.sft_helps(base, by_seed)})
+    return pd.DataFrame(out, columns=["setting", "n_problems", "seeds", "sft_helps"])
+
+
+NO_OUTCOMES = ("no per-problem outcomes of SFT and pi_base in these results: the paper's premise (SFT better "
+               "than pi_base) cannot be tested")
+
+
+def premise_note(results: pd.DataFrame, setting: str, sizes) -> str:
+    """Why claims at `sizes` (where `in_regime` says SFT is not better than pi_base) are not judged."""
+    if regime_gate(results).query("setting == @setting").empty:
+        return NO_OUTCOMES
+    return f"SFT is not better than pi_base at n = {', '.join(f'{int(n):,}' for n in sizes)} (McNemar in every seed)"
+
+
+def in_regime(results: pd.DataFrame, setting: str) -> tuple[list[int], list[int]]:
+    """The sizes of `setting` where SFT is better than pi_base (a claim about a method trained from pi_sft is
+    testable there), and the sizes where it is not or cannot be told (no per-problem outcomes)."""
+    gate = regime_gate(results)
+    helps = {int(n) for n in gate.loc[(gate.setting == setting) & gate.sft_helps, "n_problems"]}
+    sizes = sorted(int(n) for n in errors(results, setting, "SFT")["n_problems"].unique())
+    return [n for n in sizes if n in helps], [n for n in sizes if n not in helps]
+
+
 def efficiency(results: pd.DataFrame, setting: str, method: str, n_boot: int = 1000) -> Efficiency:
     """k-fold data efficiency of `method` over SFT (verdicts.py: only where the method's error lies
     inside SFT's measured range; bootstrap paired by seed). RFT is compared at equal |D_syn|; RFT-1
-    at its number of training samples (Fig. 9: the same number of samples as SFT)."""
+    at its number of training samples (Fig. 9: the same number of samples as SFT). `method`'s cells are
+    those at sizes in the regime (`in_regime`); SFT's curve uses every size."""
     sft, m = errors(results, setting, "SFT"), errors(results, setting, method)
+    m = m[m.n_problems.isin(in_regime(results, setting)[0])]
     n = m["n_samples"] if method == "RFT-1" else m["n_problems"]
     return bootstrap_efficiency(sft["n_problems"], sft["value"], sft["seed"], n, m["value"], m["seed"],
                                 method_groups=m["n_problems"].to_numpy(), n_boot=n_boot)
@@ -229,6 +267,11 @@ def efficiencies(results: pd.DataFrame, n_boot: int = 1000, methods=("RFT", "RFT
         for method in methods:
             if errors(results, setting, method).empty or errors(results, setting, "SFT").empty:
                 continue
+            regime, outside = in_regime(results, setting)
+            if not regime:
+                out.append({"setting": setting, "method": method, "sizes_used": [], "sizes_beyond": [],
+                            "outside_regime": outside, "note": "", "premise": premise_note(results, setting, outside)})
+                continue
             try:
                 e = efficiency(results, setting, method, n_boot)
             except ValueError as err:  # SFT's errors give no log-log fit (an error of 0)
@@ -236,8 +279,9 @@ def efficiencies(results: pd.DataFrame, n_boot: int = 1000, methods=("RFT", "RFT
                 continue
             out.append({"setting": setting, "method": method, "k": e.k, "k_lo": e.lo, "k_hi": e.hi,
                         "sizes_used": list(e.groups_used), "sizes_beyond": list(e.groups_beyond),
-                        "dropped": e.dropped, "note": ""})
-    return pd.DataFrame(out)
+                        "dropped": e.dropped, "outside_regime": outside, "note": ""})
+    return pd.DataFrame(out, columns=["setting", "method", "k", "k_lo", "k_hi", "sizes_used", "sizes_beyond", "dropped",
+                                      "outside_regime", "note", "premise"])
 
 
 def k_row(eff: pd.Series, paper, sft_stuck: bool) -> tuple[str, str]:
@@ -246,6 +290,9 @@ def k_row(eff: pd.Series, paper, sft_stuck: bool) -> tuple[str, str]:
         return "SFT's error does not move (floor or ceiling)", verdicts.NOT_TESTABLE
     if eff.get("note"):
         return f"no estimate: {eff['note']}", verdicts.NOT_TESTABLE
+    outside = ", ".join(f"{int(n):,}" for n in eff["outside_regime"])
+    if not eff["sizes_used"] and not eff["sizes_beyond"]:
+        return eff["premise"], verdicts.NOT_TESTABLE
     beyond = ", ".join(str(int(n)) for n in eff["sizes_beyond"])
     if not eff["sizes_used"]:
         return f"the method's error lies outside SFT's measured range at every size ({beyond})", verdicts.BEYOND_RANGE
@@ -253,6 +300,8 @@ def k_row(eff: pd.Series, paper, sft_stuck: bool) -> tuple[str, str]:
             f"{', '.join(str(int(n)) for n in eff['sizes_used'])}")
     if beyond:
         ours += f" ({beyond}: beyond SFT's range)"
+    if outside:
+        ours += f" ({outside}: SFT not better than pi_base, not judged)"
     if eff["dropped"] > 0:
         ours += f"; {eff['dropped']:.0%} of resamples dropped"
     return ours, verdicts.interval(eff["k_lo"], eff["k_hi"], paper, 1.0)

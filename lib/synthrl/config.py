@@ -179,6 +179,9 @@ class ScalingConfig:
     """The positive-data scaling study (Figs. 2a/2b, 3, 9): SFT and RFT at several |D_syn|."""
 
     sizes: tuple[int, ...] = (64, 128, 256, 512, 1024)  # our choice: 16x, nested per seed
+    # Sizes at which only SFT is trained (no samples, no RFT): SFT's measured range extended, so that a
+    # method's k-fold efficiency can be read inside it (an 8x effect at n needs SFT measured at 8n)
+    sft_sizes: tuple[int, ...] = ()
     seeds: tuple[int, ...] = (0, 1, 2)  # paper: a power law needs several seeds per size
     settings: tuple[Setting, ...] = (Setting("gsm8k-like"), Setting("math-like", world=HARD_WORLD))
     # Our choice: every run trains `epochs` passes over its data, but at least `min_steps`
@@ -206,6 +209,8 @@ class ScalingConfig:
     def __post_init__(self) -> None:
         if len(self.sizes) < 2 or min(self.sizes) < 1 or not self.seeds or not self.settings:
             raise ValueError("need two or more positive sizes, one or more seeds and settings")
+        if set(self.sft_sizes) & set(self.sizes) or any(n < 1 for n in self.sft_sizes):
+            raise ValueError(f"sft_sizes must be positive and apart from sizes; got {self.sft_sizes}")
         if self.epochs <= 0 or self.min_steps < 1 or self.workers < 1 or self.samples_per_problem < 1:
             raise ValueError("need epochs > 0, min_steps >= 1, workers >= 1 and samples_per_problem >= 1")
         if "SFT" not in self.methods or not set(self.methods) <= set(SCALING_METHODS):

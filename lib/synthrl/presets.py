@@ -69,8 +69,11 @@ PRESETS: dict[str, Preset] = {
     # base model. SFT and RFT at lr 3e-4 (a third of pi_base's peak: at 1e-3 SFT undid pretraining,
     # probes base-5x-teacher-both*) for exactly 3 epochs (no step floor), the budget that keeps the
     # positive-scaling study under 20 minutes on 2 cores. The quickstart's SFT: 4 epochs over its 2,000
-    # problems (with RFT at SFT's step count, `make demo` stays under 7 minutes).
-    "cpu": Preset(name="cpu", credit=CreditConfig(n_rollouts=64), n_pretrain_docs=30000, pretrain_solved=1.0,
+    # problems (with RFT at SFT's step count, `make demo` stays under 7 minutes). Every policy is scored
+    # on 1,319 held-out problems, as many as GSM8K's test split: the paired tests (the regime gate's
+    # McNemar of SFT against pi_base, per seed) need them, and greedy scoring costs seconds.
+    "cpu": Preset(name="cpu", n_test=1319, credit=CreditConfig(n_rollouts=64), n_pretrain_docs=30000,
+                  pretrain_solved=1.0,
                   pretrain_style="teacher", pretrain_worlds=(ArithConfig(), HARD_WORLD),
                   pretrain_unsolved_ops=("times",), sft=TrainConfig(epochs=4.0, lr=3e-4),
                   rft=TrainConfig(epochs=4.0, lr=3e-4),

@@ -48,6 +48,25 @@ def fit_power_law(n, err, confidence: float = 0.95) -> PowerLawFit:
                        (float(alpha - t * stderr), float(alpha + t * stderr)), float(r ** 2))
 
 
+def fit_power_law_by_seed(n, err, seed, confidence: float = 0.95) -> PowerLawFit:
+    """The power law fitted to each seed's sizes on its own, then averaged: alpha is the mean of the
+    seeds' exponents with a t interval over seeds, `a` their geometric mean, R^2 that of the pooled fit.
+    The sizes of one seed are nested draws (256 of its problems are among its 512), so its points are not
+    independent observations and the pooled fit's interval would be too narrow; the seeds are independent.
+    With one seed, the pooled fit (its interval treats the sizes as independent)."""
+    n, err, seed = (np.asarray(v) for v in (n, err, seed))
+    pooled = fit_power_law(n, err, confidence)
+    seeds = np.unique(seed)
+    if len(seeds) < 2:
+        return pooled
+    each = [fit_power_law(n[seed == s], err[seed == s], confidence) for s in seeds]
+    alphas = np.array([f.alpha for f in each])
+    half = _t_quantile(0.5 + confidence / 2, len(seeds) - 1) * alphas.std(ddof=1) / np.sqrt(len(seeds))
+    alpha = float(alphas.mean())
+    return PowerLawFit(float(np.exp(np.mean([np.log(f.a) for f in each]))), alpha,
+                       (alpha - float(half), alpha + float(half)), pooled.r2)
+
+
 def _linregress(x: np.ndarray, y: np.ndarray) -> tuple[float, float, float, float]:
     """scipy.stats.linregress's slope, intercept, r and slope standard error, by its own formulas and in
     its order of operations (scipy 1.17's floats; 1.18 orders its sums otherwise: within 1e-13 relative).

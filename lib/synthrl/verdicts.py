@@ -2,8 +2,9 @@
 
 - `interval`: a claim measured with a 95% interval against the paper's value or range and against
   "no effect". *Reproduces* only when the interval overlaps the paper's value or range and excludes
-  no effect; *does not reproduce* when it excludes the paper's value or range; *inconclusive* only
-  when it holds both.
+  no effect, and, against a range, the point estimate lies inside it (an interval that only reaches
+  into the range is *inconclusive*); *does not reproduce* when it excludes the paper's value or range;
+  *inconclusive* when it holds both.
 - `NOT_TESTABLE`: the inputs cannot show an effect (both arms at the floor or the ceiling, as in
   the smoke preset), never "reproduces". `at_bound` tells.
 - `BEYOND_RANGE`: a k-fold efficiency whose method error lies outside SFT's measured range.
@@ -37,18 +38,23 @@ VERDICTS = (REPRODUCES, DOES_NOT, INCONCLUSIVE, NOT_TESTABLE, BEYOND_RANGE)
 ALPHA = 0.05  # 95% intervals and two-sided tests throughout (our choice; the paper reports none)
 
 
-def interval(lo: float, hi: float, paper: float | tuple[float, float], null: float) -> str:
+def interval(lo: float, hi: float, paper: float | tuple[float, float], null: float,
+             point: float | None = None) -> str:
     """Judge an interval [lo, hi] against the paper's value (a point) or range (lo, hi; use
-    +-inf for one-sided claims such as k > 1) and against the value meaning no effect."""
+    +-inf for one-sided claims such as k > 1) and against the value meaning no effect. `point`: the
+    estimate the interval is around (its midpoint where None), which must lie inside a range."""
     if not (math.isfinite(lo) and math.isfinite(hi)) or lo > hi:
         return NOT_TESTABLE
     p_lo, p_hi = (paper, paper) if isinstance(paper, (int, float)) else paper
     eps = 1e-9 * max(1.0, abs(lo), abs(hi))  # an interval that ends on the paper's value (rounding) touches it
     overlaps_paper = lo <= p_hi + eps and hi >= p_lo - eps
     holds_null = lo <= null <= hi
+    point = (lo + hi) / 2 if point is None else point
     if not overlaps_paper:
         return DOES_NOT
-    return INCONCLUSIVE if holds_null else REPRODUCES
+    if holds_null or (p_lo < p_hi and not p_lo - eps <= point <= p_hi + eps):
+        return INCONCLUSIVE
+    return REPRODUCES
 
 
 def at_bound(values: Iterable[float], floor: float = 0.0, ceiling: float = 1.0, tol: float = 1e-9) -> bool:

@@ -37,22 +37,14 @@ def cell(preset: Preset, setting: Setting, seed: int, size: int, base: str, scor
     test = pipeline.test_problems(sp)
     sft_rows = pipeline.sft_rows(sp, problems)
     sft = cells.finetune(sp, "pi_sft", base, sft_rows, seed, len(sft_rows))
+    common = {"setting": setting.name, "task": sp.task, "seed": seed, "n_problems": size}
+    if preset.scaling.methods == ("SFT",):  # a size of `sft_sizes`: SFT's range only
+        return _method_rows(sp, base, test, {"SFT": sft_rows}, sft, seed, common)
     sampled = pipeline.samples(sp, sft, problems, seed)
     plus = pipeline.d_plus(sampled, sp.sampling.positives_per_problem)
     datasets = {"SFT": sft_rows, "RFT": plus, "RFT-epochs": plus, "RFT-1": pipeline.d_plus(sampled, 1)}
     datasets = {m: d for m, d in datasets.items() if m in preset.scaling.methods}
-    common = {"setting": setting.name, "task": sp.task, "seed": seed, "n_problems": size}
-    rows = []
-    for method, data in datasets.items():
-        budget = dataclasses.replace(sp, rft_steps="epochs") if method == "RFT-epochs" else sp
-        ckpt = sft if method == "SFT" else cells.rft_checkpoint(budget, base, data, seed, len(sft_rows))
-        scored = pipeline.evaluate_checkpoint(sp, ckpt, test)
-        rows.append({**common, "method": method, "metric": "test_error", "value": scored["test_error"],
-                     "n_samples": len(data), "n_test": len(test)})
-        if method == "SFT":  # per test problem, the paired outcomes the regime gate compares with pi_base's
-            rows += cells.solved_rows(scored["correct"], common, method)
-        rows.append({**common, "method": method, "metric": "train_wall_s",  # no data: pi_base, nothing trained
-                     "value": pipeline.train_log(ckpt)["wall_s"] if data else 0.0, "n_samples": len(data)})
+    rows = _method_rows(sp, base, test, datasets, sft, seed, common)
     rows += [{**common, "method": "pi_sft", "metric": m, "value": v, "n_samples": len(sampled)}
              for m, v in cells.yield_of(sampled).items()]
     rows.append({**common, "method": "RFT", "metric": "d_plus_problems", "value": len({r["uid"] for r in plus})})
@@ -61,6 +53,23 @@ def cell(preset: Preset, setting: Setting, seed: int, size: int, base: str, scor
             chosen = random.Random(seed).sample(data, min(preset.scaling.nll_samples, len(data)))
             for i, nll in enumerate(pipeline.nll_under(sp, base, chosen)):
                 rows.append({**common, "method": name, "metric": "nll_per_token", "value": nll, "sample": i})
+    return rows
+
+
+def _method_rows(sp: Preset, base: str, test: list, datasets: dict, sft: str, seed: int, common: dict) -> list[dict]:
+    """Each method's test error and training time (RFT's arms trained here from pi_base on their data, at the
+    budget `cells.rft_checkpoint` gives beside SFT's `datasets["SFT"]`), and SFT's outcome per test problem."""
+    rows = []
+    for method, data in datasets.items():
+        budget = dataclasses.replace(sp, rft_steps="epochs") if method == "RFT-epochs" else sp
+        ckpt = sft if method == "SFT" else cells.rft_checkpoint(budget, base, data, seed, len(datasets["SFT"]))
+        scored = pipeline.evaluate_checkpoint(sp, ckpt, test)
+        rows.append({**common, "method": method, "metric": "test_error", "value": scored["test_error"],
+                     "n_samples": len(data), "n_test": len(test)})
+        if method == "SFT":  # per test problem, the paired outcomes the regime gate compares with pi_base's
+            rows += cells.solved_rows(scored["correct"], common, method)
+        rows.append({**common, "method": method, "metric": "train_wall_s",  # no data: pi_base, nothing trained
+                     "value": pipeline.train_log(ckpt)["wall_s"] if data else 0.0, "n_samples": len(data)})
     return rows
 
 
@@ -77,7 +86,7 @@ def ablation_preset(preset: Preset, ablation: str) -> Preset:
 
 def run(preset: Preset | str = "cpu", progress: bool = False, ablation: str | None = None, ray: str | None = None,
         only_sizes: tuple[int, ...] | None = None, **overrides) -> pd.DataFrame:
-    """The tidy results of every cell, with provenance. Each cell's rows are written as it finishes
+    """The tidy results of every cell (SFT alone at `sft_sizes`), with provenance. Each cell's rows are written as it finishes
     (`cells.run_cells`, data/results/cells/STUDY__PRESET/) and a committed cell of the same config is read,
     not recomputed; `only_sizes` computes the missing cells of those sizes only, and the results then list
     the cells still missing in `df.attrs["missing_cells"]`. `ablation="lr"` runs the preset's
@@ -94,10 +103,11 @@ def run(preset: Preset | str = "cpu", progress: bool = False, ablation: str | No
     start = time.perf_counter()
     base = cells.shared_base(preset)
     biggest, first_seed = max(cfg.sizes), cfg.seeds[0]
-    jobs = [(preset, s, seed, size, base, size == biggest and seed == first_seed)
-            for size in sorted(cfg.sizes) for s in cfg.settings for seed in cfg.seeds]
-    named = [(f"{s.name}__seed{seed}__n{size}", cells.cell_key(study, preset, s, seed, size, nll))
-             for _, s, seed, size, _, nll in jobs]
+    sft_only = dataclasses.replace(preset, scaling=dataclasses.replace(cfg, methods=("SFT",)))
+    jobs = [(preset if size in cfg.sizes else sft_only, s, seed, size, base, size == biggest and seed == first_seed)
+            for size in sorted(cfg.sizes + cfg.sft_sizes) for s in cfg.settings for seed in cfg.seeds]
+    named = [(f"{s.name}__seed{seed}__n{size}", cells.cell_key(study, p, s, seed, size, nll))
+             for p, s, seed, size, _, nll in jobs]
     rows, missing = cells.run_cells(study, preset, cell, jobs, named, "positive scaling cells", progress, ray,
                                     compute=None if only_sizes is None else (lambda job: job[3] in only_sizes))
     rows += cells.base_rows(preset, base)
@@ -131,7 +141,7 @@ def claims(results: pd.DataFrame, n_boot: int = 1000) -> pd.DataFrame:
             else:
                 add(claim, "alpha about 0.05-0.15",
                     f"alpha = {s.alpha:.3f} [{s.alpha_lo:.3f}, {s.alpha_hi:.3f}], R^2 = {s.r2:.2f}",
-                    verdicts.interval(s.alpha_lo, s.alpha_hi, PAPER_ALPHA, 0.0))
+                    verdicts.interval(s.alpha_lo, s.alpha_hi, PAPER_ALPHA, 0.0, point=s.alpha))
         for method, claim, paper_text, paper in (
                 ("RFT", "Fig. 2: RFT on D+ matches SFT on 2x the D_syn", "k = 2", 2.0),
                 ("RFT-epochs", "Fig. 2: RFT trained for its own epochs over D+ (the paper's setting) matches SFT on "
@@ -141,7 +151,11 @@ def claims(results: pd.DataFrame, n_boot: int = 1000) -> pd.DataFrame:
             if (setting, method) in eff.index:
                 add(claim, paper_text, *cells.k_row(eff.loc[(setting, method)], paper, stuck))
         nll = results[(results.setting == setting) & (results.metric == "nll_per_token")]
-        if not nll.empty and {"D_syn", "D+"} <= set(nll.method):
+        at = int(nll["n_problems"].max()) if not nll.empty else 0
+        if not nll.empty and {"D_syn", "D+"} <= set(nll.method) and at not in cells.in_regime(results, setting)[0]:
+            add("Fig. 3: D+ has lower NLL under pi_base than D_syn", "lower",
+                f"pi_sft's D+ at n = {at:,}: {cells.premise_note(results, setting, [at])}", verdicts.NOT_TESTABLE)
+        elif not nll.empty and {"D_syn", "D+"} <= set(nll.method):
             a, b = nll[nll.method == "D+"]["value"], nll[nll.method == "D_syn"]["value"]
             ci = stats.ttest_ind(a, b, equal_var=False).confidence_interval(0.95)  # Welch
             add("Fig. 3: D+ has lower NLL under pi_base than D_syn", "lower",
