@@ -2,8 +2,10 @@
 and the preference trainer's diagnostics are recorded, and the claims are judged by the kit's rules."""
 import dataclasses
 
+import pandas as pd
 import pytest
 
+from synthrl import cells
 from synthrl.presets import get_preset
 from synthrl.studies import negative_scaling as ns
 from synthrl.verdicts import NOT_TESTABLE, VERDICTS
@@ -75,7 +77,10 @@ def test_claims_are_judged_and_not_testable_at_the_floor(results):
     if (errors == 1.0).all():  # smoke: nothing learns, so no comparison of test errors can show an effect
         assert (claims[on_errors].verdict == NOT_TESTABLE).all()
     q = results[results.metric == "q_prefix"]["value"]  # Fig. 7 compares Q: testable unless all Q are 0 (or all 1)
-    assert (claims[~on_errors].verdict == NOT_TESTABLE).all() == bool((q == 0).all() or (q == 1).all())
+    if cells.in_regime(results, "gsm8k-like")[0]:
+        assert (claims[~on_errors].verdict == NOT_TESTABLE).all() == bool((q == 0).all() or (q == 1).all())
+    else:  # the regime gate: SFT nowhere better than pi_base, so no claim about a method from pi_sft is judged
+        assert (claims.verdict == NOT_TESTABLE).all()
     assert (~on_errors).sum() >= 1
 
 
@@ -160,3 +165,53 @@ def test_explorer_reruns_one_cell_with_the_chosen_cut_and_rollouts(results):
     cost = df[(df.metric == "rollouts") & (df.method == "D-")]["value"].iloc[0]
     full = results[(results.metric == "rollouts") & (results.method == "D-") & (results.n_problems == 16)]["value"].iloc[0]
     assert cost % 2 == 0 and cost == full * 2 / SMOKE.negative.credit.n_rollouts
+
+
+def _gate_results(helps_at: set[int]) -> pd.DataFrame:
+    """pi_base solves 20 of 400 test problems; SFT 20 more at the sizes in `helps_at` (3 seeds), else the same
+    20; a method's test error at every size."""
+    rows = [{"setting": "w", "method": "pi_base", "metric": "solved", "n_problems": 0, "seed": 0, "item": i,
+             "value": float(i < 20)} for i in range(400)]
+    for n in (64, 128):
+        for seed in range(3):
+            rows += [{"setting": "w", "method": "SFT", "metric": "solved", "n_problems": n, "seed": seed, "item": i,
+                      "value": float(i < (40 if n in helps_at else 20))} for i in range(400)]
+            rows += [{"setting": "w", "method": m, "metric": "test_error", "n_problems": n, "seed": seed,
+                      "value": 0.9 - 0.01 * seed} for m in ("SFT", "naive DPO")]
+    return pd.DataFrame(rows)
+
+
+def test_the_regime_gate_leaves_out_cells_where_sft_does_not_beat_pi_base():
+    some = _gate_results({128})
+    assert cells.in_regime(some, "w") == ([128], [64])
+    judged, note = cells.judged_rows(some, "w")
+    assert set(judged[judged.method == "naive DPO"].n_problems) == {128}
+    assert set(judged[judged.method == "SFT"].n_problems) == {64, 128}  # SFT's own curve: every size
+    assert "n = 64" in note
+    rows = [{"setting": "w", "ours": "x", "verdict": "reproduces"}]
+    cells.gate_verdicts(rows, some, "w", 0)
+    assert rows[0]["verdict"] == "reproduces" and "n = 64" in rows[0]["ours"]
+    rows = [{"setting": "w", "ours": "x", "verdict": "does not reproduce"}]
+    cells.gate_verdicts(rows, _gate_results(set()), "w", 0)
+    assert rows[0]["verdict"] == NOT_TESTABLE  # never "does not reproduce" outside the regime
+    unknown = _gate_results({64, 128})
+    unknown = unknown[unknown.metric != "solved"]
+    assert cells.premise_note(unknown, "w", [64]) == cells.NO_OUTCOMES
+
+
+def test_cells_are_committed_and_the_smallest_size_runs_its_extra_methods(results, monkeypatch):
+    small = dict(sizes=(16, 32), seeds=(0,), settings=("gsm8k-like",), methods=("naive DPO",),
+                 smallest_size_methods=("DPOP",))
+    first = ns.run(SMOKE, **small)
+    trained = first[first.metric == "test_error"]
+    assert "DPOP" in set(trained[trained.n_problems == 16].method)
+    assert "DPOP" not in set(trained[trained.n_problems == 32].method)
+
+    def no_cell(*job):
+        raise AssertionError("a committed cell was computed again")
+
+    monkeypatch.setattr(ns, "cell", no_cell)
+    monkeypatch.setattr(ns.positive, "cell", no_cell)
+    again = ns.run(SMOKE, **small)
+    shown = ["setting", "method", "metric", "n_problems", "seed", "value"]
+    pd.testing.assert_frame_equal(first[shown].reset_index(drop=True), again[shown].reset_index(drop=True))

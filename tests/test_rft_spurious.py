@@ -5,7 +5,7 @@ import math
 import pytest
 
 from arith_helpers import problem_with_distractor, step_text
-from synthrl import spurious
+from synthrl import cells, spurious
 from synthrl.credit import TraceCredit
 from synthrl.config import SpuriousConfig
 from synthrl.presets import get_preset
@@ -110,12 +110,15 @@ def test_the_study_records_every_count_and_arm_with_its_fractions(results):
             assert (clean.fillna(0) == 0).all()
             pi_sft = s[s.method == "pi_sft"].set_index("metric")["value"]
             assert 0 <= pi_sft["sample_accuracy"] <= 1 and pi_sft["chance_rate"] == 1 / 10
-    assert (results[results.method == "pi_base"].metric == "test_error").all()
+    assert set(results[results.method == "pi_base"].metric) == {"test_error", "solved"}  # solved: the regime gate
 
 
 def test_claims_are_complete_and_judged_by_the_rules(results):
     claims = rs.claims(results)
-    assert len(claims) == 5 * results.setting.nunique() and claims.verdict.isin(VERDICTS).all()
+    assert len(claims) == 6 * results.setting.nunique() and claims.verdict.isin(VERDICTS).all()
+    assert claims.claim.str.contains("share of D\+'s positives with a wrong step grows").sum() == results.setting.nunique()
+    if not any(cells.in_regime(results, s)[0] for s in results.setting.dropna().unique()):  # the regime gate
+        assert (claims.verdict == NOT_TESTABLE).all()
     errors = results[(results.metric == "test_error") & (results.method != "pi_base")]["value"]
     if (errors == 1.0).all():  # smoke: nothing learns, so no comparison of test errors can show an effect
         assert (claims[~claims.claim.str.contains("holds positives")].verdict == NOT_TESTABLE).all()

@@ -136,11 +136,17 @@ def _timed(fn, *job) -> list[dict]:
     return [*rows, {_WALL: time.perf_counter() - start}]
 
 
-def cell_key(study: str, preset: Preset, *parts) -> str:
+def cell_key(study: str, preset: Preset, *parts, unused: tuple[str, ...] = ()) -> str:
     """A cell's config hash: the preset as it is, except the study's lists of sizes and seeds and its
-    workers (choosing which cells to run changes no cell), and the cell's own arguments."""
-    scaling = dataclasses.replace(preset.scaling, sizes=(1, 2), sft_sizes=(), seeds=(0,), workers=1)  # any choice
-    return cache_key(study, to_dict(dataclasses.replace(preset, scaling=scaling)),
+    workers (choosing which cells to run changes no cell), and the Preset fields named in `unused` (the
+    configs of other studies, which the cell never reads), each at its default; and the cell's own arguments."""
+    chosen = {"scaling": dataclasses.replace(preset.scaling, sizes=(1, 2), sft_sizes=(), seeds=(0,), workers=1),
+              "negative": dataclasses.replace(preset.negative, sizes=(), seeds=()),
+              "spurious": dataclasses.replace(preset.spurious, seeds=())}  # the same for any choice of cells
+    defaults = {f.name: f.default_factory() for f in dataclasses.fields(Preset) if f.name in unused}
+    if unknown := set(unused) - set(defaults):
+        raise ValueError(f"not a Preset config with a default: {sorted(unknown)}")
+    return cache_key(study, to_dict(dataclasses.replace(preset, **{**chosen, **defaults})),
                      *[to_dict(p) if dataclasses.is_dataclass(p) else p for p in parts])
 
 
@@ -245,6 +251,35 @@ def in_regime(results: pd.DataFrame, setting: str) -> tuple[list[int], list[int]
     helps = {int(n) for n in gate.loc[(gate.setting == setting) & gate.sft_helps, "n_problems"]}
     sizes = sorted(int(n) for n in errors(results, setting, "SFT")["n_problems"].unique())
     return [n for n in sizes if n in helps], [n for n in sizes if n not in helps]
+
+
+def judged_rows(results: pd.DataFrame, setting: str) -> tuple[pd.DataFrame, str]:
+    """The results a claim about a method trained from pi_sft is judged on in `setting`: pi_base's and SFT's
+    rows, and the other methods' at the sizes `in_regime`; and the note that says which sizes were left out
+    ("" if none). With no size in the regime, the results as they are and the note saying why: every such
+    claim of the setting is then not testable here (`gate_verdicts`)."""
+    regime, outside = in_regime(results, setting)
+    if not outside:
+        return results, ""
+    note = premise_note(results, setting, outside)
+    if not regime:
+        return results, note
+    other = (results.setting == setting) & ~results.method.isin(["SFT", "pi_base"]) & (results.n_problems > 0)
+    return results[~other | results.n_problems.isin(regime)], note + ": those cells not judged"
+
+
+def gate_verdicts(rows: list[dict], results: pd.DataFrame, setting: str, start: int) -> None:
+    """The regime gate applied to the claims rows[start:] of `setting` (about methods trained from pi_sft):
+    with no size in the regime each is not testable here, with some left out its "ours" says which."""
+    regime, outside = in_regime(results, setting)
+    if not outside:
+        return
+    note = premise_note(results, setting, outside)
+    for r in rows[start:]:
+        if not regime:
+            r.update(ours=f"{note}; {r['ours']}", verdict=verdicts.NOT_TESTABLE)
+        elif "not judged" not in r["ours"]:
+            r["ours"] += f" ({note}: those cells not judged)"
 
 
 def efficiency(results: pd.DataFrame, setting: str, method: str, n_boot: int = 1000) -> Efficiency:

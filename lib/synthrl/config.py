@@ -254,13 +254,15 @@ class NegativeConfig:
     grpo_generations: int = 8
     grpo_epochs: float = 1.0
     methods: tuple[str, ...] = NEGATIVE_METHODS
+    # Methods run beside `methods` at the study's smallest size only (empty: none; our choice, for their cost)
+    smallest_size_methods: tuple[str, ...] = ()
     # Fig. 7 (claim C6), in the largest cell of the first seed: pi_sft's first sample of each of this many test
     # problems, every step prefix scored by rollouts (`credit`) under pi_sft, per-step DPO (the first pit
     # definition) and naive DPO, each step by its exact label. Our choice; 0: not measured
     q_traces: int = 60
 
     def __post_init__(self) -> None:
-        if unknown := set(self.methods) - set(NEGATIVE_METHODS):
+        if unknown := set(self.methods + self.smallest_size_methods) - set(NEGATIVE_METHODS):
             raise ValueError(f"unknown methods {sorted(unknown)}; choose from {NEGATIVE_METHODS}")
         if not self.first_pits or set(self.first_pits) - set(FIRST_PIT_DEFINITIONS):
             raise ValueError(f"first_pits must be a non-empty subset of {FIRST_PIT_DEFINITIONS}")

@@ -78,19 +78,25 @@ PRESETS: dict[str, Preset] = {
                   pretrain_unsolved_ops=("times",), sft=TrainConfig(epochs=4.0, lr=3e-4),
                   rft=TrainConfig(epochs=4.0, lr=3e-4),
                   # The positive-scaling study where the paper's premise holds: SFT is no worse than pi_base
-                  # from 256 problems on (the committed 64-1,024 study, the training recipe unchanged), so 16x
-                  # from 256, fixed from SFT alone before the run; RFT both at SFT's steps and at its own
-                  # epochs over D+ (the paper's setting), and RFT-1 (one positive per problem, Fig. 9)
-                  scaling=ScalingConfig(sizes=(256, 512, 1024, 2048, 4096), min_steps=1,
+                  # from 256 problems on (fixed from SFT alone before the run), 16x from 256; RFT both at SFT's
+                  # steps and at its own epochs over D+ (the paper's setting), and RFT-1 (one positive per
+                  # problem, Fig. 9). SFT alone at 8,192: an 8x effect at the negative study's larger size is
+                  # read inside SFT's measured range
+                  scaling=ScalingConfig(sizes=(256, 512, 1024, 2048, 4096), sft_sizes=(8192,), min_steps=1,
                                         methods=("SFT", "RFT", "RFT-epochs", "RFT-1")),
-                  # The negative-data study's cells, set by its time limit (30 minutes on 2 cores) before any cpu
-                  # claim was run (a cell of 64 problems with every method costs about 3 minutes, rollouts and
-                  # preference runs the most, growing with the size): sizes 64 and 128, where an 8x effect is read
-                  # inside SFT's measured range (SFT runs to 1,024), 3 seeds, both settings, and 4 negatives per
-                  # problem, not the paper's 8 (it halves the rollouts). Rollouts decode 1,024 rows at a time
-                  # (probe decode_batch: 1.6x the 128 of sampling)
-                  negative=NegativeConfig(sizes=(64, 128), seeds=(0, 1, 2), negatives_per_problem=4,
-                                          credit=CreditConfig(n_rollouts=8, rollout_batch=1024))),
+                  # The negative-data study at the two smallest sizes where the regime gate holds in both
+                  # settings (SFT better than pi_base by McNemar in every seed: 512 and 1,024; at 256 it is not),
+                  # a rule fixed before SFT's cells were read; the paper's 8 negatives per problem, 3 seeds, both
+                  # settings. Pooled advantages, AWR, advantage-filtered RFT and GRPO at the smaller size only
+                  # (their cost). Rollouts decode 1,024 rows at a time (probe decode_batch: 1.6x the 128 of
+                  # sampling)
+                  negative=NegativeConfig(sizes=(512, 1024), seeds=(0, 1, 2), negatives_per_problem=8,
+                                          methods=("oracle per-step DPO", "naive DPO", "DPOP"),
+                                          smallest_size_methods=("pooled per-step DPO", "AWR",
+                                                                 "advantage-filtered RFT", "GRPO"),
+                                          credit=CreditConfig(n_rollouts=8, rollout_batch=1024)),
+                  # RFT's spurious positives at the smallest size of the regime (as the negative study's)
+                  spurious=SpuriousConfig(size=512)),
     # One GPU: a harder world and a ~20M-parameter model.
     "gpu": Preset(
         name="gpu",

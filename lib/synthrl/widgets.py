@@ -141,7 +141,6 @@ def scaling_explorer(preset, results=None):
     import matplotlib.pyplot as plt
     from IPython.display import display
 
-    from synthrl import figures
     from synthrl.studies import positive_scaling
 
     cfg = preset.scaling
@@ -344,7 +343,6 @@ def spurious_explorer(preset):
     import matplotlib.pyplot as plt
     from IPython.display import display
 
-    from synthrl import figures
     from synthrl.studies import rft_spurious
 
     cfg = preset.spurious

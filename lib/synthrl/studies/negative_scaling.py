@@ -193,32 +193,43 @@ def with_overrides(preset: Preset | str, settings=None, **negative) -> Preset:
     return dataclasses.replace(preset, negative=dataclasses.replace(preset.negative, **negative))
 
 
-def run(preset: Preset | str = "cpu", progress: bool = False, ray: str | None = None, **overrides) -> pd.DataFrame:
-    """The tidy results of every cell, with the positive-scaling rows (pi_base, SFT, RFT) at every
-    scaling size and provenance. Cells run as the scaling study's do (`synthrl.pool`: its `workers`
-    here, or on the Ray cluster at `ray`); the positive cells are the positive-scaling study's, free
-    once it has run."""
-    from synthrl.pool import map_cells
+def cell_preset(preset: Preset, size: int, sizes) -> Preset:
+    """The preset of one cell: at the smallest size, `smallest_size_methods` run beside `methods`."""
+    cfg = preset.negative
+    extra = tuple(m for m in cfg.smallest_size_methods if m not in cfg.methods) if size == min(sizes) else ()
+    return dataclasses.replace(preset, negative=dataclasses.replace(cfg, methods=cfg.methods + extra,
+                                                                    smallest_size_methods=()))
 
+
+def run(preset: Preset | str = "cpu", progress: bool = False, ray: str | None = None,
+        only_sizes: tuple[int, ...] | None = None, **overrides) -> pd.DataFrame:
+    """The tidy results of every cell, with the positive-scaling rows (pi_base, SFT, RFT) at every
+    scaling size and provenance. The positive rows are the positive-scaling study's cells (read where
+    committed, `positive_scaling.run`); each negative cell's rows are written as it finishes (`cells.run_cells`)
+    and a committed cell of the same config is read. `only_sizes` computes the missing cells of those sizes
+    only (`df.attrs["missing_cells"]` names the rest). Cells run as the scaling study's do (`synthrl.pool`:
+    its `workers` here, or on the Ray cluster at `ray`)."""
     preset = with_overrides(get_preset(preset) if isinstance(preset, str) else preset, **overrides)
     start = time.perf_counter()
     base = cells.shared_base(preset)
     cfg = preset.negative
     sizes, seeds = cfg.sizes or preset.scaling.sizes, cfg.seeds or preset.scaling.seeds
-    settings = preset.scaling.settings
-    workers = preset.scaling.workers
-    positive_cells = [(preset, s, seed, n, base, False) for n in sorted(set(preset.scaling.sizes) | set(sizes),
-                                                                        reverse=True)
-                      for s in settings for seed in seeds]
-    rows = [r for r in map_cells(positive.cell, positive_cells, workers, "positive-scaling cells (SFT, RFT)", progress,
-                                 ray) if r["method"] in ("SFT", "RFT", "pi_sft")]
-    jobs = [(preset, s, seed, n, base, n == max(sizes) and seed == seeds[0])
-            for n in sorted(sizes, reverse=True) for s in settings for seed in seeds]
-    rows += map_cells(cell, jobs, workers, "negative-scaling cells", progress, ray)
-    rows += cells.base_rows(preset, base)
-    rows = [{"study": STUDY, "preset": preset.name, **r} for r in rows]
+    scaling_sizes = tuple(sorted(set(preset.scaling.sizes) | (set(sizes) - set(preset.scaling.sft_sizes))))
+    pos = positive.run(preset, progress=progress, ray=ray, only_sizes=only_sizes, sizes=scaling_sizes, seeds=seeds)
+    keep = pos.method.isin(["SFT", "RFT", "pi_sft", "pi_base"])
+    rows = [{k: v for k, v in r.items() if not (isinstance(v, float) and v != v)}
+            for r in pos[keep].to_dict("records")]
+    jobs = [(cell_preset(preset, n, sizes), s, seed, n, base, n == max(sizes) and seed == seeds[0])
+            for n in sorted(sizes) for s in preset.scaling.settings for seed in seeds]
+    named = [(f"{s.name}__seed{seed}__n{n}", cells.cell_key(STUDY, p, s, seed, n, q, unused=("star", "spurious")))
+             for p, s, seed, n, _, q in jobs]
+    got, missing = cells.run_cells(STUDY, preset, cell, jobs, named, "negative-scaling cells", progress, ray,
+                                   compute=None if only_sizes is None else (lambda job: job[3] in only_sizes))
+    rows = [{**r, "study": STUDY, "preset": preset.name} for r in rows + got]
     df = table(rows, provenance(cache_key(to_dict(preset)), time.perf_counter() - start))
-    return df.sort_values(["setting", "method", "metric", "n_problems", "seed"], kind="stable", ignore_index=True)
+    df = df.sort_values(["setting", "method", "metric", "n_problems", "seed"], kind="stable", ignore_index=True)
+    df.attrs["missing_cells"] = pos.attrs.get("missing_cells", []) + missing
+    return df
 
 
 # ---- analysis ------------------------------------------------------------------------------------
@@ -264,7 +275,9 @@ def claims(results: pd.DataFrame, n_boot: int = 1000) -> pd.DataFrame:
                 continue
             add(f"Fig. 5: {method} matches SFT on 8x the D_syn", "k = 8",
                 *cells.k_row(eff.loc[(setting, method)], PAPER_K, stuck))
-        trend = _trend(results, setting, "naive DPO")
+        start = len(rows)  # the claims below: every method trained from pi_sft, judged where SFT beats pi_base
+        judged, _ = cells.judged_rows(results, setting)
+        trend = _trend(judged, setting, "naive DPO")
         if trend is not None:
             slope, lo, hi = trend
             ours = f"naive DPO - SFT error: {slope:+.3f} per doubling [{lo:+.3f}, {hi:+.3f}]"
@@ -274,12 +287,13 @@ def claims(results: pd.DataFrame, n_boot: int = 1000) -> pd.DataFrame:
                 ("pooled per-step DPO", per_step_name("min"), "Fig. 10: advantages from pi_sft's samples too "
                                                               "improve per-step DPO"),
                 ("advantage-filtered RFT", "RFT", "Fig. 11: advantage-filtered RFT beats RFT")):
-            d = _difference(results, setting, method, other)
+            d = _difference(judged, setting, method, other)
             if d is not None:
                 mean, lo, hi = d
                 add(claim, "lower error", f"{method} - {other}: {mean:+.3f} [{lo:+.3f}, {hi:+.3f}] over sizes and seeds",
                     verdicts.NOT_TESTABLE if stuck else verdicts.interval(lo, hi, (-math.inf, 0.0), 0.0))
-        _q_claims(results, setting, add, n_boot)
+        _q_claims(judged, setting, add, n_boot)
+        cells.gate_verdicts(rows, results, setting, start)
     return pd.DataFrame(rows)
 
 

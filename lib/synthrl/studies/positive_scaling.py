@@ -25,6 +25,7 @@ from synthrl.results import provenance, table
 STUDY = "positive_scaling"
 METHODS = ("SFT", "RFT", "RFT-epochs", "RFT-1")
 PAPER_ALPHA = (0.05, 0.15)  # paper.md, claim 1: exponents of about 0.15 and 0.05
+UNUSED = ("credit", "star", "negative", "spurious")  # the Preset configs a cell never reads (`cells.cell_key`)
 
 
 def cell(preset: Preset, setting: Setting, seed: int, size: int, base: str, score_nll: bool) -> list[dict]:
@@ -86,9 +87,9 @@ def ablation_preset(preset: Preset, ablation: str) -> Preset:
 
 def run(preset: Preset | str = "cpu", progress: bool = False, ablation: str | None = None, ray: str | None = None,
         only_sizes: tuple[int, ...] | None = None, **overrides) -> pd.DataFrame:
-    """The tidy results of every cell (SFT alone at `sft_sizes`), with provenance. Each cell's rows are written as it finishes
-    (`cells.run_cells`, data/results/cells/STUDY__PRESET/) and a committed cell of the same config is read,
-    not recomputed; `only_sizes` computes the missing cells of those sizes only, and the results then list
+    """The tidy results of every cell (SFT alone at `sft_sizes`), with provenance. Each cell's rows are
+    written as it finishes (`cells.run_cells`, data/results/cells/STUDY__PRESET/) and a committed cell of
+    the same config is read, not recomputed; `only_sizes` computes the missing cells of those sizes only, and the results then list
     the cells still missing in `df.attrs["missing_cells"]`. `ablation="lr"` runs the preset's
     learning-rate arms (same sizes, seeds and pi_base) instead of its settings, `ablation=
     "one_positive"` RFT-1 beside SFT; their results are saved as `positive_scaling_<ablation>`.
@@ -106,7 +107,7 @@ def run(preset: Preset | str = "cpu", progress: bool = False, ablation: str | No
     sft_only = dataclasses.replace(preset, scaling=dataclasses.replace(cfg, methods=("SFT",)))
     jobs = [(preset if size in cfg.sizes else sft_only, s, seed, size, base, size == biggest and seed == first_seed)
             for size in sorted(cfg.sizes + cfg.sft_sizes) for s in cfg.settings for seed in cfg.seeds]
-    named = [(f"{s.name}__seed{seed}__n{size}", cells.cell_key(study, p, s, seed, size, nll))
+    named = [(f"{s.name}__seed{seed}__n{size}", cells.cell_key(study, p, s, seed, size, nll, unused=UNUSED))
              for p, s, seed, size, _, nll in jobs]
     rows, missing = cells.run_cells(study, preset, cell, jobs, named, "positive scaling cells", progress, ray,
                                     compute=None if only_sizes is None else (lambda job: job[3] in only_sizes))

@@ -8,7 +8,7 @@ import time
 import numpy as np
 import pandas as pd
 
-from synthrl import pipeline, verdicts
+from synthrl import cells, pipeline, verdicts
 from synthrl.cache import cache_key
 from synthrl.config import Preset, to_dict
 from synthrl.credit import FIRST_PIT_DEFINITIONS, TraceCredit, with_pool
@@ -45,7 +45,7 @@ def scored_traces(preset: Preset) -> dict:
     """The study's inputs, all cached stages: pi_sft's negatives, their credit under pi_sft and
     RFT rollouts, and pi_sft's samples per problem (the pool of the Fig. 10 variant)."""
     world = pipeline.make_task(preset)
-    d_syn, _, sft, sampled, _, rft = pipeline.positive_run(preset)
+    d_syn, base, sft, sampled, _, rft = pipeline.positive_run(preset)
     problems, traces = negative_traces(world, d_syn, sampled, preset.credit.n_traces, preset.seed)
     if not traces:
         raise RuntimeError("pi_sft produced no negative trace with a labelled wrong step to score")
@@ -53,6 +53,7 @@ def scored_traces(preset: Preset) -> dict:
     for r in sampled:
         pool.setdefault(r["uid"], []).append(r["completion"])
     return {"world": world, "n_problems": len(d_syn), "problems": problems, "traces": traces, "pool": pool,
+            "policies": {"pi_base": base, "SFT": sft},
             "credits": {"SFT": pipeline.credits(preset, sft, problems, traces),
                         "RFT": pipeline.credits(preset, rft, problems, traces)}}
 
@@ -67,6 +68,12 @@ def run(preset: Preset | str = "cpu") -> pd.DataFrame:
     rows = []
     for policy, found in scored["credits"].items():
         rows += [{**common, "method": policy, **r} for r in q_rows(world, problems, found)]
+    test = pipeline.test_problems(preset)
+    for policy, ckpt in scored["policies"].items():  # the regime gate: SFT against pi_base on the same problems
+        got = pipeline.evaluate_checkpoint(preset, ckpt, test)
+        at = {**common, "n_problems": 0 if policy == "pi_base" else scored["n_problems"]}
+        rows += [{**at, "method": policy, "metric": "test_error", "value": got["test_error"], "n_test": len(test)},
+                 *cells.solved_rows(got["correct"], at, policy)]
     sft_credit = scored["credits"]["SFT"]
     counts = tuple(n for n in (1, 2, 4, 8, 16, 32, 64) if n <= preset.credit.n_rollouts)
     # Fig. 10 variant: pi_sft's own samples of each problem count as extra rollouts
@@ -130,7 +137,25 @@ def claims(results: pd.DataFrame) -> pd.DataFrame:
                          "ours": f"{sum(before) / len(before):.3f} -> {sum(after) / len(after):.3f} "
                                  f"(McNemar: {t['c']} gained, {t['b']} lost, p = {t['p']:.3g})",
                          "verdict": verdict if testable else verdicts.NOT_TESTABLE})
+    premise = _premise(results)
+    if premise:  # the regime gate: pi_sft's negatives as the paper has them only where SFT beats pi_base
+        rows = [{**r, "ours": f"{premise}; {r['ours']}", "verdict": verdicts.NOT_TESTABLE} for r in rows]
     return pd.DataFrame([*rows, fig7])
+
+
+def _premise(results: pd.DataFrame) -> str:
+    """"" when SFT is better than pi_base on the test problems (`verdicts.sft_helps`), else why not."""
+    solved = results[results.metric == "solved"]
+    if solved.empty:
+        return cells.NO_OUTCOMES
+    base, sft = (solved[solved.method == m].sort_values("item")["value"].astype(bool).tolist()
+                 for m in ("pi_base", "SFT"))
+    if not base or not sft:
+        return cells.NO_OUTCOMES
+    if verdicts.sft_helps(base, [sft]):
+        return ""
+    t = verdicts.mcnemar(base, sft)
+    return f"SFT is not better than pi_base (McNemar: {t['c']} gained, {t['b']} lost, p = {t['p']:.3g})"
 
 
 def figures(results: pd.DataFrame) -> dict:

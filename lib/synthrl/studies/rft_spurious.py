@@ -119,6 +119,7 @@ def cell(preset: Preset, setting: Setting, seed: int, base: str) -> list[dict]:
     sft_eval = pipeline.evaluate_checkpoint(sp, sft, test)
     rows.append({**common, "method": "SFT", "metric": "test_error", "value": sft_eval["test_error"],
                  "n_samples": len(sft_rows), "n_test": len(test)})
+    rows += cells.solved_rows(sft_eval["correct"], common, "SFT")  # the regime gate's paired outcomes
     for k in cfg.counts:  # Fig. 2c
         plus = pipeline.d_plus(sampled, k)
         extra = {"positives_per_problem": k}
@@ -154,20 +155,23 @@ def with_overrides(preset: Preset | str, settings=None, temperature=None, max_va
 
 
 def run(preset: Preset | str = "cpu", progress: bool = False, ray: str | None = None, **overrides) -> pd.DataFrame:
-    """The tidy results of every setting and seed, with pi_base's rows and provenance. Cells run as
-    the scaling study's do (`synthrl.pool`)."""
-    from synthrl.pool import map_cells
-
+    """The tidy results of every setting and seed, with pi_base's rows and provenance. Each cell's rows are
+    written as it finishes and a committed cell of the same config is read (`cells.run_cells`); cells run
+    as the scaling study's do (`synthrl.pool`)."""
     preset = with_overrides(get_preset(preset) if isinstance(preset, str) else preset, **overrides)
     start = time.perf_counter()
     base = cells.shared_base(preset)
     seeds = preset.spurious.seeds or preset.scaling.seeds
     jobs = [(preset, s, seed, base) for s in preset.scaling.settings for seed in seeds]
-    rows = map_cells(cell, jobs, preset.scaling.workers, "rft-spurious cells", progress, ray)
+    named = [(f"{s.name}__seed{seed}", cells.cell_key(STUDY, preset, s, seed, unused=("credit", "star", "negative")))
+             for _, s, seed, _ in jobs]
+    rows, missing = cells.run_cells(STUDY, preset, cell, jobs, named, "rft-spurious cells", progress, ray)
     rows += cells.base_rows(preset, base)
-    rows = [{"study": STUDY, "preset": preset.name, **r} for r in rows]
+    rows = [{**r, "study": STUDY, "preset": preset.name} for r in rows]
     df = table(rows, provenance(cache_key(to_dict(preset)), time.perf_counter() - start))
-    return df.sort_values(["setting", "method", "metric", "seed"], kind="stable", ignore_index=True)
+    df = df.sort_values(["setting", "method", "metric", "seed"], kind="stable", ignore_index=True)
+    df.attrs["missing_cells"] = missing
+    return df
 
 
 # ---- analysis ------------------------------------------------------------------------------------
@@ -203,6 +207,8 @@ def claims(results: pd.DataFrame) -> pd.DataFrame:
         def add(claim, paper, ours, verdict):
             rows.append({"setting": setting, "claim": claim, "paper": paper, "ours": ours, "verdict": verdict})
 
+        start = len(rows)  # every claim here is about RFT on pi_sft's samples: the regime gate applies
+
         stuck = verdicts.at_bound(results[(results.setting == setting) & (results.metric == "test_error")
                                           & (results.method != "pi_base")]["value"])
         judged = [(f"Fig. 2c: more positives per problem flatten or reverse RFT's gains ({top} vs {ref} per problem)",
@@ -230,6 +236,21 @@ def claims(results: pd.DataFrame) -> pd.DataFrame:
         add(f"Fig. 2c: D+ ({top} per problem) holds positives with a wrong step", "some",
             f"{p:.3f} [{lo:.3f}, {hi:.3f}] of {n} positives", verdicts.interval(lo, hi, (0.0, 1.0), 0.0)
             if n else verdicts.NOT_TESTABLE)
+        # The paper's mechanism: more positives per problem admit more spurious ones, so the share grows
+        low = int(counts.min()) if len(counts) else 0
+        share = results[(results.setting == setting) & (results.method == "D+") & (results.metric == "wrong_fraction")]
+        by_count = {k: share[share.positives_per_problem == k].set_index("seed")["value"] for k in (top, low)}
+        d = _paired(by_count[top], by_count[low]) if top > low else None
+        claim = (f"Fig. 2c (its mechanism): the share of D+'s positives with a wrong step grows with positives "
+                 f"per problem ({top} vs {low})")
+        if d is None:
+            add(claim, "grows", "fewer than two seeds or one count", verdicts.NOT_TESTABLE)
+        else:
+            mean, lo, hi = d
+            add(claim, "grows", f"{by_count[low].mean():.3f} at {low} -> {by_count[top].mean():.3f} at {top} per "
+                f"problem: {mean:+.3f} [{lo:+.3f}, {hi:+.3f}] over {len((by_count[top] - by_count[low]).dropna())} "
+                "seeds", verdicts.interval(lo, hi, (0.0, math.inf), 0.0))
+        cells.gate_verdicts(rows, results, setting, start)
     return pd.DataFrame(rows)
 
 
