@@ -184,7 +184,8 @@ def _gate_results(helps_at: set[int]) -> pd.DataFrame:
 def test_the_regime_gate_leaves_out_cells_where_sft_does_not_beat_pi_base():
     some = _gate_results({128})
     assert cells.in_regime(some, "w") == ([128], [64])
-    judged, note = cells.judged_rows(some, "w")
+    judged = cells.judged_rows(some, "w")
+    note = cells.premise_note(some, "w", cells.in_regime(some, "w")[1])
     assert set(judged[judged.method == "naive DPO"].n_problems) == {128}
     assert set(judged[judged.method == "SFT"].n_problems) == {64, 128}  # SFT's own curve: every size
     assert "n = 64" in note

@@ -125,6 +125,11 @@ def solved_rows(correct: list[bool], common: dict, method: str) -> list[dict]:
             for i, c in enumerate(correct)]
 
 
+def outcomes(solved: pd.DataFrame) -> list[bool]:
+    """`solved_rows` of one policy (one seed) read back: its outcome on each test problem, in item order."""
+    return [] if solved.empty else solved.sort_values("item")["value"].astype(bool).tolist()
+
+
 # ---- cells committed as they finish ------------------------------------------------------------
 
 _WALL = "__cell_wall_s__"  # the marker row a timed cell ends with (read off before its rows are kept)
@@ -224,10 +229,10 @@ def regime_gate(results: pd.DataFrame) -> pd.DataFrame:
     solved = results[results.metric == "solved"]
     out = []
     for setting, g in solved.groupby("setting"):
-        base = g[g.method == "pi_base"].sort_values("item")["value"].astype(bool).tolist()
+        base = outcomes(g[g.method == "pi_base"])
         sft = g[g.method == "SFT"]
         for n, at in sft.groupby("n_problems"):
-            by_seed = [s.sort_values("item")["value"].astype(bool).tolist() for _, s in at.groupby("seed")]
+            by_seed = [outcomes(s) for _, s in at.groupby("seed")]
             out.append({"setting": setting, "n_problems": int(n), "seeds": len(by_seed),
                         "sft_helps": bool(base) and verdicts.sft_helps(base, by_seed)})
     return pd.DataFrame(out, columns=["setting", "n_problems", "seeds", "sft_helps"])
@@ -253,24 +258,21 @@ def in_regime(results: pd.DataFrame, setting: str) -> tuple[list[int], list[int]
     return [n for n in sizes if n in helps], [n for n in sizes if n not in helps]
 
 
-def judged_rows(results: pd.DataFrame, setting: str) -> tuple[pd.DataFrame, str]:
+def judged_rows(results: pd.DataFrame, setting: str) -> pd.DataFrame:
     """The results a claim about a method trained from pi_sft is judged on in `setting`: pi_base's and SFT's
-    rows, and the other methods' at the sizes `in_regime`; and the note that says which sizes were left out
-    ("" if none). With no size in the regime, the results as they are and the note saying why: every such
-    claim of the setting is then not testable here (`gate_verdicts`)."""
+    rows, and the other methods' at the sizes `in_regime`. With no size in the regime, the results as they
+    are: every such claim of the setting is then not testable here (`gate_verdicts`)."""
     regime, outside = in_regime(results, setting)
-    if not outside:
-        return results, ""
-    note = premise_note(results, setting, outside)
-    if not regime:
-        return results, note
+    if not outside or not regime:
+        return results
     other = (results.setting == setting) & ~results.method.isin(["SFT", "pi_base"]) & (results.n_problems > 0)
-    return results[~other | results.n_problems.isin(regime)], note + ": those cells not judged"
+    return results[~other | results.n_problems.isin(regime)]
 
 
 def gate_verdicts(rows: list[dict], results: pd.DataFrame, setting: str, start: int) -> None:
-    """The regime gate applied to the claims rows[start:] of `setting` (about methods trained from pi_sft):
-    with no size in the regime each is not testable here, with some left out its "ours" says which."""
+    """The regime gate applied to the claims rows[start:] of `setting` (about methods trained from pi_sft,
+    judged on `judged_rows`): with no size in the regime each is not testable here, with some left out its
+    "ours" says which."""
     regime, outside = in_regime(results, setting)
     if not outside:
         return
@@ -278,17 +280,18 @@ def gate_verdicts(rows: list[dict], results: pd.DataFrame, setting: str, start: 
     for r in rows[start:]:
         if not regime:
             r.update(ours=f"{note}; {r['ours']}", verdict=verdicts.NOT_TESTABLE)
-        elif "not judged" not in r["ours"]:
+        else:
             r["ours"] += f" ({note}: those cells not judged)"
 
 
-def efficiency(results: pd.DataFrame, setting: str, method: str, n_boot: int = 1000) -> Efficiency:
+def efficiency(results: pd.DataFrame, setting: str, method: str, n_boot: int = 1000,
+               regime: list[int] | None = None) -> Efficiency:
     """k-fold data efficiency of `method` over SFT (verdicts.py: only where the method's error lies
     inside SFT's measured range; bootstrap paired by seed). RFT is compared at equal |D_syn|; RFT-1
     at its number of training samples (Fig. 9: the same number of samples as SFT). `method`'s cells are
-    those at sizes in the regime (`in_regime`); SFT's curve uses every size."""
+    those at the sizes in `regime` (None: `in_regime`'s); SFT's curve uses every size."""
     sft, m = errors(results, setting, "SFT"), errors(results, setting, method)
-    m = m[m.n_problems.isin(in_regime(results, setting)[0])]
+    m = m[m.n_problems.isin(in_regime(results, setting)[0] if regime is None else regime)]
     n = m["n_samples"] if method == "RFT-1" else m["n_problems"]
     return bootstrap_efficiency(sft["n_problems"], sft["value"], sft["seed"], n, m["value"], m["seed"],
                                 method_groups=m["n_problems"].to_numpy(), n_boot=n_boot)
@@ -299,16 +302,16 @@ def efficiencies(results: pd.DataFrame, n_boot: int = 1000, methods=("RFT", "RFT
     figures show."""
     out = []
     for setting in results.setting.dropna().unique():
+        regime, outside = in_regime(results, setting)
         for method in methods:
             if errors(results, setting, method).empty or errors(results, setting, "SFT").empty:
                 continue
-            regime, outside = in_regime(results, setting)
             if not regime:
                 out.append({"setting": setting, "method": method, "sizes_used": [], "sizes_beyond": [],
                             "outside_regime": outside, "note": "", "premise": premise_note(results, setting, outside)})
                 continue
             try:
-                e = efficiency(results, setting, method, n_boot)
+                e = efficiency(results, setting, method, n_boot, regime)
             except ValueError as err:  # SFT's errors give no log-log fit (an error of 0)
                 out.append({"setting": setting, "method": method, "note": str(err)})
                 continue

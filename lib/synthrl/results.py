@@ -103,6 +103,11 @@ def load_cell(study: str, preset: str, cell: str, config_hash: str) -> list[dict
         raise ValueError(f"{path}: not a cell file (missing columns {missing} or no rows); delete it to recompute")
     if set(df["config_hash"]) != {config_hash}:
         return None
+    return records(df)
+
+
+def records(df: pd.DataFrame) -> list[dict]:
+    """The table's rows as dicts, each without the columns it has no value in (NaN)."""
     return [{k: v for k, v in r.items() if not (isinstance(v, float) and v != v)} for r in df.to_dict("records")]
 
 

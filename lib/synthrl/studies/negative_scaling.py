@@ -24,7 +24,7 @@ from synthrl.config import NEGATIVE_METHODS, NegativeConfig, Preset, Setting, to
 from synthrl.credit import FIRST_PIT_DEFINITIONS, with_pool
 from synthrl.preference import DIAGNOSTICS
 from synthrl.presets import get_preset
-from synthrl.results import provenance, table
+from synthrl.results import provenance, records, table
 from synthrl.studies import positive_scaling as positive
 
 STUDY = "negative_scaling"
@@ -216,9 +216,7 @@ def run(preset: Preset | str = "cpu", progress: bool = False, ray: str | None = 
     sizes, seeds = cfg.sizes or preset.scaling.sizes, cfg.seeds or preset.scaling.seeds
     scaling_sizes = tuple(sorted(set(preset.scaling.sizes) | (set(sizes) - set(preset.scaling.sft_sizes))))
     pos = positive.run(preset, progress=progress, ray=ray, only_sizes=only_sizes, sizes=scaling_sizes, seeds=seeds)
-    keep = pos.method.isin(["SFT", "RFT", "pi_sft", "pi_base"])
-    rows = [{k: v for k, v in r.items() if not (isinstance(v, float) and v != v)}
-            for r in pos[keep].to_dict("records")]
+    rows = records(pos[pos.method.isin(["SFT", "RFT", "pi_sft", "pi_base"])])
     jobs = [(cell_preset(preset, n, sizes), s, seed, n, base, n == max(sizes) and seed == seeds[0])
             for n in sorted(sizes) for s in preset.scaling.settings for seed in seeds]
     named = [(f"{s.name}__seed{seed}__n{n}", cells.cell_key(STUDY, p, s, seed, n, q, unused=("star", "spurious")))
@@ -276,7 +274,7 @@ def claims(results: pd.DataFrame, n_boot: int = 1000) -> pd.DataFrame:
             add(f"Fig. 5: {method} matches SFT on 8x the D_syn", "k = 8",
                 *cells.k_row(eff.loc[(setting, method)], PAPER_K, stuck))
         start = len(rows)  # the claims below: every method trained from pi_sft, judged where SFT beats pi_base
-        judged, _ = cells.judged_rows(results, setting)
+        judged = cells.judged_rows(results, setting)
         trend = _trend(judged, setting, "naive DPO")
         if trend is not None:
             slope, lo, hi = trend

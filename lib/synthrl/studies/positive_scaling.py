@@ -31,8 +31,8 @@ UNUSED = ("credit", "star", "negative", "spurious")  # the Preset configs a cell
 def cell(preset: Preset, setting: Setting, seed: int, size: int, base: str, score_nll: bool) -> list[dict]:
     """One chain at one size and seed: the test error of SFT, RFT (at SFT's optimizer steps, the preset's
     `rft_steps`), RFT-epochs (RFT trained for the study's epochs over its own D+, as SFT is over D_syn: the
-    paper's setting) and RFT-1, SFT's outcome on each test problem, D+'s yield, and (if `score_nll`) the per-token NLL of D_syn and D+ solutions
-    under pi_base (Fig. 3)."""
+    paper's setting) and RFT-1, SFT's outcome on each test problem, D+'s yield, and (if `score_nll`) the
+    per-token NLL of D_syn and D+ solutions under pi_base (Fig. 3)."""
     sp = cells.setting_preset(preset, setting)
     problems = pipeline.d_syn(sp, n=size, seed=seed)
     test = pipeline.test_problems(sp)
@@ -152,17 +152,17 @@ def claims(results: pd.DataFrame, n_boot: int = 1000) -> pd.DataFrame:
             if (setting, method) in eff.index:
                 add(claim, paper_text, *cells.k_row(eff.loc[(setting, method)], paper, stuck))
         nll = results[(results.setting == setting) & (results.metric == "nll_per_token")]
-        at = int(nll["n_problems"].max()) if not nll.empty else 0
-        if not nll.empty and {"D_syn", "D+"} <= set(nll.method) and at not in cells.in_regime(results, setting)[0]:
-            add("Fig. 3: D+ has lower NLL under pi_base than D_syn", "lower",
-                f"pi_sft's D+ at n = {at:,}: {cells.premise_note(results, setting, [at])}", verdicts.NOT_TESTABLE)
-        elif not nll.empty and {"D_syn", "D+"} <= set(nll.method):
-            a, b = nll[nll.method == "D+"]["value"], nll[nll.method == "D_syn"]["value"]
-            ci = stats.ttest_ind(a, b, equal_var=False).confidence_interval(0.95)  # Welch
-            add("Fig. 3: D+ has lower NLL under pi_base than D_syn", "lower",
-                f"{a.mean():.3f} vs {b.mean():.3f} nats/token (diff {a.mean() - b.mean():+.3f} "
-                f"[{ci.low:+.3f}, {ci.high:+.3f}])",
-                verdicts.interval(ci.low, ci.high, (-math.inf, 0.0), 0.0))
+        if nll.empty or not {"D_syn", "D+"} <= set(nll.method):
+            continue
+        claim, at = "Fig. 3: D+ has lower NLL under pi_base than D_syn", int(nll["n_problems"].max())
+        if at not in cells.in_regime(results, setting)[0]:
+            add(claim, "lower", f"pi_sft's D+ at n = {at:,}: {cells.premise_note(results, setting, [at])}",
+                verdicts.NOT_TESTABLE)
+            continue
+        a, b = nll[nll.method == "D+"]["value"], nll[nll.method == "D_syn"]["value"]
+        ci = stats.ttest_ind(a, b, equal_var=False).confidence_interval(0.95)  # Welch
+        add(claim, "lower", f"{a.mean():.3f} vs {b.mean():.3f} nats/token (diff {a.mean() - b.mean():+.3f} "
+            f"[{ci.low:+.3f}, {ci.high:+.3f}])", verdicts.interval(ci.low, ci.high, (-math.inf, 0.0), 0.0))
     return pd.DataFrame(rows)
 
 

@@ -146,10 +146,7 @@ def claims(results: pd.DataFrame) -> pd.DataFrame:
 def _premise(results: pd.DataFrame) -> str:
     """"" when SFT is better than pi_base on the test problems (`verdicts.sft_helps`), else why not."""
     solved = results[results.metric == "solved"]
-    if solved.empty:
-        return cells.NO_OUTCOMES
-    base, sft = (solved[solved.method == m].sort_values("item")["value"].astype(bool).tolist()
-                 for m in ("pi_base", "SFT"))
+    base, sft = (cells.outcomes(solved[solved.method == m]) for m in ("pi_base", "SFT"))
     if not base or not sft:
         return cells.NO_OUTCOMES
     if verdicts.sft_helps(base, [sft]):

@@ -5,7 +5,7 @@ import time
 
 import pandas as pd
 
-from synthrl import pipeline, verdicts
+from synthrl import cells, pipeline, verdicts
 from synthrl.cache import cache_key
 from synthrl.config import Preset, to_dict
 from synthrl.presets import get_preset
@@ -79,8 +79,7 @@ def claims(results: pd.DataFrame) -> pd.DataFrame:
     pi_base (the paper's regime: SFT improves its base model), by McNemar on the test problems."""
     err = results[results.metric == "test_error"].set_index("method")["value"]
     rows = results[results.metric == "solved"]
-    solved = {m: rows[rows.method == m].sort_values("item")["value"] > 0 for m in ("pi_base", "SFT")} \
-        if len(rows) else {"pi_base": [], "SFT": []}
+    solved = {m: cells.outcomes(rows[rows.method == m]) for m in ("pi_base", "SFT")}
     if len(solved["SFT"]) == 0 or len(solved["SFT"]) != len(solved["pi_base"]):
         return pd.DataFrame([{"claim": CLAIM, "paper": "lower error than pi_base",
                               "ours": "per-problem outcomes not recorded in these results (a run at this kit's "
