@@ -4,7 +4,7 @@ import time
 
 import pytest
 
-from synthrl.answers import gsm8k_answer, gsm8k_correct, math_correct, math_equivalent
+from synthrl.answers import answer_report, gsm8k_answer, gsm8k_correct, math_correct, math_equivalent
 from synthrl.verify import MAX_BOXED_CHARS
 
 
@@ -22,6 +22,10 @@ from synthrl.verify import MAX_BOXED_CHARS
     ("**Answer:** **72**", "72"),
     ("The answer is 0.50", "0.5"),
     ("The answer is 25%.", "25"),
+    ("She makes 9 * 2 = $<<9*2=18>>18 a day.\nA: 18", "18"),  # OpenAI's GSM8K samples
+    ("\\boxed{\\text{148}}", "148"), ("\\boxed{30^\\circ}", "30"), ("\\boxed{12 \\text{ cm}^2}", "12"),
+    ("\\boxed{148.}", "148"), ("\\boxed{3 + 4 = 7}", "7"),
+    ("The answer is $18 (9 * 2).", "18"),  # a later number that is no alternative
 ])
 def test_gsm8k_reads_the_number_the_marker_points_at(text, expected):
     assert gsm8k_answer(text) == expected
@@ -41,6 +45,56 @@ def test_gsm8k_reads_the_number_the_marker_points_at(text, expected):
 ])
 def test_gsm8k_correct_and_near_misses(reference, text, right):
     assert gsm8k_correct(reference, text) is right
+
+
+@pytest.mark.parametrize("text", [
+    "The answer is not 72.", "The answer isn't 72.", "The answer is never 72",
+    "The answer is 72 or 27, I am not sure.", "The answer is 72, I think.", "The answer is about 72.",
+    "The answer is between 71 and 73.", "The answer is 71-73.", "The answer is 71 to 73.", "The answer is 72, 27.",
+    "\\boxed{145 3}", "\\boxed{72)}", "\\boxed{72, 27}", "\\boxed{72 + x}", "\\boxed{72?}",
+    "The answer is 72.\nWait, the answer is not 72.",  # the last marker decides, even when it answers nothing
+])
+def test_strict_reading_rejects_negations_hedges_and_alternatives(text):
+    assert gsm8k_answer(text) is None
+    assert not gsm8k_correct("72", text) and not gsm8k_correct("148", text)
+
+
+def test_flexible_reading_is_the_last_number():
+    assert gsm8k_answer("She pays 12 dollars.\nSo the total is 18 dollars.") is None  # strict: no marker
+    assert gsm8k_answer("She pays 12 dollars.\nSo the total is 18 dollars.", "flexible") == "18"
+    assert gsm8k_answer("The answer is 27, not 72.", "flexible") == "72"  # it reads no marker, so no rejection
+    assert gsm8k_answer("no numbers here", "flexible") is None
+    with pytest.raises(ValueError, match="reading"):
+        gsm8k_answer("The answer is 7", "lenient")
+
+
+@pytest.mark.parametrize("text", ["The answer is ١٢3", "The answer is 3١٢", "The answer is ７２", "The answer is 72٣"])
+def test_no_script_s_digits_are_half_read(text):
+    """ASCII digits only, and an ASCII number touching another script's digit is no number."""
+    assert gsm8k_answer(text) is None and gsm8k_answer(text, "flexible") is None
+
+
+def test_answer_report_counts_outputs_without_an_answer():
+    report = answer_report(["72", "72", "#### 5", "3"], ["The answer is 72", "So it is 72.", "A: 5", "I give up."])
+    assert report == {"n": 4, "accuracy_strict": 0.5, "no_answer_strict": 2,
+                      "accuracy_flexible": 0.75, "no_answer_flexible": 1}
+
+
+def test_gpt3_gsm8k_outputs_are_read_as_openai_labelled_them():
+    """On real outputs (GPT-3's GSM8K test solutions, `data/fixtures/README.md`), both readings accept every
+    output OpenAI labelled right and none it labelled wrong; the strict one says how many it found no answer in."""
+    from synthrl.probes.answer_checks import openai_items
+
+    items = openai_items()
+    right = [i for i in items if i["right"]]
+    assert len(items) == 300 and len(right) > 100
+    for reading in ("strict", "flexible"):
+        assert all(gsm8k_correct(i["reference"], i["output"], reading) for i in right), reading
+        assert not any(gsm8k_correct(i["reference"], i["output"], reading) for i in items if not i["right"]), reading
+    report = answer_report([i["reference"] for i in items], [i["output"] for i in items])
+    assert report["accuracy_strict"] == len(right) / len(items)
+    unread = [i for i in items if gsm8k_answer(i["output"]) is None]
+    assert report["no_answer_strict"] == len(unread) and not any(i["right"] for i in unread)
 
 
 @pytest.mark.parametrize("text", [
@@ -85,6 +139,13 @@ def test_math_falls_back_to_normalised_strings_where_math_verify_cannot_parse():
     # not LaTeX math-verify parses to one value: compared as normalised strings
     assert math_correct("\\text{Tuesday}", "\\boxed{\\text{Tuesday}}")
     assert not math_correct("\\text{Tuesday}", "\\boxed{\\text{Monday}}")
+    assert math_equivalent("13", "13.")  # math-verify cannot parse "13.": the normalised strings agree
+    assert not math_equivalent("13", "14.")
+
+
+def test_math_box_with_two_numbers_is_no_answer():
+    assert not math_correct("148", "\\boxed{145 3}")  # math-verify alone reads 148
+    assert math_correct("148", "\\boxed{148}")
 
 
 def test_math_is_bounded_and_never_executes(tmp_path):
@@ -111,12 +172,34 @@ def test_math_checks_off_the_main_thread():
     assert found == [(True, False)]
 
 
+def test_math_checks_off_the_main_thread_have_a_time_limit():
+    """Off the main thread the check runs in a worker process that is killed when it overruns; the next
+    check gets a fresh worker."""
+    from synthrl import math_worker
+
+    found = []
+
+    def check():
+        start = time.perf_counter()
+        found.append((math_equivalent("1", "9^{9^{9^{9}}}", timeout_s=0.5), time.perf_counter() - start))
+        found.append(math_equivalent("x^2+1", "1+x^2", timeout_s=5))
+
+    worker = threading.Thread(target=check)
+    worker.start()
+    worker.join(timeout=150)
+    assert not worker.is_alive()
+    (equal, took), equal_after = found
+    assert equal is False and took < math_worker.START_TIMEOUT_S  # bounded (its limit, not a timing of speed)
+    assert equal_after is True
+
+
 def test_the_answer_check_set_meets_the_issue_bar():
     """On the written set (`synthrl.probes.answer_checks`): GSM8K no false positive and recall >= 99%; MATH
     recall within one point of math-verify alone, and no false positive."""
     from synthrl.probes import answer_checks
 
     judged = answer_checks.judgements()
+    judged = judged[judged.marked]  # the strict reading's bar: outputs that state an answer at all
     rate = lambda d, c, right: judged[(judged.dataset == d) & (judged.checker == c) & (judged.right == right)].accepted.mean()  # noqa: E731
     assert rate("gsm8k", "synthrl.answers", False) == 0 and rate("gsm8k", "synthrl.answers", True) >= 0.99
     assert rate("math", "synthrl.answers", False) == 0

@@ -20,7 +20,8 @@ RESULTS = {"quickstart": ("quickstart", {}), "positive_scaling": ("positive_scal
 STUDIES = tuple(dict.fromkeys(module for module, _ in RESULTS.values()))
 # independent cells: `--ray` runs them as Ray tasks
 CELL_STUDIES = ("positive_scaling", "negative_scaling", "rft_spurious")
-SIZED_STUDIES = ("positive_scaling",)  # cells committed as they finish, computed in parts by `--sizes`
+# cells committed as they finish, computed in parts by `--sizes`
+SIZED_STUDIES = ("positive_scaling", "negative_scaling")
 
 
 def study_module(name: str):

@@ -71,7 +71,7 @@ def d_syn_written(preset: Preset, writer: str, seeds: list[Problem], cfg) -> lis
         write_jsonl(folder / "record.jsonl", record)
 
     key = cache_key("d_syn_written", checkpoint_id(writer), preset.task, [p.to_dict() for p in seeds], to_dict(cfg),
-                    streams.KEY)
+                    streams.KEY, task.checker)
     path = cached_dir("d_syn_written", key, build)
     return [Problem.from_dict(r) for r in read_jsonl(path / "problems.jsonl", required=("uid", "question"))]
 
@@ -312,7 +312,7 @@ def pi_grpo(preset: Preset, sft: str, problems: list[Problem], train_cfg, genera
         _save_trained(_standalone(preset, result.model), tokenizer, folder, result.losses, result.wall_s, result.tokens)
 
     key = cache_key("pi_grpo", checkpoint_id(sft), [p.uid for p in problems], to_dict(train_cfg), to_dict(preset.model),
-                    generations, steps, preset.sampling.temperature, preset.sampling.max_new_tokens, seed)
+                    generations, steps, preset.sampling.temperature, preset.sampling.max_new_tokens, seed, task.checker)
     return str(cached_dir("pi_grpo", key, build))
 
 
@@ -343,7 +343,8 @@ def samples(preset: Preset, checkpoint: str, problems: list[Problem], seed: int 
                 for p, x, ys in zip(problems, prompts, outs) for y in ys]
         write_jsonl(folder / "samples.jsonl", rows)
 
-    key = cache_key("samples", checkpoint_id(checkpoint), [p.uid for p in problems], to_dict(spec), streams.KEY)
+    key = cache_key("samples", checkpoint_id(checkpoint), [p.uid for p in problems], to_dict(spec), streams.KEY,
+                    task.checker)
     folder = cached_dir("samples", key, build)
     return read_jsonl(folder / "samples.jsonl", required=("uid", "prompt", "completion", "correct"))
 
@@ -412,7 +413,8 @@ def evaluate_checkpoint(preset: Preset, checkpoint: str, problems: list[Problem]
                                                for p, y in zip(problems, outs)])
         (folder / "metrics.json").write_text(json.dumps({"test_error": test_error(task, problems, outs)}))
 
-    key = cache_key("eval", checkpoint_id(checkpoint), [p.uid for p in problems], preset.sampling.max_new_tokens)
+    key = cache_key("eval", checkpoint_id(checkpoint), [p.uid for p in problems], preset.sampling.max_new_tokens,
+                    task.checker)
     folder = cached_dir("eval", key, build)
     outputs = read_jsonl(folder / "outputs.jsonl", required=("uid", "output", "correct"))
     return {**json.loads((folder / "metrics.json").read_text()), "correct": [bool(r["correct"]) for r in outputs],
@@ -432,7 +434,8 @@ def evaluate_pass_at_k(preset: Preset, checkpoint: str, problems: list[Problem],
         outs = sampler.sample([task.prompt(p) for p in problems], spec)
         (folder / "metrics.json").write_text(json.dumps({f"pass@{k}": mean_pass_at_k(task, problems, outs, k)}))
 
-    key = cache_key("pass_at_k", checkpoint_id(checkpoint), [p.uid for p in problems], to_dict(spec), streams.KEY)
+    key = cache_key("pass_at_k", checkpoint_id(checkpoint), [p.uid for p in problems], to_dict(spec), streams.KEY,
+                    task.checker)
     return json.loads((cached_dir("pass_at_k", key, build) / "metrics.json").read_text())
 
 
@@ -468,7 +471,7 @@ def credits(preset: Preset, checkpoint: str, problems: list[Problem], traces: li
     # how the rollouts are batched (rollout_batch, batch_traces) changes no draw (`synthrl.streams`): not in the key
     draws = {k: v for k, v in to_dict(cfg).items() if k not in ("rollout_batch", "batch_traces")}
     key = cache_key("credit", checkpoint_id(checkpoint), [p.uid for p in problems], traces, draws,
-                    preset.seed, preset.sampling.max_new_tokens, CREDIT_FORMAT, streams.KEY)
+                    preset.seed, preset.sampling.max_new_tokens, CREDIT_FORMAT, streams.KEY, task.checker)
     rows = read_jsonl(cached_dir("credit", key, build) / "credits.jsonl",
                       required=("uid", "steps", "outcomes", "rollout_tokens"))
     return [TraceCredit(**r) for r in rows]

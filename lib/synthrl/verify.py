@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import re
 
+# This module's answer reading, versioned: bump it with any change to how an answer line is read (it is in
+# the cache key of every `correct` label the arith world stores, `ArithWorld.checker`)
+CHECKER_VERSION = 1
 MAX_TEXT_CHARS = 20_000  # our choice: 50x the longest solution any preset writes
 MAX_ANSWER_DIGITS = 12  # our choice: GSM8K answers have at most 7 digits
 

@@ -1,13 +1,16 @@
-"""How well the answer checkers read real outputs: recall on right answers and the
-false-positive rate on wrong ones, for GSM8K and MATH, of the kit's checkers, the simpler checks
-they replace (the arith world's answer line; the last box as a string), and math-verify alone.
+"""How well the answer checkers read real outputs: recall on right answers, the false-positive rate
+on wrong ones and (for the kit's two GSM8K readings) the share of outputs in which no answer was
+found, for GSM8K and MATH, of the kit's checkers, the simpler checks they replace (the arith world's
+answer line; the last box as a string), and math-verify alone.
 
 The set is written here, not taken from the datasets (whose rows are not ours to ship): GSM8K's own
 reference format ("reasoning\\n#### 72") and MATH's boxed answers, with model-style variants of a right
 answer (thousands separators, dollars, trailing zeros, units, percent, degrees, reordered expressions,
 brace-less fractions) and wrong answers that look close (a digit more, the decimal point moved, the
-right number rejected, a near value). Each item's label is by hand; outputs whose rightness a grader
-could argue (a right number with no answer statement) are left out.
+right number rejected, a near value, a negated, hedged or two-number answer). Each item's label is by
+hand; a right number in prose with no answer marker counts as right (the flexible reading is for it).
+Beside it, real outputs: GPT-3's GSM8K test solutions as OpenAI published them, with OpenAI's labels
+(`data/fixtures/README.md`).
 
 `python -m synthrl probe answer-checks` writes `data/results/answer_checks__cpu.csv`.
 """
@@ -18,7 +21,10 @@ from collections.abc import Callable
 
 import pandas as pd
 
-from synthrl.answers import gsm8k_correct, math_correct
+from pathlib import Path
+
+from synthrl.answers import gsm8k_answer, gsm8k_correct, math_correct
+from synthrl.datafiles import read_jsonl
 from synthrl.verify import (
     answers_match,
     boxed_answer,
@@ -28,6 +34,7 @@ from synthrl.verify import (
 )
 
 STUDY = "answer_checks"
+OPENAI_SAMPLES = Path(__file__).resolve().parents[3] / "data" / "fixtures" / "gsm8k_openai_samples.jsonl"
 
 # GSM8K's answers are whole numbers, some with thousands, some zero or negative
 GSM8K_ANSWERS = (72, 1072, 0, -5, 18, 1000000, 3, 45, 125, 600, 9, 2024)
@@ -58,8 +65,15 @@ def _gsm8k_right(n: int) -> list[tuple[str, str]]:
            ("markdown bold", f"**Answer:** **{c}**"),
            ("Minerva format", f"Final Answer: The final answer is {n}. I hope it is correct."),
            ("answer =", f"answer = {n}"),
-           ("dataset marker with dollars", f"#### ${c}")]
+           ("dataset marker with dollars", f"#### ${c}"),
+           ("OpenAI's samples", f"She makes 9 * 2 = $<<9*2=18>>18 a day.\nA: {n}"),
+           ("prose ending", f"She pays 3 * 4 = 12 dollars.\nSo the total is {c} dollars.")]
     return out
+
+
+# Right answers written without any answer marker: the strict reading finds no answer in them (and says so),
+# the flexible one reads them
+UNMARKED = ("prose ending",)
 
 
 def _gsm8k_wrong(n: int) -> list[tuple[str, str]]:
@@ -72,7 +86,15 @@ def _gsm8k_wrong(n: int) -> list[tuple[str, str]]:
            ("boxed near value", f"\\boxed{{{n + 10}}}"),
            ("dataset format, near value", f"So the total is {n - 1}.\n#### {n - 1}"),
            ("markdown bold, near value", f"**Answer:** **{n + 4}**"),
-           ("Minerva format, near value", f"Final Answer: The final answer is {n - 2}. I hope it is correct.")]
+           ("Minerva format, near value", f"Final Answer: The final answer is {n - 2}. I hope it is correct."),
+           ("negated", f"The answer is not {n}."),
+           ("negated, contracted", f"The answer isn't {n}."),
+           ("hedged alternatives", f"The answer is {n} or {n + 9}, I am not sure."),
+           ("hedged", f"The answer is about {n}."),
+           ("range", f"The answer is between {n - 1} and {n + 1}."),
+           ("two numbers in a box", f"\\boxed{{{n - 3} 3}}"),
+           ("a box with junk after", f"\\boxed{{{n})}}"),
+           ("OpenAI's samples, near value", f"She makes 9 * 2 = $<<9*2=18>>18 a day.\nA: {n + 1}")]
     if n != 0:  # ("00" is 0)
         out += [("a digit more", f"The answer is {n}0."), ("sign flipped", f"#### {-n}"), ("decimal point moved", f"The answer is {n / 10:g}.")]
     if 0 <= n < 1000:
@@ -84,10 +106,10 @@ def gsm8k_items() -> list[dict]:
     items = []
     for n in GSM8K_ANSWERS:
         reference = f"Add the parts.\n#### {n}"  # the dataset's own answer field
-        items += [{"dataset": "gsm8k", "reference": reference, "answer": str(n), "kind": k, "output": o, "right": True}
-                  for k, o in _gsm8k_right(n)]
-        items += [{"dataset": "gsm8k", "reference": reference, "answer": str(n), "kind": k, "output": o, "right": False}
-                  for k, o in _gsm8k_wrong(n)]
+        items += [{"dataset": "gsm8k", "reference": reference, "answer": str(n), "kind": k, "output": o, "right": True,
+                   "marked": k not in UNMARKED} for k, o in _gsm8k_right(n)]
+        items += [{"dataset": "gsm8k", "reference": reference, "answer": str(n), "kind": k, "output": o, "right": False,
+                   "marked": True} for k, o in _gsm8k_wrong(n)]
     return items
 
 
@@ -126,6 +148,7 @@ _MATH = (
     ("\\text{(A)}", "\\boxed{\\text{(A)}}", True, "choice"),
     ("-3", "\\boxed{-3}", True, "negative"),
     ("7", "\\boxed{7.0}", True, "trailing zero"),
+    ("13", "\\boxed{13.}", True, "a full stop in the box"),
     ("3", "So the answer is \\boxed{3}.", True, "boxed in a sentence"),
     ("4", "so $x = \\boxed{4}$", True, "boxed in math"),
     ("4", "We get \\boxed{5}, which is wrong, so \\boxed{4}", True, "last box decides"),
@@ -152,13 +175,21 @@ _MATH = (
     ("\\text{(A)}", "\\boxed{\\text{(B)}}", False, "other choice"),
     ("4", "We get \\boxed{4}, which is wrong, so \\boxed{5}", False, "last box decides"),
     ("12", "\\boxed{21}", False, "digits swapped"),
+    ("148", "\\boxed{145 3}", False, "two numbers in a box"),
     ("0.25", "\\boxed{\\frac{1}{5}}", False, "near fraction"),
 )
 
 
 def math_items() -> list[dict]:
-    return [{"dataset": "math", "reference": ref, "answer": ref, "kind": kind, "output": out, "right": right}
-            for ref, out, right, kind in _MATH]
+    return [{"dataset": "math", "reference": ref, "answer": ref, "kind": kind, "output": out, "right": right,
+             "marked": True} for ref, out, right, kind in _MATH]
+
+
+def openai_items(path: Path = OPENAI_SAMPLES) -> list[dict]:
+    """GPT-3's GSM8K test outputs (`data/fixtures/README.md`), labelled right or wrong by OpenAI."""
+    return [{"dataset": "gsm8k, GPT-3's outputs", "reference": r["reference"], "answer": r["reference"],
+             "kind": r["model"], "output": r["output"], "right": bool(r["is_correct"]), "marked": True}
+            for r in read_jsonl(path, required=("reference", "output", "is_correct", "model"))]
 
 
 def _math_verify_alone(reference: str, output: str) -> bool:
@@ -179,10 +210,18 @@ def _last_box_as_string(item: dict) -> bool:  # the last box, compared as normal
     return found is not None and normalize_latex(found) == normalize_latex(item["answer"])
 
 
+_GSM8K_CHECKERS: dict[str, Callable[[dict], bool]] = {
+    "synthrl.answers": lambda i: gsm8k_correct(i["reference"], i["output"]),
+    "synthrl.answers, flexible": lambda i: gsm8k_correct(i["reference"], i["output"], "flexible"),
+    "the checker without GSM8K's formats": _arith_answer_line,
+    "math-verify alone": lambda i: _math_verify_alone(i["answer"], i["output"])}
+# Whether a checker found an answer at all (the kit's readings only: the others do not say)
+FOUND: dict[str, Callable[[dict], bool]] = {
+    "synthrl.answers": lambda i: gsm8k_answer(i["output"]) is not None,
+    "synthrl.answers, flexible": lambda i: gsm8k_answer(i["output"], "flexible") is not None}
 CHECKERS: dict[str, dict[str, Callable[[dict], bool]]] = {
-    "gsm8k": {"synthrl.answers": lambda i: gsm8k_correct(i["reference"], i["output"]),
-              "the checker without GSM8K's formats": _arith_answer_line,
-              "math-verify alone": lambda i: _math_verify_alone(i["answer"], i["output"])},
+    "gsm8k": _GSM8K_CHECKERS,
+    "gsm8k, GPT-3's outputs": _GSM8K_CHECKERS,
     "math": {"synthrl.answers": lambda i: math_correct(i["reference"], i["output"]),
              "the last box as a string": _last_box_as_string,
              "math-verify alone": lambda i: _math_verify_alone(i["answer"], i["output"])},
@@ -192,9 +231,10 @@ CHECKERS: dict[str, dict[str, Callable[[dict], bool]]] = {
 def judgements() -> pd.DataFrame:
     """Every item with every checker's verdict (one row per item and checker)."""
     rows = []
-    for item in gsm8k_items() + math_items():
+    for item in gsm8k_items() + openai_items() + math_items():
         for checker, check in CHECKERS[item["dataset"]].items():
-            rows.append({**item, "checker": checker, "accepted": bool(check(item))})
+            found = FOUND[checker](item) if item["dataset"] != "math" and checker in FOUND else None
+            rows.append({**item, "checker": checker, "accepted": bool(check(item)), "found": found})
     return pd.DataFrame(rows)
 
 
@@ -213,19 +253,25 @@ def run() -> pd.DataFrame:
                   "n_samples": len(right)},
                  {"task": dataset, "method": checker, "metric": "false_positive_rate",
                   "value": wrong.accepted.mean(), "n_samples": len(wrong)}]
+        if g.found.notna().all():  # outputs in which the reading found no answer at all
+            rows.append({"task": dataset, "method": checker, "metric": "no_answer_rate",
+                         "value": 1 - g.found.astype(bool).mean(), "n_samples": len(g)})
     items = judged.drop_duplicates(["dataset", "reference", "output"])[["dataset", "reference", "output", "right"]]
     prov = provenance(cache_key(STUDY, items.to_dict("records")), time.perf_counter() - start)
     return table([{"study": STUDY, "preset": "cpu", "seed": 0, **r} for r in rows], prov)
 
 
 def means_table(results: pd.DataFrame) -> pd.DataFrame:
-    """The README's table: each dataset's checkers, recall and false-positive rate with their counts."""
+    """The README's table: each dataset's checkers, recall, false-positive rate and outputs without an
+    answer found, with their counts."""
     rows = []
     for (task, checker), g in results.groupby(["task", "method"], sort=False):
         v = g.set_index("metric")
-        rate = lambda m: f"{v.loc[m, 'value']:.3f} ({round(v.loc[m, 'value'] * v.loc[m, 'n_samples'])} of {int(v.loc[m, 'n_samples'])})"  # noqa: E731
+        rate = lambda m: (f"{v.loc[m, 'value']:.3f} ({round(v.loc[m, 'value'] * v.loc[m, 'n_samples'])} of "  # noqa: E731
+                          f"{int(v.loc[m, 'n_samples'])})" if m in v.index else "not said")
         rows.append({"dataset": task, "checker": checker, "recall (right answers accepted)": rate("recall"),
-                     "false-positive rate (wrong answers accepted)": rate("false_positive_rate")})
+                     "false-positive rate (wrong answers accepted)": rate("false_positive_rate"),
+                     "no answer found": rate("no_answer_rate")})
     return pd.DataFrame(rows)
 
 

@@ -304,7 +304,7 @@ def dpo_run(cfg: StarConfig, sft_folder: Path, start: int, pair_kind: str = "cut
 
     key = cache_key("star_dpo", sft_folder.name, start, to_dict(cfg.dpo), cfg.dpo_eval_every,
                     cfg.negatives_per_graph, cfg.q_rollouts, cfg.n_eval_train, cfg.n_test, cfg.seed,
-                    pair_kind, fresh, pits, streams.KEY)
+                    pair_kind, fresh, pits, streams.KEY, StarGraphTask.checker)
     return json.loads((cached_dir("star_dpo", key, build) / "rows.json").read_text())
 
 
@@ -322,7 +322,7 @@ def sft_rows(cfg: StarConfig, sft_folder: Path) -> list[dict]:
         (folder / "rows.json").write_text(json.dumps(rows))
 
     key = cache_key("star_sft_eval", sft_folder.name, sorted(cfg.checkpoints), cfg.q_rollouts, cfg.n_eval_train,
-                    cfg.n_test, cfg.seed, streams.KEY)
+                    cfg.n_test, cfg.seed, streams.KEY, StarGraphTask.checker)
     return json.loads((cached_dir("star_sft_eval", key, build) / "rows.json").read_text())
 
 

@@ -26,7 +26,7 @@ import re
 from dataclasses import dataclass, field
 
 from synthrl.tasks.base import Problem, split_lines
-from synthrl.verify import answers_match, extract_answer, last_integer
+from synthrl.verify import CHECKER_VERSION, answers_match, extract_answer, last_integer
 
 NAMES = ("Ann", "Bob", "Cat", "Dan", "Eve", "Fay", "Gus", "Hal", "Ivy", "Jon",
          "Kim", "Lea", "Max", "Ned", "Oli", "Pam", "Quin", "Rex", "Sam", "Tom")
@@ -132,6 +132,7 @@ class ArithWorld:
     """The arith task: problems, prompts, the teacher, the verifier and exact step labels."""
 
     name = "arith"
+    checker = f"arith-answer-line/{CHECKER_VERSION}"
 
     def __init__(self, config: ArithConfig | None = None):
         self.config = config or ArithConfig()

@@ -33,6 +33,9 @@ class Task(Protocol):
     """What the pipeline asks of a world: problems, prompts, reference solutions, a verifier."""
 
     name: str
+    # What reads a text's answer, with its version ("arith-answer-line/1"): in the cache key of every
+    # stored `correct` label, so a checker's change re-labels instead of keeping old labels
+    checker: str
 
     def make_problems(self, split: str, n: int, seed: int) -> list[Problem]: ...
 

@@ -21,7 +21,7 @@ from typing import NamedTuple
 
 from synthrl.datafiles import DataFormatError, read_jsonl
 from synthrl.tasks.base import Problem, split_lines
-from synthrl.answers import gsm8k_answer, gsm8k_correct, math_correct
+from synthrl.answers import CHECKER_VERSION, gsm8k_answer, gsm8k_correct, math_correct
 from synthrl.verify import boxed_answer
 
 MATH_SUBJECTS = ("algebra", "counting_and_probability", "geometry", "intermediate_algebra", "number_theory",
@@ -87,6 +87,7 @@ class HubMathTask:
         if name not in SOURCES:
             raise NotImplementedError(f"task {name!r} has no loader yet; available: {sorted(SOURCES)}")
         self.name = name
+        self.checker = f"synthrl.answers-{name}/{CHECKER_VERSION}"
         self.source = SOURCES[name]
         self.path = Path(path) if path is not None else None
         self.files = {split: Path(f) for split, f in (files or {}).items()}

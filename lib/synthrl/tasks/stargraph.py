@@ -107,6 +107,7 @@ class StarGraphTask:
     """The task protocol for star graphs: prompt = edges and query, solution = the path."""
 
     name = "stargraph"
+    checker = "stargraph-exact-path/1"  # `is_correct`'s reading, versioned as `Task.checker` says
 
     def __init__(self, config: StarGraphConfig | None = None):
         self.config = config or StarGraphConfig()
