@@ -82,3 +82,27 @@ def test_credit_scores_a_finished_prefix_by_the_tasks_own_answer_format(name, fi
     assert credit.exact[-1] == 1.0 and credit.outcomes[-1] == []  # the finished, right solution: scored
     assert all(not task.is_finished(problem, x) for x in sampler.prefixes)
     assert len(sampler.prefixes) == len(steps)  # prefixes 0..L-1 rolled out, the last scored
+
+
+def test_a_data_file_that_cannot_give_what_is_asked_says_so(tmp_path):
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("")
+    with pytest.raises(DataFormatError, match=r"empty\.jsonl: 0 rows, at least 1 needed"):
+        HubMathTask("gsm8k", empty).load("train")
+    with pytest.raises(DataFormatError, match=r"gsm8k_tiny\.jsonl: 3 problems, but 10 were asked for"):
+        HubMathTask("gsm8k", FIXTURE).make_problems("train", 10, seed=0)
+
+
+def test_duplicate_uids_name_both_rows_and_a_repeated_problem_is_kept_once(tmp_path, caplog):
+    import json
+
+    rows = [json.loads(line) for line in FIXTURE.read_text().splitlines()]
+    clash = tmp_path / "clash.jsonl"
+    clash.write_text("\n".join(json.dumps({**r, "uid": "p1"}) for r in rows[:2]) + "\n")
+    with pytest.raises(DataFormatError, match=r"clash\.jsonl:2: uid 'p1' is also .*clash\.jsonl:1's, a different"):
+        HubMathTask("gsm8k", clash).load("train")
+    repeated = tmp_path / "repeated.jsonl"
+    repeated.write_text("\n".join(json.dumps(r) for r in [rows[0], rows[1], rows[0]]) + "\n")
+    with caplog.at_level("WARNING"):
+        problems = HubMathTask("gsm8k", repeated).load("train")
+    assert len(problems) == 2 and "1 repeated problems kept once" in caplog.text

@@ -13,13 +13,36 @@ class DataFormatError(ValueError):
     """A data file is malformed; the message names the file and the line."""
 
 
-def read_jsonl(path: str | Path, required: Iterable[str] = ()) -> list[dict[str, Any]]:
-    """Rows of a JSONL file (one JSON object a line; blank lines skipped)."""
+_COMPRESSED = {b"\x1f\x8b": "gzip", b"PK": "zip", b"BZ": "bzip2", b"\xfd7zXZ": "xz", b"(\xb5/\xfd": "zstd"}
+
+
+def read_jsonl(path: str | Path, required: Iterable[str] = (), min_rows: int = 0) -> list[dict[str, Any]]:
+    """Rows of a JSONL file (one JSON object a line, UTF-8; blank lines skipped), at least `min_rows` of
+    them. A compressed or binary file, a line in another encoding, bad JSON and missing fields each
+    raise a DataFormatError naming the file and line."""
+    return [row for _, row in numbered_jsonl(path, required, min_rows)]
+
+
+def numbered_jsonl(path: str | Path, required: Iterable[str] = (), min_rows: int = 0) -> list[tuple[int, dict]]:
+    """`read_jsonl`'s rows with the line number of each, for errors that name a row's line."""
     path = Path(path)
     required = tuple(required)
     rows = []
-    with path.open(encoding="utf-8") as f:
-        for lineno, line in enumerate(f, start=1):
+    with path.open("rb") as f:
+        head = f.read(8)
+        for magic, kind in _COMPRESSED.items():
+            if head.startswith(magic):
+                raise DataFormatError(f"{path}: a {kind}-compressed file, not JSONL text; decompress it first")
+        f.seek(0)
+        for lineno, raw in enumerate(f, start=1):
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as e:
+                raise DataFormatError(f"{path}:{lineno}: not UTF-8 text (byte 0x{raw[e.start]:02x} at column "
+                                      f"{e.start + 1}); a binary file, or text in another encoding (latin-1?): "
+                                      "re-save it as UTF-8") from None
+            if "\x00" in line:
+                raise DataFormatError(f"{path}:{lineno}: a NUL byte: a binary file, not JSONL text")
             if not line.strip():
                 continue
             try:
@@ -31,7 +54,10 @@ def read_jsonl(path: str | Path, required: Iterable[str] = ()) -> list[dict[str,
             missing = [k for k in required if k not in row]
             if missing:
                 raise DataFormatError(f"{path}:{lineno}: missing field(s) {missing}")
-            rows.append(row)
+            rows.append((lineno, row))
+    if len(rows) < min_rows:
+        raise DataFormatError(f"{path}: {len(rows)} rows, at least {min_rows} needed"
+                              + (" (the file is empty)" if not rows else ""))
     return rows
 
 

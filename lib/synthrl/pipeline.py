@@ -402,8 +402,10 @@ def positive_run(preset: Preset) -> PositiveRun:
 
 
 def evaluate_checkpoint(preset: Preset, checkpoint: str, problems: list[Problem]) -> dict:
-    """Greedy test error of a checkpoint on `problems`, and each problem's greedy output and whether it
-    was solved, in order (cached)."""
+    """Greedy test error of a checkpoint on `problems`, how many outputs state no answer the checker reads
+    (`no_answer`: an error rate is never shown without it), the test error under each other reading a
+    task has (GSM8K's flexible one: `test_error_flexible`), and each problem's greedy output and whether
+    it was solved, in order (cached)."""
     task = make_task(preset)
 
     def build(folder: Path) -> None:
@@ -411,7 +413,12 @@ def evaluate_checkpoint(preset: Preset, checkpoint: str, problems: list[Problem]
         outs = greedy_outputs(sampler, task, problems, preset.sampling.max_new_tokens)
         write_jsonl(folder / "outputs.jsonl", [{"uid": p.uid, "output": y, "correct": task.is_correct(p, y)}
                                                for p, y in zip(problems, outs)])
-        (folder / "metrics.json").write_text(json.dumps({"test_error": test_error(task, problems, outs)}))
+        metrics = {"test_error": test_error(task, problems, outs),
+                   "no_answer": sum(task.final_answer(y) is None for y in outs)}
+        for reading in getattr(task, "readings", ())[1:]:  # the first is `is_correct`'s own
+            metrics[f"test_error_{reading}"] = sum(not task.is_correct(p, y, reading)
+                                                   for p, y in zip(problems, outs)) / len(problems)
+        (folder / "metrics.json").write_text(json.dumps(metrics))
 
     key = cache_key("eval", checkpoint_id(checkpoint), [p.uid for p in problems], preset.sampling.max_new_tokens,
                     task.checker)

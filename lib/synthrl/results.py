@@ -13,10 +13,14 @@ import torch
 
 from synthrl import __version__
 from synthrl.cache import repo_root
-from synthrl.datafiles import atomic_write_text
+from synthrl.datafiles import DataFormatError, atomic_write_text
 
 COLUMNS = ["study", "preset", "task", "method", "n_problems", "seed", "step", "metric", "value",
            "config_hash", "synthrl_version", "git_commit", "wall_s", "device", "created_at"]
+# Written into every row of a results file: how many rows the file holds, so a file cut at a row boundary
+# says so when read (`read_table`) instead of being drawn as if whole. Dropped again on reading.
+FILE_ROWS = "file_rows"
+TEXT_COLUMNS = ("config_hash", "synthrl_version", "git_commit", "device", "created_at")  # "1308e95" is no number
 
 
 def data_dir() -> Path:
@@ -64,12 +68,36 @@ def table(rows: list[dict], prov: dict) -> pd.DataFrame:
     return df[COLUMNS + [c for c in df.columns if c not in COLUMNS]]  # a study's own columns last
 
 
+def to_csv(df: pd.DataFrame) -> str:
+    """A results table as the CSV text every results file is written as (with its row count)."""
+    return df.drop(columns=FILE_ROWS, errors="ignore").assign(**{FILE_ROWS: len(df)}).to_csv(index=False)
+
+
+def read_table(path: Path, required: tuple[str, ...] = ("metric", "value")) -> pd.DataFrame:
+    """A results, cell or probe CSV, checked: readable text, the `required` columns, and as many rows as
+    were written (where the file records it). Every problem names the file."""
+    try:
+        df = pd.read_csv(path, dtype={c: str for c in TEXT_COLUMNS})
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as e:
+        raise DataFormatError(f"{path}: not a readable results CSV ({type(e).__name__}: {e})") from None
+    missing = [c for c in required if c not in df.columns]
+    if missing:
+        raise DataFormatError(f"{path}: missing column(s) {missing} (it has {list(df.columns)[:8]}...)")
+    if FILE_ROWS in df.columns:
+        written = set(df[FILE_ROWS].dropna().astype(int))
+        if written != {len(df)}:
+            raise DataFormatError(f"{path}: {len(df)} rows, where {sorted(written)} were written: the file was "
+                                  "cut or edited; restore it (git checkout) or recompute it")
+        df = df.drop(columns=FILE_ROWS)
+    return df
+
+
 def results_path(study: str, preset: str) -> Path:
     return data_dir() / "results" / f"{study}__{preset}.csv"
 
 
 def save_results(df: pd.DataFrame, study: str, preset: str) -> Path:
-    return atomic_write_text(results_path(study, preset), df.to_csv(index=False))
+    return atomic_write_text(results_path(study, preset), to_csv(df))
 
 
 def cell_path(study: str, preset: str, cell: str) -> Path:
@@ -85,7 +113,7 @@ def save_cell(rows: list[dict], study: str, preset: str, cell: str, config_hash:
     commit its run started from: a run of hours outlives commits made beside it), written atomically."""
     prov = provenance(config_hash, wall_s)
     df = table([{**r, "cell": cell} for r in rows], {**prov, "git_commit": commit or prov["git_commit"]})
-    return atomic_write_text(cell_path(study, preset, cell), df.to_csv(index=False))
+    return atomic_write_text(cell_path(study, preset, cell), to_csv(df))
 
 
 def load_cell(study: str, preset: str, cell: str, config_hash: str) -> list[dict] | None:
@@ -95,12 +123,11 @@ def load_cell(study: str, preset: str, cell: str, config_hash: str) -> list[dict
     if not path.exists():
         return None
     try:
-        df = pd.read_csv(path, dtype={"git_commit": str, "config_hash": str})
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as e:
-        raise ValueError(f"{path}: not a readable cell file ({e}); delete it to recompute the cell") from e
-    missing = [c for c in (*COLUMNS, "cell") if c not in df.columns]
-    if missing or df.empty:
-        raise ValueError(f"{path}: not a cell file (missing columns {missing} or no rows); delete it to recompute")
+        df = read_table(path, required=(*COLUMNS, "cell"))
+    except DataFormatError as e:
+        raise DataFormatError(f"{e}; as a cell file, delete it to recompute the cell") from None
+    if df.empty:
+        raise DataFormatError(f"{path}: a cell file with no rows; delete it to recompute the cell")
     if set(df["config_hash"]) != {config_hash}:
         return None
     return records(df)
@@ -117,7 +144,7 @@ def probe_path(name: str, preset: str) -> Path:
 
 
 def save_probe(df: pd.DataFrame, name: str, preset: str) -> Path:
-    return atomic_write_text(probe_path(name, preset), df.to_csv(index=False))
+    return atomic_write_text(probe_path(name, preset), to_csv(df))
 
 
 def load_probe(name: str, preset: str, what: str) -> pd.DataFrame:
@@ -125,7 +152,7 @@ def load_probe(name: str, preset: str, what: str) -> pd.DataFrame:
     path = probe_path(name, preset)
     if not path.exists():
         raise FileNotFoundError(f"no committed {what} at {path}")
-    return pd.read_csv(path, dtype={"git_commit": str, "config_hash": str})
+    return read_table(path)
 
 
 def load_results(study: str, preset: str) -> pd.DataFrame:
@@ -133,9 +160,7 @@ def load_results(study: str, preset: str) -> pd.DataFrame:
     if not path.exists():
         raise FileNotFoundError(f"no results for {study} on preset {preset!r} at {path}; "
                                 f"run `python -m synthrl run {study} --preset {preset}` first")
-    # provenance stays text: a commit like "1308e95" or a hash of digits must not be read as a number
-    return pd.read_csv(path, dtype={c: str for c in ("config_hash", "synthrl_version", "git_commit", "device",
-                                                     "created_at")})
+    return read_table(path, required=("study", "preset", "method", "metric", "value", "config_hash", "git_commit"))
 
 
 def curve(results: pd.DataFrame, metric: str, **equals) -> pd.DataFrame:
@@ -160,11 +185,12 @@ def study_wall_times(preset: str, studies: list[str]) -> pd.DataFrame:
         path = results_path(study, preset)
         if not path.exists():
             continue
-        df = pd.read_csv(path, dtype={"git_commit": str})
+        df = read_table(path)
         first = df.iloc[0]
         wall = first.wall_s
         if "cell" in df and df["cell"].notna().any():  # computed in parts: its cells' times, summed
             wall = df.dropna(subset=["cell"]).groupby("cell")["wall_s"].first().sum()
-        rows.append({"study": study, "wall time": f"{wall / 60:.1f} min", "commit": first.git_commit,
+        commits = ", ".join(dict.fromkeys(df.git_commit.dropna()))  # each commit its rows ran from, in order
+        rows.append({"study": study, "wall time": f"{wall / 60:.1f} min", "commit": commits,
                      "device": first.device, "run": str(first.created_at)[:10]})
     return pd.DataFrame(rows)

@@ -40,7 +40,7 @@ from synthrl.cache import cache_key
 from synthrl.config import Preset, TrainConfig
 from synthrl.datafiles import atomic_write_text
 from synthrl.presets import RECIPE_CANDIDATES, get_preset
-from synthrl.results import data_dir, load_probe, provenance, save_probe, table
+from synthrl.results import data_dir, load_probe, provenance, read_table, save_probe, table, to_csv
 
 SPEED_PROBE = "train_recipe"
 ADOPTION_PROBE = "train_recipe_adoption"
@@ -190,7 +190,7 @@ def adoption_cell(preset: Preset, recipe: str, setting, seed: int, size: int, ba
 
     path = cell_dir(preset.name) / f"{_slug(recipe, setting.name, seed, size)}.csv"
     if path.exists():
-        return pd.read_csv(path).to_dict("records")
+        return read_table(path).to_dict("records")
     start = time.perf_counter()
     rows = [{"recipe": recipe, **r} for r in cell(_adoption_preset(preset, recipe, sizes), setting, seed, size, base, False)]
     wall = time.perf_counter() - start
@@ -198,7 +198,7 @@ def adoption_cell(preset: Preset, recipe: str, setting, seed: int, size: int, ba
                  "metric": "cell_wall_s", "value": wall})
     df = table([{"study": ADOPTION_PROBE, "preset": preset.name, **r} for r in rows],
                provenance(cache_key(ADOPTION_PROBE, RECIPES[recipe]), wall))
-    atomic_write_text(path, df.to_csv(index=False))
+    atomic_write_text(path, to_csv(df))
     return df.to_dict("records")
 
 

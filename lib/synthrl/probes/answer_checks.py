@@ -279,12 +279,12 @@ def main(argv: list[str] | None = None) -> int:
     import argparse
 
     from synthrl.datafiles import atomic_write_text
-    from synthrl.results import data_dir
+    from synthrl.results import data_dir, to_csv
 
     argparse.ArgumentParser(description=__doc__.splitlines()[0]).parse_args(argv)  # no options: the labelled sets
     results = run()
     path = data_dir() / "results" / f"{STUDY}__cpu.csv"
-    atomic_write_text(path, results.to_csv(index=False))
+    atomic_write_text(path, to_csv(results))
     print(results[["task", "method", "metric", "value", "n_samples"]].to_string())
     print(f"{path} ({results.wall_s.iloc[0]:.0f} s)")
     return 0

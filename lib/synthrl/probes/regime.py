@@ -204,7 +204,7 @@ def main(argv: list[str] | None = None) -> int:
     import argparse
 
     from synthrl.datafiles import atomic_write_text
-    from synthrl.results import data_dir
+    from synthrl.results import data_dir, to_csv
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("name", choices=list(PROBES))
@@ -214,7 +214,7 @@ def main(argv: list[str] | None = None) -> int:
     start = time.perf_counter()
     results = run(preset, name)
     path = data_dir() / "results" / "probes" / f"regime_{name}__{preset}.csv"
-    atomic_write_text(path, results.to_csv(index=False))
+    atomic_write_text(path, to_csv(results))
     print(check(results).to_string())
     print(f"{path} ({time.perf_counter() - start:.0f} s)")
     return 0
@@ -240,11 +240,11 @@ def ledger(results_by_probe: dict[str, pd.DataFrame]) -> pd.DataFrame:
 
 def committed() -> dict[str, pd.DataFrame]:
     """Every committed probe's results, in the order of PROBES."""
-    from synthrl.results import data_dir
+    from synthrl.results import data_dir, read_table
 
     found = {}
     for name in PROBES:
         path = data_dir() / "results" / "probes" / f"regime_{name}__cpu.csv"
         if path.exists():
-            found[name] = pd.read_csv(path, dtype={"git_commit": str, "config_hash": str})
+            found[name] = read_table(path)
     return found

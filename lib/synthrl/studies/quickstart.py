@@ -31,6 +31,7 @@ def run(preset: Preset | str = "cpu") -> pd.DataFrame:
     for method, ckpt in (("pi_base", base), ("SFT", sft), ("RFT", rft)):
         scored = pipeline.evaluate_checkpoint(preset, ckpt, test)
         rows.append({**row(method, "test_error", scored["test_error"]), "n_test": len(test)})
+        rows += [row(method, m, v) for m, v in scored.items() if m == "no_answer" or m.startswith("test_error_")]
         # per test problem, the paired outcomes the claims compare (McNemar)
         rows += [{**row(method, "solved", float(c)), "item": i} for i, c in enumerate(scored["correct"])]
         if method != "pi_base":  # the finetuned policies only, to keep the demo short
@@ -47,8 +48,9 @@ def run(preset: Preset | str = "cpu") -> pd.DataFrame:
 
 
 def summary(results: pd.DataFrame) -> pd.DataFrame:
-    """The table the demo prints: test error (greedy) and pass@k, one row per model."""
-    metrics = [m for m in results.metric.unique() if m == "test_error" or m.startswith("pass@")]
+    """The table the demo prints: test error (greedy, under each reading), outputs with no answer found,
+    and pass@k, one row per model."""
+    metrics = [m for m in results.metric.unique() if m.startswith(("test_error", "pass@")) or m == "no_answer"]
     table = results[results.metric.isin(metrics)].pivot_table(index="method", columns="metric", values="value")
     return table.reindex(["pi_base", "SFT", "RFT"])[metrics]
 
@@ -58,10 +60,11 @@ def ledger(results: pd.DataFrame) -> pd.DataFrame:
     table = summary(results)
     n_train = int(results.loc[results.method == "SFT", "n_problems"].iloc[0])
     n_test = int(results["n_test"].dropna().iloc[0])
-    cells = lambda values: [f"{v:.3f}" if pd.notna(v) else "not measured" for v in values]  # noqa: E731
+    cells = lambda values, form: [form.format(v) if pd.notna(v) else "not measured" for v in values]  # noqa: E731
+    names = {"test_error": f"test error (greedy, {n_test:,} held-out problems)", "no_answer": "outputs with no answer"}
     return pd.DataFrame({"model": ["pi_base", f"pi_sft (SFT on {n_train:,} D_syn problems)", "RFT (pi_base on D+)"],
-                         **{(f"test error (greedy, {n_test:,} held-out problems)" if m == "test_error" else m):
-                            cells(table[m]) for m in table.columns}})
+                         **{names.get(m, m.replace("test_error_", "test error, ")):
+                            cells(table[m], "{:.0f}" if m == "no_answer" else "{:.3f}") for m in table.columns}})
 
 
 def figures(results: pd.DataFrame) -> dict:
