@@ -39,3 +39,11 @@ def module_run_home(tmp_path_factory):
         yield
     finally:
         mp.undo()
+
+
+@pytest.fixture(scope="session")
+def shared_home(tmp_path_factory):
+    """A folder every pytest worker of this run shares (xdist gives each worker its own basetemp under it),
+    for what is built once per test run: the stand-in hub model (`standin.gsm8k_standin`)."""
+    base = tmp_path_factory.getbasetemp()
+    return base.parent if "PYTEST_XDIST_WORKER" in os.environ else base

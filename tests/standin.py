@@ -65,3 +65,21 @@ def build_standin(folder: Path, texts: list[str], model: ModelConfig, train: Tra
     net = build_model(model, tokenizer, seed=seed)
     result = sft(net, tokenizer, [{"text": t} for t in texts], train, model, seed)
     return save_checkpoint(result.model, tokenizer, folder)
+
+
+def gsm8k_standin(home: Path, world_cfg, model: ModelConfig, n_read: int) -> Path:
+    """The stand-in "pretrained" model that has read `n_read` solved GSM8K-format problems of an arith world
+    (not a study's D_syn or test problems: a seed of their own), as a math base model has read solved
+    problems. Built once under `home` (a folder every pytest worker shares) and read by the others."""
+    from synthrl.cache import cache_key, cached_dir
+    from synthrl.tasks.arith import ArithWorld
+    from synthrl.tasks.hub import HubMathTask, gsm8k_problem
+
+    train = TrainConfig(epochs=3.0, batch_size=16, lr=3e-3)
+
+    def build(folder: Path) -> None:
+        world, task = ArithWorld(world_cfg), HubMathTask("gsm8k")
+        read = [gsm8k_problem(gsm8k_row(p), "corpus") for p in world.make_problems("train", n_read, 7)]
+        build_standin(folder, [task.prompt(p) + p.solution for p in read], model, train)
+
+    return cached_dir("standin", cache_key("standin", world_cfg, model, train, n_read), build, home=home)

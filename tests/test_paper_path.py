@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from standin import build_standin, gsm8k_row, train_bpe, write_gsm8k
+from standin import gsm8k_row, gsm8k_standin, train_bpe, write_gsm8k
 from synthrl import cells, models, pipeline
 from synthrl.config import (
     CreditConfig,
@@ -25,7 +25,7 @@ from synthrl.config import (
 from synthrl.presets import get_preset
 from synthrl.studies import negative_scaling
 from synthrl.tasks.arith import ArithConfig, ArithWorld
-from synthrl.tasks.hub import HubMathTask, gsm8k_problem
+from synthrl.tasks.hub import HubMathTask
 
 WORLD = ArithConfig(min_steps=1, max_steps=2, max_value=10, n_names=8)  # the smoke preset's world
 MODEL = ModelConfig(hidden_size=64, n_layers=2, n_heads=2, intermediate_size=128, max_positions=256)
@@ -59,16 +59,13 @@ def test_bpe_tokenizer_round_trips_text_it_was_not_trained_on():
     assert tok.eos_token == tok.pad_token == "<|endoftext|>"
 
 
-def _paper_cell(root: Path, **model):
+def _paper_cell(root: Path, shared: Path, **model):
     """The stand-in hub model and data, the paper preset pointed at them (its model fields replaced by
     `model`), the stand-in's weights' hash before any training, and one negative-study cell's rows."""
     world = ArithWorld(WORLD)
     files = write_gsm8k(root / "data", world, n_train=SIZE, n_test=24)
-    task = HubMathTask("gsm8k", files=files)
     # the stand-in has read GSM8K-style solved problems (not D_syn's or the test's), as a math base model has
-    read = [gsm8k_problem(gsm8k_row(p), "corpus") for p in world.make_problems("train", STANDIN_READ, 7)]
-    corpus = [task.prompt(p) + p.solution for p in read]
-    standin = build_standin(root / "standin", corpus, MODEL, TrainConfig(epochs=3.0, batch_size=16, lr=3e-3))
+    standin = gsm8k_standin(shared, WORLD, MODEL, STANDIN_READ)
     model = {"lora_r": 8, "load_in_4bit": False, "bf16": False, **model}
     preset = get_preset(
         "paper", data_files=tuple((split, str(path)) for split, path in files.items()),
@@ -87,12 +84,12 @@ def _paper_cell(root: Path, **model):
 
 
 @pytest.fixture(scope="module")
-def paper_run(tmp_path_factory):
+def paper_run(tmp_path_factory, shared_home):
     root = tmp_path_factory.mktemp("paper")
     mp = pytest.MonkeyPatch()
     mp.setenv("SYNTHRL_HOME", str(root / "runs"))
     try:
-        yield *_paper_cell(root), root / "runs"
+        yield *_paper_cell(root, shared_home), root / "runs"
     finally:
         mp.undo()
 
@@ -161,12 +158,12 @@ def test_d_syn_written_by_the_stand_in_keeps_only_agreed_new_problems(paper_run,
 
 @pytest.mark.skipif(not torch.cuda.is_available() or importlib.util.find_spec("bitsandbytes") is None,
                     reason="QLoRA needs a CUDA GPU and bitsandbytes (the gpu extra): run this file on a GPU machine")
-def test_qlora_runs_the_paper_cell_on_a_4bit_stand_in(tmp_path):
+def test_qlora_runs_the_paper_cell_on_a_4bit_stand_in(tmp_path, shared_home):
     """The paper's recipe as the `paper` preset sets it (NF4 base weights, double quantization, bf16
     compute, LoRA adapters) through the whole cell on the stand-in: SFT, sampling, rollouts, per-step DPO."""
     import bitsandbytes as bnb
 
-    preset, standin, weights, rows = _paper_cell(tmp_path, load_in_4bit=True, bf16=True)
+    preset, standin, weights, rows = _paper_cell(tmp_path, shared_home, load_in_4bit=True, bf16=True)
     assert preset.model.load_in_4bit and preset.model.bf16
     sp = cells.setting_preset(preset, preset.scaling.settings[0])
     d_syn = pipeline.sft_rows(sp, pipeline.d_syn(sp, n=SIZE, seed=0))

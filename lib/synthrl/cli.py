@@ -1,13 +1,18 @@
-"""`python -m synthrl demo | run STUDY | figures | pi-base | bench | probe NAME` (the Makefile's targets)."""
+"""`python -m synthrl demo | run STUDY | figures | pi-base | bench | probe NAME` (the Makefile's targets), and
+`pairs` / `train` (per-step data and training for a researcher's own model)."""
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import json
 import logging
 import sys
 import time
 from pathlib import Path
 
 from synthrl import quiet_libraries
+from synthrl.config import PairsConfig, PreferenceConfig
+from synthrl.preference import TRAIN_METHODS
 from synthrl.presets import PRESETS
 from synthrl.probes.cli import PROBES, run_probe
 
@@ -20,6 +25,7 @@ RESULTS = {"quickstart": ("quickstart", {}), "positive_scaling": ("positive_scal
 STUDIES = tuple(dict.fromkeys(module for module, _ in RESULTS.values()))
 # independent cells: `--ray` runs them as Ray tasks
 CELL_STUDIES = ("positive_scaling", "negative_scaling", "rft_spurious")
+TRAIN_FLAGS = ("beta", "lr", "batch_size", "epochs", "max_steps", "seed")  # `train`'s PreferenceConfig flags
 # cells committed as they finish, computed in parts by `--sizes`
 SIZED_STUDIES = ("positive_scaling", "negative_scaling")
 
@@ -121,6 +127,31 @@ def main(argv: list[str] | None = None) -> int:
                            add_help=False)
     probe.add_argument("name", help="the probe: " + ", ".join(PROBES))
     probe.add_argument("args", nargs=argparse.REMAINDER, help="the probe's own arguments (NAME --help lists them)")
+    pairs = sub.add_parser("pairs", help="per-step preference pairs, step labels and advantages for any Hugging Face "
+                                         "model on your problems (docs/own-model.md)")
+    pairs.add_argument("--model", required=True, help="a hub id or a local model folder")
+    pairs.add_argument("--adapter", default=None, help="a peft adapter of the model to sample instead")
+    pairs.add_argument("--data", required=True, help="a JSONL file of problems in GSM8K's or MATH's format")
+    pairs.add_argument("--out", required=True, help="the folder the datasets are written to")
+    pairs.add_argument("--task", default="gsm8k", choices=("gsm8k", "math"), help="the format and answer checker")
+    pairs.add_argument("--backend", default="auto", choices=("auto", "hf", "vllm"),
+                       help="vLLM where it imports and a GPU is present (auto), else transformers")
+    for field in dataclasses.fields(PairsConfig):
+        pairs.add_argument("--" + field.name.replace("_", "-"), type=type(field.default), default=field.default,
+                           help=f"(default {field.default})")
+    train = sub.add_parser("train", help="train a model on the files `synthrl pairs` wrote")
+    train.add_argument("method", choices=sorted(TRAIN_METHODS))
+    train.add_argument("--model", required=True)
+    train.add_argument("--adapter", default=None, help="a peft adapter of the model, trained further")
+    train.add_argument("--pairs", required=True, help="the folder `synthrl pairs` wrote")
+    train.add_argument("--out", required=True, help="where the checkpoint (an adapter under LoRA) is saved")
+    train.add_argument("--lora-r", type=int, default=0, help="LoRA rank of new adapters (0: full finetuning)")
+    train.add_argument("--qlora", action="store_true", help="the base in 4 bits (QLoRA; needs --lora-r and a GPU)")
+    train.add_argument("--awr-beta", type=float, default=0.1, help="AWR's temperature (default 0.1)")
+    for field in TRAIN_FLAGS:
+        default = getattr(PreferenceConfig(), field)
+        train.add_argument("--" + field.replace("_", "-"), type=type(default), default=default,
+                           help=f"(default {default})")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s", stream=sys.stderr)
     quiet_libraries()
@@ -132,6 +163,21 @@ def main(argv: list[str] | None = None) -> int:
         return cmd_figures(args.preset)
     if args.command == "probe":
         return run_probe(args.name, args.args)
+    if args.command == "pairs":
+        from synthrl.pairs import build
+
+        cfg = PairsConfig(**{f.name: getattr(args, f.name) for f in dataclasses.fields(PairsConfig)})
+        summary = build(args.model, args.data, args.out, args.adapter, args.task, cfg, args.backend)
+        print(json.dumps(summary, indent=1))
+        return 0
+    if args.command == "train":
+        from synthrl.preference import train
+
+        cfg = PreferenceConfig(**{f: getattr(args, f) for f in TRAIN_FLAGS})
+        log = train(args.method, args.model, args.pairs, args.out, args.adapter, args.lora_r, args.qlora, cfg,
+                    args.awr_beta)
+        print(f"{args.method}: {len(log['losses'])} steps in {log['wall_s']:.0f} s, saved to {args.out}")
+        return 0
     if args.command == "pi-base":
         from synthrl.pipeline import pi_base, pi_base_key, train_log
         from synthrl.presets import get_preset

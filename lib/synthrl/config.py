@@ -144,6 +144,35 @@ class PreferenceConfig:
 
 
 @dataclass(frozen=True)
+class PairsConfig:
+    """`python -m synthrl pairs` (`synthrl.pairs.build`): per-step data from a researcher's own model."""
+
+    samples_per_problem: int = 8  # k; paper: 8 samples of pi_sft per problem for D- (its practical recipe)
+    negatives_per_problem: int = 8  # paper: up to 8 incorrect samples per problem are credited
+    n_rollouts: int = 16  # rollouts per step prefix; as CreditConfig (our choice; the paper does not say)
+    bok_k: int = 5  # paper: Q under BoK(pi_sft) with K = 5
+    first_pit: str = "min"  # paper: the step where Q is lowest (FIRST_PIT_DEFINITIONS)
+    temperature: float = 0.7  # samples: RFT's (Yuan et al. 2023), as SampleConfig
+    rollout_temperature: float = 1.0  # rollouts sample the policy as it was trained, as CreditConfig
+    max_new_tokens: int = 512  # our choice: GSM8K and MATH solutions of a 7B model fit
+    prompt: str = "plain"  # "plain" (the task's "Question: ...\nAnswer:\n") or "chat" (the model's template)
+    batch_size: int = 64  # sequences decoded together (speed only: every size samples the same)
+    seed: int = 0
+    # A checker that reads no answer in more than this share of samples stops the run: the prompt or the
+    # checker does not fit the model (our choice)
+    max_no_answer: float = 0.5
+
+    def __post_init__(self) -> None:
+        counts = (self.samples_per_problem, self.negatives_per_problem, self.n_rollouts, self.bok_k, self.batch_size)
+        if min(counts) < 1:
+            raise ValueError("samples_per_problem, negatives_per_problem, n_rollouts, bok_k, batch_size must be >= 1")
+        if self.first_pit not in FIRST_PIT_DEFINITIONS:
+            raise ValueError(f"first_pit must be one of {FIRST_PIT_DEFINITIONS}, got {self.first_pit!r}")
+        if self.prompt not in ("plain", "chat"):
+            raise ValueError(f"prompt must be 'plain' or 'chat', got {self.prompt!r}")
+
+
+@dataclass(frozen=True)
 class Setting:
     """One setting (arm) of a study: a task, for arith its world (None = the preset's), and the
     learning rate of SFT and RFT (None = the preset's `sft.lr` and `rft.lr`)."""

@@ -78,3 +78,20 @@ def atomic_write_text(path: str | Path, text: str) -> Path:
 
 def write_jsonl(path: str | Path, rows: Iterable[dict[str, Any]]) -> Path:
     return atomic_write_text(path, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
+
+
+def write_dataset(folder: str | Path, name: str, rows: list[dict[str, Any]]) -> Path:
+    """Rows written twice under `folder`: NAME.jsonl, and NAME/ as a Hugging Face dataset on disk
+    (`datasets.load_from_disk`), each replaced whole."""
+    import shutil
+
+    from datasets import Dataset
+
+    folder = Path(folder)
+    write_jsonl(folder / f"{name}.jsonl", rows)
+    tmp = folder / f".{name}.tmp-{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    Dataset.from_list(rows).save_to_disk(str(tmp))
+    shutil.rmtree(folder / name, ignore_errors=True)
+    os.replace(tmp, folder / name)
+    return folder / name

@@ -5,6 +5,7 @@ naive pairs of whole responses, advantage weights (AWR) and advantage filtering 
 Every function takes plain rows and returns plain rows or indices: a sample row is {uid, prompt,
 completion, correct} as `pipeline.samples` writes it; a pair is the preference trainer's {prompt,
 chosen, rejected, rejected_is_prefix}. TRL builds no such data: its DPO pairs are whole responses.
+`build` makes all of it for a researcher's own model and problems (`python -m synthrl pairs`).
 """
 from __future__ import annotations
 
@@ -163,3 +164,141 @@ def negative_traces(world, d_syn: list[Problem], sampled: list[dict], n: int, se
         if len(traces) == n:
             break
     return problems, traces
+
+
+class _ChatPrompts:
+    """A task whose prompts are the model's chat template around the question (`PairsConfig.prompt`)."""
+
+    def __init__(self, task, tokenizer, model: str):
+        if not getattr(tokenizer, "chat_template", None):
+            raise ValueError(f"{model}: its tokenizer has no chat template; use prompt 'plain' (the question as "
+                             "'Question: ...\\nAnswer:\\n', for a base model) or a model that has one")
+        self._task, self._tokenizer = task, tokenizer
+
+    def prompt(self, problem: Problem) -> str:
+        return self._tokenizer.apply_chat_template([{"role": "user", "content": problem.question}], tokenize=False,
+                                                   add_generation_prompt=True)
+
+    def __getattr__(self, name):
+        return getattr(self._task, name)
+
+
+def _policy(model: str, adapter: str | None) -> str:
+    """The checkpoint to sample: the adapter (which names its base) or the model; a mismatch is an error."""
+    if adapter is None:
+        return str(model)
+    import json
+    from pathlib import Path
+
+    config = Path(adapter) / "adapter_config.json"
+    if not config.exists():
+        raise FileNotFoundError(f"{adapter}: no adapter_config.json (not a peft adapter folder)")
+    base = json.loads(config.read_text()).get("base_model_name_or_path")
+    if base and str(base) != str(model):
+        raise ValueError(f"{adapter}: an adapter of {base}, not of {model}")
+    return str(adapter)
+
+
+def _step_rows(prompt: str, credit: TraceCredit, pit: int | None) -> tuple[dict, dict]:
+    """A credited trace as step labels (the stepwise format process-reward trainers read: prompt,
+    completions as steps, labels; Math-Shepherd's hard label: some rollout from the prefix succeeds)
+    and as advantages with their standard errors."""
+    q, se = credit.q, credit.q_se
+    labels = {"uid": credit.uid, "prompt": prompt, "completions": list(credit.steps),
+              "labels": [bool(x > 0) for x in credit.p[1:]], "soft_labels": [float(x) for x in q[1:]]}
+    advantages = {"uid": credit.uid, "prompt": prompt, "steps": list(credit.steps), "q": q.tolist(),
+                  "q_se": se.tolist(), "advantages": credit.advantages.tolist(),
+                  "advantage_se": credit.advantage_se.tolist(), "rollouts": credit.rollouts, "first_pit": pit}
+    return labels, advantages
+
+
+def build(model: str, data: str, out: str, adapter: str | None = None, task: str = "gsm8k",
+          cfg=None, backend: str = "auto") -> dict:
+    """Per-step data for any Hugging Face model (a hub id or a folder; `adapter`: a peft adapter of it) on
+    a JSONL file of problems in GSM8K's ({question, answer}) or MATH's ({problem, solution}) format:
+    `cfg.samples_per_problem` samples per problem, each verified by the task's checker; Monte-Carlo Q of
+    every step prefix of up to `cfg.negatives_per_problem` distinct negatives per problem, with BoK; and,
+    under `out`, as JSONL and as Hugging Face datasets on disk:
+
+    - `per_step_pairs`: TRL's preference format (prompt, chosen, rejected), the rejected a prefix cut
+      right after its first pit (`rejected_is_prefix`: trained without an end-of-sequence token), the
+      chosen a distinct positive of the same problem; `naive_pairs`: whole responses (TRL's DPO);
+    - `step_labels`: the stepwise format (prompt, completions as steps, labels), hard and soft from Q;
+    - `advantages`: per step, with standard errors; `samples`: every sample with its verdict;
+    - `summary.json`: the counts, problems skipped (all samples right, or all wrong) included.
+
+    Sampling and rollouts are cached stages (`synthrl.cache`): an interrupted run resumes. Returns the summary.
+    """
+    import json
+    from pathlib import Path
+
+    from synthrl.cache import cache_key, cached_dir, checkpoint_id, file_digest
+    from synthrl.config import ModelConfig, PairsConfig, to_dict
+    from synthrl.credit import estimate_q
+    from synthrl.datafiles import atomic_write_text, read_jsonl, write_dataset, write_jsonl
+    from synthrl.sampling import SamplingSpec, make_sampler
+    from synthrl.streams import KEY as STREAMS
+    from synthrl.tasks.hub import HubMathTask
+
+    cfg = cfg or PairsConfig()
+    checker = HubMathTask(task, path=data)
+    problems = checker.load("train")  # one file: every row is a problem
+    policy = _policy(model, adapter)
+    sampler = make_sampler(policy, batch_size=cfg.batch_size, backend=backend, progress=True,
+                           model_cfg=ModelConfig(pretrained=str(model)))
+    world = _ChatPrompts(checker, sampler.tokenizer, model) if cfg.prompt == "chat" else checker
+    source = [checkpoint_id(policy), file_digest(Path(data)), task, checker.checker, STREAMS]
+
+    spec = SamplingSpec(n=cfg.samples_per_problem, temperature=cfg.temperature, max_new_tokens=cfg.max_new_tokens,
+                        seed=cfg.seed)
+
+    def sample(folder: Path) -> None:
+        prompts = [world.prompt(p) for p in problems]
+        outs = sampler.sample(prompts, spec)
+        write_jsonl(folder / "samples.jsonl", [
+            {"uid": p.uid, "prompt": x, "completion": y, "correct": world.is_correct(p, y),
+             "answer": world.final_answer(y)} for p, x, ys in zip(problems, prompts, outs) for y in ys])
+
+    key = cache_key("own_samples", *source, cfg.prompt, to_dict(spec))
+    sampled = read_jsonl(cached_dir("own_samples", key, sample) / "samples.jsonl")
+    no_answer = sum(r["answer"] is None for r in sampled)
+    if no_answer > cfg.max_no_answer * len(sampled):
+        example = next(r["completion"] for r in sampled if r["answer"] is None)
+        raise ValueError(f"the {task} checker read no answer in {no_answer} of {len(sampled)} samples (more than "
+                         f"{cfg.max_no_answer:.0%}): the prompt or the checker does not fit {model}. One of them "
+                         f"ends: {example[-200:]!r}")
+
+    by_uid = {p.uid: p for p in problems}
+    outcomes: dict[str, set[bool]] = {}
+    for r in sampled:
+        outcomes.setdefault(r["uid"], set()).add(bool(r["correct"]))
+    mixed = {u for u, o in outcomes.items() if o == {True, False}}
+    positives = distinct_samples([r for r in sampled if r["uid"] in mixed], True, cfg.samples_per_problem)
+    negatives = distinct_samples([r for r in sampled if r["uid"] in mixed], False, cfg.negatives_per_problem)
+
+    def credit(folder: Path) -> None:
+        found = estimate_q(sampler, world, [by_uid[r["uid"]] for r in negatives], [r["completion"] for r in negatives],
+                           cfg.n_rollouts, cfg.rollout_temperature, cfg.seed, cfg.max_new_tokens, cfg.bok_k)
+        write_jsonl(folder / "credits.jsonl", [vars(c) for c in found])
+
+    key = cache_key("own_credit", key, [r["completion"] for r in negatives], cfg.n_rollouts, cfg.rollout_temperature,
+                    cfg.bok_k, cfg.max_new_tokens)
+    credits = [TraceCredit(**r) for r in read_jsonl(cached_dir("own_credit", key, credit) / "credits.jsonl")]
+    pits = estimated_pits(credits, cfg.first_pit)
+    chosen = chosen_by_problem("self", problems, positives)
+    steps = [_step_rows(r["prompt"], c, pit) for r, c, pit in zip(negatives, credits, pits)]
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    tables = {"per_step_pairs": per_step_pairs(world, negatives, pits, chosen),
+              "naive_pairs": naive_pairs(negatives, chosen), "step_labels": [s[0] for s in steps], "advantages": [s[1] for s in steps], "samples": sampled}
+    for name, rows in tables.items():
+        write_dataset(out, name, rows)
+    summary = {"model": str(model), "adapter": adapter, "data": str(data), "task": task, "checker": checker.checker,
+               "config": to_dict(cfg), "problems": len(problems), "samples": len(sampled), "no_answer": no_answer,
+               "skipped_all_right": sum(o == {True} for o in outcomes.values()),
+               "skipped_all_wrong": sum(o == {False} for o in outcomes.values()),
+               "negatives_credited": len(negatives), "negatives_without_pit": sum(p is None for p in pits),
+               **{name: len(rows) for name, rows in tables.items()}}
+    atomic_write_text(out / "summary.json", json.dumps(summary, indent=1))
+    return summary

@@ -12,6 +12,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from contextlib import nullcontext
+import dataclasses
 from dataclasses import dataclass, field
 
 import torch
@@ -190,3 +191,57 @@ def train_preference(model, reference, tokenizer, pairs: list[dict], cfg: Prefer
     bar.close()
     model.eval()
     return PreferenceResult(model, losses, time.perf_counter() - start, log)
+
+
+TRAIN_METHODS = {"per-step-dpo": ("per_step_pairs", "dpo"), "dpo": ("naive_pairs", "dpo"),
+                 "dpop": ("naive_pairs", "dpop"), "awr": ("advantages", None)}
+
+
+def train(method: str, model: str, pairs: str, out: str, adapter: str | None = None, lora_r: int = 0,
+          qlora: bool = False, cfg: PreferenceConfig | None = None, awr_beta: float = 0.1) -> dict:
+    """The kit's trainers on the files `synthrl.pairs.build` wrote under `pairs`: per-step DPO (its
+    per-step pairs, rejected prefixes without EOS), DPO or DPOP (its naive pairs), or AWR (its advantages,
+    step weights exp(A / awr_beta) clipped as `pairs.awr_weights`). The policy is `model` (or its peft
+    `adapter`, trained further), fully finetuned, or with new LoRA adapters of rank `lora_r` (4-bit base
+    with `qlora`, on a GPU); the reference is the policy before training. Saves a standard checkpoint (an
+    adapter under LoRA) with its training log to `out`; returns the log."""
+    import json
+    from pathlib import Path
+
+    import numpy as np
+
+    from synthrl.awr import train_awr
+    from synthrl.config import ModelConfig, TrainConfig
+    from synthrl.datafiles import atomic_write_text, read_jsonl
+    from synthrl.models import load_pretrained, lora_config, save_checkpoint
+    from synthrl.pairs import AWR_MAX_WEIGHT
+
+    if method not in TRAIN_METHODS:
+        raise ValueError(f"method must be one of {sorted(TRAIN_METHODS)}, got {method!r}")
+    table, loss = TRAIN_METHODS[method]
+    rows = read_jsonl(Path(pairs) / f"{table}.jsonl", min_rows=1)
+    cfg = cfg or PreferenceConfig()
+    model_cfg = ModelConfig(pretrained=str(model), lora_r=lora_r or (8 if adapter else 0), load_in_4bit=qlora)
+    policy, tokenizer = load_pretrained(model_cfg, adapter or model, for_training=True)
+    reference = POLICY_AT_START if adapter or lora_r else None
+    if lora_r and not adapter:
+        from peft import get_peft_model
+
+        policy, reference = get_peft_model(policy, lora_config(model_cfg)), None  # adapters disabled: the model
+    if method == "awr":
+        traces = [{"prompt": r["prompt"], "steps": r["steps"],
+                   "weights": np.minimum(np.exp(np.asarray(r["advantages"]) / awr_beta), AWR_MAX_WEIGHT).tolist()}
+                  for r in rows]
+        result = train_awr(policy, tokenizer, traces, TrainConfig(epochs=cfg.epochs, batch_size=cfg.batch_size,
+                                                                  lr=cfg.lr, max_steps=cfg.max_steps), cfg.seed)
+        log = {"method": method, "losses": result.losses, "wall_s": result.wall_s}
+    else:
+        if reference is None and not lora_r:  # full finetuning: a frozen copy of the model is the reference
+            reference = load_pretrained(model_cfg, model)[0]
+        keep = ("prompt", "chosen", "rejected", "rejected_is_prefix")
+        result = train_preference(policy, reference, tokenizer, [{k: r[k] for k in keep} for r in rows],
+                                  dataclasses.replace(cfg, loss=loss))
+        log = {"method": method, "losses": result.losses, "wall_s": result.wall_s, "log": result.log}
+    save_checkpoint(result.model, tokenizer, Path(out))
+    atomic_write_text(Path(out) / "train_log.json", json.dumps({**log, "pairs": str(pairs), "rows": len(rows)}))
+    return log
