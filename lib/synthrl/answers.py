@@ -33,14 +33,12 @@ Everything is bounded: at most `MAX_TEXT_CHARS` characters are read, a boxed ans
 """
 from __future__ import annotations
 
-import functools
-import logging
 import re
 import threading
 from collections.abc import Iterable
 from decimal import Decimal, InvalidOperation
 
-from synthrl.verify import MAX_ANSWER_DIGITS, MAX_BOXED_CHARS, MAX_TEXT_CHARS, boxed_answer, normalize_latex
+from synthrl.verify import MAX_ANSWER_DIGITS, MAX_BOXED_CHARS, MAX_TEXT_CHARS, boxed_answer
 
 # The version of these checkers: in the cache key of every stored `correct` label, so a change to how an
 # answer is read re-labels what was sampled instead of keeping the old labels. Bump it with any change here.
@@ -179,43 +177,6 @@ def answer_report(references: Iterable[str], texts: Iterable[str]) -> dict[str, 
     return report
 
 
-# Off the main thread math-verify warns on every call that it runs without its time limit; it never runs
-# there (`math_equivalent` sends those checks to the worker process)
-logging.getLogger("math_verify.utils").setLevel(logging.ERROR)
-
-
-@functools.lru_cache(maxsize=4096)  # a reference is parsed once per problem, not once per sample (~10 ms)
-def _math_verify_parse(answer: str, timeout_s: float) -> tuple:
-    from math_verify import LatexExtractionConfig, parse
-
-    try:
-        return tuple(parse("\\boxed{" + answer + "}", extraction_config=[LatexExtractionConfig()],
-                           parsing_timeout=timeout_s))
-    except Exception:  # noqa: BLE001 - any failure to parse is "cannot parse": the fallback decides
-        return ()
-
-
-def _parsed(found: tuple) -> bool:
-    # math-verify answers [value, raw string] when it parses, and [raw string] alone when it cannot
-    return any(not isinstance(x, str) for x in found)
-
-
-def math_equivalent_here(reference: str, answer: str, timeout_s: float = MATH_VERIFY_TIMEOUT_S) -> bool:
-    """`math_equivalent` in this thread, which must be its process's main thread (math-verify's limits
-    are SIGALRMs); the worker process runs this."""
-    if normalize_latex(answer) == normalize_latex(reference):
-        return True
-    gold, pred = _math_verify_parse(reference, timeout_s), _math_verify_parse(answer, timeout_s)
-    if not (_parsed(gold) and _parsed(pred)):
-        return False  # the strings decided, above
-    from math_verify import verify
-
-    try:
-        return bool(verify(list(gold), list(pred), timeout_seconds=timeout_s))
-    except Exception:  # noqa: BLE001 - a comparison that fails is no match
-        return False
-
-
 def math_equivalent(reference: str, answer: str, timeout_s: float = MATH_VERIFY_TIMEOUT_S) -> bool:
     """Two MATH answers (boxed contents) agree: as normalised strings, else symbolically through
     math-verify where both parse; within `timeout_s` per parse and comparison on any thread."""
@@ -223,10 +184,10 @@ def math_equivalent(reference: str, answer: str, timeout_s: float = MATH_VERIFY_
         return False
     if len(answer) > MAX_BOXED_CHARS or len(reference) > MAX_BOXED_CHARS or _SPACED_DIGITS.search(answer):
         return False
-    if threading.current_thread() is threading.main_thread():
-        return math_equivalent_here(reference, answer, timeout_s)
-    from synthrl.math_worker import equivalent_in_worker
+    from synthrl.math_worker import equivalent_here, equivalent_in_worker
 
+    if threading.current_thread() is threading.main_thread():
+        return equivalent_here(reference, answer, timeout_s)
     return equivalent_in_worker(reference, answer, timeout_s)
 
 
