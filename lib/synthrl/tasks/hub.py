@@ -3,8 +3,9 @@ JSONL file in the same format ({"question", "answer"} with the answer ending "##
 
 GSM8K's reference solutions carry calculator annotations ("<<48/2=24>>") and end with
 "#### 72"; we strip the annotations and end the solution with "The answer is 72". Outputs are read
-by `synthrl.answers.gsm8k_answer` ("#### N", "The answer is N", \\boxed{N}; signs, thousands
-separators, trailing zeros; the number the marker points at).
+by `synthrl.answers.gsm8k_answer`: strictly for rewards ("#### N", "The answer is N", "A: N",
+\\boxed{N}; the number the marker points at, never a negated, hedged or two-number one), and
+flexibly (the last number) as a second reading that evaluation reports beside it.
 
 MATH (Hendrycks et al. 2021; {"problem", "solution"} rows, the answer in the solution's last
 \\boxed{}) is checked by `synthrl.answers.math_correct`: math-verify's symbolic comparison of the two
