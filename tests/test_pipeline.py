@@ -6,7 +6,6 @@ import pytest
 
 from synthrl import pipeline
 from synthrl.cache import run_home
-from synthrl.datafiles import DataFormatError
 from synthrl.presets import get_preset
 from synthrl.results import COLUMNS
 from synthrl.studies import quickstart
@@ -101,14 +100,18 @@ def test_same_seed_same_d_syn_and_test_error(smoke_results, monkeypatch, tmp_pat
     assert quickstart.summary(again).equals(quickstart.summary(df))
 
 
-def test_corrupt_cache_file_names_file_and_line():
-    pipeline.d_syn(SMOKE)
+def test_a_corrupt_cache_file_is_named_and_rebuilt_never_read(caplog):
+    """A cached stage's file damaged after it was written (a line cut) is caught by the stage's record
+    before it is parsed: named, and the stage rebuilt, so the problems come back whole."""
+    first = pipeline.d_syn(SMOKE)
     (path,) = run_home().glob("d_syn/*/problems.jsonl")
     lines = path.read_text().splitlines()
     lines[2] = lines[2][:-5]
     path.write_text("\n".join(lines) + "\n")
-    with pytest.raises(DataFormatError, match=r"problems\.jsonl:3"):
-        pipeline.d_syn(SMOKE)
+    with caplog.at_level("WARNING", logger="synthrl.cache"):
+        again = pipeline.d_syn(SMOKE)
+    assert again == first
+    assert "is damaged (problems.jsonl:" in caplog.text and "rebuilding it" in caplog.text
 
 
 def test_lora_finetuning_merges_and_leaves_pi_base_alone(tmp_path):
