@@ -168,10 +168,10 @@ def gsm8k_correct(reference: str, text: str, reading: str = "strict") -> bool:
 def answer_report(references: Iterable[str], texts: Iterable[str]) -> dict[str, float | int]:
     """Accuracy of GSM8K outputs under each reading, with how many outputs each found no answer in: the
     numbers to show wherever an accuracy is shown ({"n", "accuracy_strict", "no_answer_strict", ...})."""
-    pairs = list(zip(references, texts, strict=True))
+    pairs = [(gsm8k_reference(r), t) for r, t in zip(references, texts, strict=True)]
     report: dict[str, float | int] = {"n": len(pairs)}
     for reading in READINGS:
-        found = [(gsm8k_reference(r), gsm8k_answer(t, reading)) for r, t in pairs]
+        found = [(r, gsm8k_answer(t, reading)) for r, t in pairs]
         report[f"accuracy_{reading}"] = sum(a is not None and a == r for r, a in found) / max(len(pairs), 1)
         report[f"no_answer_{reading}"] = sum(a is None for _, a in found)
     return report

@@ -95,7 +95,7 @@ def _build(final: Path, key: str, build: Callable[[Path], None]) -> Path:
     tmp.mkdir(parents=True)
     try:
         build(tmp)
-        (tmp / DONE).write_text(json.dumps({"format": MANIFEST_FORMAT, "files": manifest(tmp)}, indent=1))
+        _write_record(tmp)
         shutil.rmtree(final, ignore_errors=True)  # an incomplete or damaged earlier attempt
         os.replace(tmp, final)
     except BaseException:
@@ -132,8 +132,9 @@ def manifest(folder: Path) -> dict[str, dict]:
 
 
 def _signature(folder: Path) -> tuple:
-    return tuple((f.relative_to(folder).as_posix(), *(lambda st: (st.st_size, st.st_mtime_ns))(f.stat()))
-                 for f in _files(folder))
+    """Each file's (name, size, mtime): what a folder found intact must still show to skip its check."""
+    stats = [(f.relative_to(folder).as_posix(), f.stat()) for f in _files(folder)]
+    return tuple((name, st.st_size, st.st_mtime_ns) for name, st in stats)
 
 
 def damage(folder: Path) -> str | None:
@@ -168,7 +169,7 @@ def _intact(stage: str, final: Path) -> bool:
         log.warning("run cache: %s/%s was written before the cache checked its files; recording them now, "
                     "unchecked", stage, final.name)
         _write_record(final)
-        _checked[final] = _signature(final)
+        _checked[final] = signature  # DONE is not in the signature
         return True
     found = damage(final)
     if found is not None:

@@ -130,9 +130,14 @@ def oracle_pits(world, problems: dict[str, Problem], negatives: list[dict]) -> l
 def awr_weights(credit: TraceCredit, beta: float, max_weight: float = AWR_MAX_WEIGHT) -> np.ndarray:
     """Advantage-weighted regression's per-step weights exp(A_i / beta) (Peng et al. 2019), clipped at
     `max_weight`: the objective per-step DPO shares its optimum with (the paper's Theorem 6.1)."""
+    return advantage_weights(credit.advantages, beta, max_weight)
+
+
+def advantage_weights(advantages, beta: float, max_weight: float = AWR_MAX_WEIGHT) -> np.ndarray:
+    """`awr_weights` of per-step advantages as stored (`build`'s advantages table)."""
     if beta <= 0:
         raise ValueError(f"beta must be > 0, got {beta}")
-    return np.minimum(np.exp(credit.advantages / beta), max_weight)
+    return np.minimum(np.exp(np.asarray(advantages, dtype=float) / beta), max_weight)
 
 
 def advantage_filter(credits: list[TraceCredit], drop: float = 0.5) -> list[int]:
@@ -273,8 +278,9 @@ def build(model: str, data: str, out: str, adapter: str | None = None, task: str
     for r in sampled:
         outcomes.setdefault(r["uid"], set()).add(bool(r["correct"]))
     mixed = {u for u, o in outcomes.items() if o == {True, False}}
-    positives = distinct_samples([r for r in sampled if r["uid"] in mixed], True, cfg.samples_per_problem)
-    negatives = distinct_samples([r for r in sampled if r["uid"] in mixed], False, cfg.negatives_per_problem)
+    of_mixed = [r for r in sampled if r["uid"] in mixed]
+    positives = distinct_samples(of_mixed, True, cfg.samples_per_problem)
+    negatives = distinct_samples(of_mixed, False, cfg.negatives_per_problem)
 
     def credit(folder: Path) -> None:
         found = estimate_q(sampler, world, [by_uid[r["uid"]] for r in negatives], [r["completion"] for r in negatives],
@@ -291,7 +297,8 @@ def build(model: str, data: str, out: str, adapter: str | None = None, task: str
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     tables = {"per_step_pairs": per_step_pairs(world, negatives, pits, chosen),
-              "naive_pairs": naive_pairs(negatives, chosen), "step_labels": [s[0] for s in steps], "advantages": [s[1] for s in steps], "samples": sampled}
+              "naive_pairs": naive_pairs(negatives, chosen), "step_labels": [s[0] for s in steps],
+              "advantages": [s[1] for s in steps], "samples": sampled}
     for name, rows in tables.items():
         write_dataset(out, name, rows)
     summary = {"model": str(model), "adapter": adapter, "data": str(data), "task": task, "checker": checker.checker,

@@ -208,36 +208,35 @@ def train(method: str, model: str, pairs: str, out: str, adapter: str | None = N
     import json
     from pathlib import Path
 
-    import numpy as np
-
     from synthrl.awr import train_awr
     from synthrl.config import ModelConfig, TrainConfig
     from synthrl.datafiles import atomic_write_text, read_jsonl
     from synthrl.models import load_pretrained, lora_config, save_checkpoint
-    from synthrl.pairs import AWR_MAX_WEIGHT
+    from synthrl.pairs import advantage_weights
 
     if method not in TRAIN_METHODS:
         raise ValueError(f"method must be one of {sorted(TRAIN_METHODS)}, got {method!r}")
     table, loss = TRAIN_METHODS[method]
     rows = read_jsonl(Path(pairs) / f"{table}.jsonl", min_rows=1)
     cfg = cfg or PreferenceConfig()
+    # an adapter's own rank is in its folder: lora_r only satisfies ModelConfig's QLoRA check there
     model_cfg = ModelConfig(pretrained=str(model), lora_r=lora_r or (8 if adapter else 0), load_in_4bit=qlora)
     policy, tokenizer = load_pretrained(model_cfg, adapter or model, for_training=True)
-    reference = POLICY_AT_START if adapter or lora_r else None
-    if lora_r and not adapter:
+    if adapter:  # the adapter trained further; its reference is itself before the first step
+        reference = POLICY_AT_START
+    elif lora_r:  # new adapters; the reference is the model with them disabled
         from peft import get_peft_model
 
-        policy, reference = get_peft_model(policy, lora_config(model_cfg)), None  # adapters disabled: the model
+        policy, reference = get_peft_model(policy, lora_config(model_cfg)), None
+    else:  # full finetuning: a frozen copy of the model (for the preference losses only)
+        reference = load_pretrained(model_cfg, model)[0] if method != "awr" else None
     if method == "awr":
         traces = [{"prompt": r["prompt"], "steps": r["steps"],
-                   "weights": np.minimum(np.exp(np.asarray(r["advantages"]) / awr_beta), AWR_MAX_WEIGHT).tolist()}
-                  for r in rows]
+                   "weights": advantage_weights(r["advantages"], awr_beta).tolist()} for r in rows]
         result = train_awr(policy, tokenizer, traces, TrainConfig(epochs=cfg.epochs, batch_size=cfg.batch_size,
                                                                   lr=cfg.lr, max_steps=cfg.max_steps), cfg.seed)
         log = {"method": method, "losses": result.losses, "wall_s": result.wall_s}
     else:
-        if reference is None and not lora_r:  # full finetuning: a frozen copy of the model is the reference
-            reference = load_pretrained(model_cfg, model)[0]
         keep = ("prompt", "chosen", "rejected", "rejected_is_prefix")
         result = train_preference(policy, reference, tokenizer, [{k: r[k] for k in keep} for r in rows],
                                   dataclasses.replace(cfg, loss=loss))
