@@ -6,11 +6,10 @@ import json
 from pathlib import Path
 
 import pytest
-from standin import gsm8k_standin, write_gsm8k
 from synthrl.config import PairsConfig
+from synthrl.standin import WORLD, gsm8k_standin, write_gsm8k
 from synthrl.tasks.arith import ArithWorld
 from synthrl.tasks.hub import HubMathTask
-from test_paper_path import MODEL, STANDIN_READ, WORLD  # the paper path's stand-in, built once per test run
 # small and fixed before the run: 24 problems, 4 samples each, up to 2 negatives credited by 2 rollouts
 CFG = PairsConfig(samples_per_problem=4, negatives_per_problem=2, n_rollouts=2, max_new_tokens=48, temperature=1.0)
 
@@ -25,7 +24,7 @@ def own(tmp_path_factory, shared_home):
     mp.setenv("SYNTHRL_HOME", str(root / "runs"))
     world = ArithWorld(WORLD)
     data = write_gsm8k(root / "data", world, n_train=24, n_test=1)["train"]
-    standin = gsm8k_standin(shared_home, WORLD, MODEL, STANDIN_READ)
+    standin = gsm8k_standin(shared_home)  # built once per test run
     flags = [f"--{k.replace('_', '-')}={getattr(CFG, k)}"
              for k in ("samples_per_problem", "negatives_per_problem", "n_rollouts", "max_new_tokens", "temperature")]
     try:

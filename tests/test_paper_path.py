@@ -10,11 +10,9 @@ from pathlib import Path
 
 import pytest
 import torch
-from standin import gsm8k_row, gsm8k_standin, train_bpe, write_gsm8k
 from synthrl import cells, models, pipeline
 from synthrl.config import (
     CreditConfig,
-    ModelConfig,
     NegativeConfig,
     PreferenceConfig,
     SampleConfig,
@@ -23,17 +21,12 @@ from synthrl.config import (
     TrainConfig,
 )
 from synthrl.presets import get_preset
+from synthrl.standin import MODEL, WORLD, gsm8k_row, gsm8k_standin, train_bpe, write_gsm8k
 from synthrl.studies import negative_scaling
-from synthrl.tasks.arith import ArithConfig, ArithWorld
+from synthrl.tasks.arith import ArithWorld
 from synthrl.tasks.hub import HubMathTask
 
-WORLD = ArithConfig(min_steps=1, max_steps=2, max_value=10, n_names=8)  # the smoke preset's world
-MODEL = ModelConfig(hidden_size=64, n_layers=2, n_heads=2, intermediate_size=128, max_positions=256)
 SIZE = 16
-# Solved problems the stand-in reads before it is a "pretrained" model. With 300 its pi_sft solved 1.6% of
-# its samples here and per-step DPO rested on one pair (on a GPU's random stream: none, 2026-11-22); with
-# 3,000 it solves 18% and makes 9 pairs from 32 negatives.
-STANDIN_READ = 3000
 
 
 def test_gsm8k_rows_round_trip_through_the_hub_loader(tmp_path):
@@ -65,7 +58,7 @@ def _paper_cell(root: Path, shared: Path, **model):
     world = ArithWorld(WORLD)
     files = write_gsm8k(root / "data", world, n_train=SIZE, n_test=24)
     # the stand-in has read GSM8K-style solved problems (not D_syn's or the test's), as a math base model has
-    standin = gsm8k_standin(shared, WORLD, MODEL, STANDIN_READ)
+    standin = gsm8k_standin(shared)
     model = {"lora_r": 8, "load_in_4bit": False, "bf16": False, **model}
     preset = get_preset(
         "paper", data_files=tuple((split, str(path)) for split, path in files.items()),

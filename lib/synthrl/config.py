@@ -397,7 +397,7 @@ class Preset:
     name: str
     task: str = "arith"  # "arith" (generated), "gsm8k" or "math" (hub or local JSONL)
     # Local files of a hub task, one per split, in the dataset's own format: (("train", path), ("test",
-    # path)); empty: the hub. Stand-ins and offline copies (`tests/standin.py`, `write_gsm8k`).
+    # path)); empty: the hub. Stand-ins and offline copies (`synthrl.standin.write_gsm8k`).
     data_files: tuple[tuple[str, str], ...] = ()
     world: ArithConfig = field(default_factory=ArithConfig)
     model: ModelConfig = field(default_factory=ModelConfig)

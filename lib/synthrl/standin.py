@@ -1,8 +1,10 @@
-"""Stand-ins for the `paper` path, built offline: GSM8K-format data files and a small "pretrained"
-model, so that the code a GPU user runs on GSM8K with a hub model runs here, on a CPU, with no download.
+"""Stand-ins for the hub paths, built offline: GSM8K-format data files and a small "pretrained" model,
+so that the code a GPU user runs on GSM8K with a hub model (the `paper` preset, `synthrl pairs`,
+`synthrl train`) runs here, on a CPU, with no download: the tests and notebook 05 use them.
 
 - `write_gsm8k`: GSM8K's own JSONL format ({"question", "answer"}, calculator annotations "<<5-3=2>>",
   the answer ending "#### N"), written from the arith world's problems and teacher solutions.
+- `gsm8k_standin`: the one stand-in the tests and notebook 05 use, built once per run cache.
 - `build_standin`: a tiny Llama with a byte-level BPE tokenizer trained by `tokenizers` on the texts it
   is given, pretrained on them for a few steps and saved as a standard Hugging Face folder (config,
   safetensors, tokenizer.json), which `models.load_pretrained` loads exactly as it loads a hub id.
@@ -12,11 +14,18 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from synthrl.datafiles import write_jsonl
 from synthrl.config import ModelConfig, TrainConfig
+from synthrl.datafiles import write_jsonl
+from synthrl.tasks.arith import ArithConfig, ArithWorld
 from synthrl.tasks.base import Problem
 
 EOS = "<|endoftext|>"  # GPT-2's end-of-text token, as byte-level BPE tokenizers name it
+WORLD = ArithConfig(min_steps=1, max_steps=2, max_value=10, n_names=8)  # the smoke preset's world
+MODEL = ModelConfig(hidden_size=64, n_layers=2, n_heads=2, intermediate_size=128, max_positions=256)
+# Solved problems the stand-in reads before it is a "pretrained" model. With 300 its pi_sft solved 1.6% of
+# its samples in the paper path's test and per-step DPO rested on one pair; with 3,000 it solves 18% and
+# makes 9 pairs from 32 negatives.
+N_READ = 3000
 _EQUATION = re.compile(r"(\d+) ([-+*]) (\d+) = (\d+)")
 
 
@@ -67,12 +76,13 @@ def build_standin(folder: Path, texts: list[str], model: ModelConfig, train: Tra
     return save_checkpoint(result.model, tokenizer, folder)
 
 
-def gsm8k_standin(home: Path, world_cfg, model: ModelConfig, n_read: int) -> Path:
+def gsm8k_standin(home: Path | None = None, world_cfg: ArithConfig = WORLD, model: ModelConfig = MODEL,
+                  n_read: int = N_READ) -> Path:
     """The stand-in "pretrained" model that has read `n_read` solved GSM8K-format problems of an arith world
     (not a study's D_syn or test problems: a seed of their own), as a math base model has read solved
-    problems. Built once under `home` (a folder every pytest worker shares) and read by the others."""
+    problems: a Hugging Face folder. Built once under `home` (the run cache by default; in the tests, a
+    folder every pytest worker shares) and read from there after."""
     from synthrl.cache import cache_key, cached_dir
-    from synthrl.tasks.arith import ArithWorld
     from synthrl.tasks.hub import HubMathTask, gsm8k_problem
 
     train = TrainConfig(epochs=3.0, batch_size=16, lr=3e-3)
