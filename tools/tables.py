@@ -34,8 +34,12 @@ def tables(preset: str = "cpu") -> dict:
     from synthrl.bench import recipe, suite, train_options
     from synthrl.probes import answer_checks, lucky, negative, regime, star
     from synthrl.regime import check
-    from synthrl.results import load_results, study_wall_times
+    from synthrl.results import load_results, results_path, study_wall_times
     from synthrl.studies import quickstart
+
+    # a study's or ablation's blocks where its results are committed for the preset (the cpu preset
+    # trains RFT-1 in the main study, so its one-positive ablation has no results of its own)
+    committed = [name for name in RESULTS if results_path(name, preset).exists()]
 
     def claims(name):
         return lambda: study_module(name).claims(load_results(name, preset))
@@ -65,8 +69,8 @@ def tables(preset: str = "cpu") -> dict:
 
     return {
         "findings": lambda: findings(preset),
-        **{name.replace("_", "-") + "-claims": claims(name) for name in RESULTS},
-        **{name.replace("_", "-") + "-means": means(name) for name in RESULTS
+        **{name.replace("_", "-") + "-claims": claims(name) for name in committed},
+        **{name.replace("_", "-") + "-means": means(name) for name in committed
            if name.startswith("positive_scaling") or name == "negative_scaling"},
         "regime-results": regime_check, "regime-probes": regime_probes,
         "answer-checks": lambda: answer_checks.means_table(load_results(answer_checks.STUDY, preset)),
@@ -75,6 +79,9 @@ def tables(preset: str = "cpu") -> dict:
         "train-recipe-speed": lambda: recipe_table("speed"), "train-recipe-adoption": lambda: recipe_table("adoption"),
         "train-recipe-walls": lambda: recipe_table("walls"),
         "study-wall-times": lambda: study_wall_times(preset, list(RESULTS)),
+        # each results page's source: the run's measured time, commits and machine, from the file's provenance
+        **{name.replace("_", "-") + "-source": (lambda name=name: study_wall_times(preset, [name]))
+           for name in committed},
         "lucky-probe": lambda: lucky.ledger(lucky.committed(preset)),
         "negative-knobs-probe": lambda: negative.ledger(negative.committed(preset), preset),
         "quickstart-gpu-results": lambda: gpu_quickstart("results"),
