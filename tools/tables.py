@@ -84,6 +84,7 @@ def tables(preset: str = "cpu") -> dict:
            for name in committed},
         "lucky-probe": lambda: lucky.ledger(lucky.committed(preset)),
         "negative-knobs-probe": lambda: negative.ledger(negative.committed(preset), preset),
+        "quickstart-results": lambda: quickstart.ledger(load_results("quickstart", preset)),
         "quickstart-gpu-results": lambda: gpu_quickstart("results"),
         "quickstart-gpu-claims": lambda: gpu_quickstart("claims"),
         **{f"{name.replace('_', '-')}-probe": (lambda name=name: star.ledger(star.load(name, preset)))
