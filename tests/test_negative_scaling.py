@@ -198,6 +198,11 @@ def test_the_regime_gate_leaves_out_cells_where_sft_does_not_beat_pi_base():
     unknown = _gate_results({64, 128})
     unknown = unknown[unknown.metric != "solved"]
     assert cells.premise_note(unknown, "w", [64]) == cells.NO_OUTCOMES
+    # SFT alone at 64 (its measured range reaching below the methods' sizes): no claim's cells left out there
+    sft_only = some[~((some.method == "naive DPO") & (some.n_problems == 64))]
+    rows = [{"setting": "w", "ours": "x", "verdict": "reproduces"}]
+    cells.gate_verdicts(rows, sft_only, "w", 0)
+    assert rows == [{"setting": "w", "ours": "x", "verdict": "reproduces"}]
 
 
 def test_cells_are_committed_and_the_smallest_size_runs_its_extra_methods(results, monkeypatch):

@@ -274,6 +274,10 @@ def gate_verdicts(rows: list[dict], results: pd.DataFrame, setting: str, start: 
     judged on `judged_rows`): with no size in the regime each is not testable here, with some left out its
     "ours" says which."""
     regime, outside = in_regime(results, setting)
+    # the note names only sizes some claim's method was trained at (SFT alone may reach further)
+    trained = results[(results.setting == setting) & (results.metric == "test_error")
+                      & ~results.method.isin(["SFT", "pi_base"])]
+    outside = [n for n in outside if n in set(trained.n_problems.astype(int))] if regime else outside
     if not outside:
         return
     note = premise_note(results, setting, outside)
