@@ -20,7 +20,8 @@ COLUMNS = ["study", "preset", "task", "method", "n_problems", "seed", "step", "m
 # Written into every row of a results file: how many rows the file holds, so a file cut at a row boundary
 # says so when read (`read_table`) instead of being drawn as if whole. Dropped again on reading.
 FILE_ROWS = "file_rows"
-TEXT_COLUMNS = ("config_hash", "synthrl_version", "git_commit", "device", "created_at")  # "1308e95" is no number
+TEXT_COLUMNS = ("config_hash", "synthrl_version", "git_commit", "device", "created_at",  # "1308e95" is no number
+                "label")  # a step label ("right", "wrong", ...) where set, empty elsewhere: read as text throughout
 
 
 def data_dir() -> Path:
