@@ -258,6 +258,11 @@ def in_regime(results: pd.DataFrame, setting: str) -> tuple[list[int], list[int]
     return [n for n in sizes if n in helps], [n for n in sizes if n not in helps]
 
 
+def _from_pi_sft(results: pd.DataFrame, setting: str) -> pd.Series:
+    """The rows of `setting` of methods other than SFT and pi_base (those the regime gate applies to)."""
+    return (results.setting == setting) & ~results.method.isin(["SFT", "pi_base"]) & (results.n_problems > 0)
+
+
 def judged_rows(results: pd.DataFrame, setting: str) -> pd.DataFrame:
     """The results a claim about a method trained from pi_sft is judged on in `setting`: pi_base's and SFT's
     rows, and the other methods' at the sizes `in_regime`. With no size in the regime, the results as they
@@ -265,8 +270,7 @@ def judged_rows(results: pd.DataFrame, setting: str) -> pd.DataFrame:
     regime, outside = in_regime(results, setting)
     if not outside or not regime:
         return results
-    other = (results.setting == setting) & ~results.method.isin(["SFT", "pi_base"]) & (results.n_problems > 0)
-    return results[~other | results.n_problems.isin(regime)]
+    return results[~_from_pi_sft(results, setting) | results.n_problems.isin(regime)]
 
 
 def gate_verdicts(rows: list[dict], results: pd.DataFrame, setting: str, start: int) -> None:
@@ -275,8 +279,7 @@ def gate_verdicts(rows: list[dict], results: pd.DataFrame, setting: str, start: 
     "ours" says which."""
     regime, outside = in_regime(results, setting)
     # the note names only sizes some claim's method was trained at (SFT alone may reach further)
-    trained = results[(results.setting == setting) & (results.metric == "test_error")
-                      & ~results.method.isin(["SFT", "pi_base"])]
+    trained = results[_from_pi_sft(results, setting) & (results.metric == "test_error")]
     outside = [n for n in outside if n in set(trained.n_problems.astype(int))] if regime else outside
     if not outside:
         return

@@ -13,7 +13,8 @@ from synthrl.results import save_probe
 # probe name -> its module (`main(argv)`): the probes beside the studies, then the speed probes
 PROBES = {"answer-checks": "synthrl.probes.answer_checks", "greedy": "synthrl.probes.greedy",
           "lucky": "synthrl.probes.lucky", "negative": "synthrl.probes.negative",
-          "regime": "synthrl.probes.regime", "star": "synthrl.probes.star",
+          "regime": "synthrl.probes.regime", "reproduce": "synthrl.probes.reproduce",
+          "star": "synthrl.probes.star",
           "decode": "synthrl.bench.decode", "step": "synthrl.bench.step",
           "train-options": "synthrl.bench.train_options", "parallel": "synthrl.bench.parallel",
           "recipe": "synthrl.bench.recipe"}
