@@ -193,7 +193,7 @@ def test_math_checks_off_the_main_thread_have_a_time_limit():
     assert equal_after is True
 
 
-def test_the_answer_check_set_meets_the_issue_bar():
+def test_the_answer_check_set_meets_its_bar():
     """On the written set (`synthrl.probes.answer_checks`): GSM8K no false positive and recall >= 99%; MATH
     recall within one point of math-verify alone, and no false positive."""
     from synthrl.probes import answer_checks

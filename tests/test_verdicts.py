@@ -107,13 +107,13 @@ def _scaling_table(base: float, sft: dict, coverage: float, accuracy: float) -> 
     return pd.DataFrame(rows)
 
 
-def test_regime_holds_in_the_papers_regime_and_fails_in_ours_before_issue_11():
+def test_regime_holds_in_the_papers_regime_and_fails_in_a_weak_base_and_teacher():
     paper_like = _scaling_table(0.70, {64: [0.66, 0.67, 0.65], 256: [0.60, 0.61, 0.59], 1024: [0.52, 0.53, 0.51]},
                                 coverage=0.75, accuracy=0.45)
     assert check(paper_like)["holds"].all()
-    before = _scaling_table(0.79, {64: [0.92, 0.91, 0.92], 256: [0.85, 0.85, 0.85], 1024: [0.79, 0.78, 0.80]},
+    weak = _scaling_table(0.79, {64: [0.92, 0.91, 0.92], 256: [0.85, 0.85, 0.85], 1024: [0.79, 0.78, 0.80]},
                             coverage=0.40, accuracy=0.09)
-    found = check(before).set_index("target")["holds"]
+    found = check(weak).set_index("target")["holds"]
     assert not found.filter(like="never worse").iloc[0] and not found.filter(like="covers").iloc[0]
     assert not found.filter(like="sample accuracy").iloc[0] and found.filter(like="falls").iloc[0]
 

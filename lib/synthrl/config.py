@@ -312,11 +312,11 @@ class SpuriousConfig:
     positive-scaling cells: pi_sft's distinct positives per problem grown from 1 to 16, each sample's
     steps labelled exactly. Every definition here is fixed before the study's first run."""
 
-    # One size of the scaling range (the issue). Our choice, set by the time limit: at 128 problems the
+    # One size of the scaling range. Our choice, set by the time limit: at 128 problems the
     # study was estimated at about 12 minutes on 2 cores, at 256 (the regime's middle size) about 25
     size: int = 128
     seeds: tuple[int, ...] = ()  # empty: the scaling study's
-    samples: int = 32  # pi_sft's samples per problem at the preset's temperature (the issue: up to 32)
+    samples: int = 32  # pi_sft's samples per problem at the preset's temperature (up to 32 here)
     counts: tuple[int, ...] = (1, 2, 4, 8, 16)  # distinct positives per problem in D+ (Fig. 2c's axis)
     # Fig. 2c's claim compares RFT at the largest count with RFT at this one: the preset's own D+
     # (`SampleConfig.positives_per_problem`, 4), not a count picked by its result

@@ -1,7 +1,7 @@
 """Probe: why per-step DPO does not reach the paper's 8x at cpu scale. The study's cut and the
 oracle cut are arms of the study itself; this probe moves the other knobs, one at a time
 from the study's config: DPO's beta, its learning rate, pairs per problem (negatives per problem), rollouts
-per step prefix, and, beyond the issue's list, the optimizer steps (the study trains every method for
+per step prefix, and the optimizer steps (the study trains every method for
 SFT's steps).
 
 Every arm trains per-step DPO with the paper's cut ("min") in one setting's cells of the study (`--setting`:

@@ -4,7 +4,7 @@ as the study does, with the preference trainer's per-step diagnostics kept.
 
 - `star_collapse`: from iteration 500 (the study's first start, the shortcut just complete), the study's DPO
   config against DPOP (Pal et al.'s fix for a falling chosen likelihood), a lower beta (0.03) and a lower
-  learning rate (1e-4): the issue's three candidate cures.
+  learning rate (1e-4): three candidate cures.
 - `star_early`: the study's DPO config from iterations 100, 200 and 300, before the shortcut is complete
   (other path tokens about 0.56-0.59 right, the critical token 0.10-0.17, in the committed run): the paper
   starts its DPO at iteration 60 of its run.
