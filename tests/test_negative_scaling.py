@@ -203,6 +203,18 @@ def test_the_regime_gate_leaves_out_cells_where_sft_does_not_beat_pi_base():
     rows = [{"setting": "w", "ours": "x", "verdict": "reproduces"}]
     cells.gate_verdicts(rows, sft_only, "w", 0)
     assert rows == [{"setting": "w", "ours": "x", "verdict": "reproduces"}]
+    # a claim comparing methods cell by cell names only the sizes all of them were trained at
+    extra = pd.DataFrame([{"setting": "w", "method": "DPOP", "metric": "test_error", "n_problems": 128, "seed": s,
+                           "value": 0.8} for s in range(3)])
+    both = pd.concat([some, extra], ignore_index=True)
+    rows = [{"setting": "w", "ours": "x", "verdict": "reproduces", "_methods": ("DPOP", "naive DPO")},
+            {"setting": "w", "ours": "y", "verdict": "reproduces", "_methods": ("naive DPO",)}]
+    cells.gate_verdicts(rows, both, "w", 0)
+    assert rows[0] == {"setting": "w", "ours": "x", "verdict": "reproduces"} and "n = 64" in rows[1]["ours"]
+    assert "_methods" not in rows[1]
+    # k's note too: a method trained only inside the regime has no size left out
+    eff = cells.efficiencies(both, n_boot=50, methods=("DPOP", "naive DPO")).set_index("method")
+    assert eff.loc["DPOP", "outside_regime"] == [] and eff.loc["naive DPO", "outside_regime"] == [64]
 
 
 def test_cells_are_committed_and_the_smallest_size_runs_its_extra_methods(results, monkeypatch):

@@ -276,15 +276,19 @@ def judged_rows(results: pd.DataFrame, setting: str) -> pd.DataFrame:
 def gate_verdicts(rows: list[dict], results: pd.DataFrame, setting: str, start: int) -> None:
     """The regime gate applied to the claims rows[start:] of `setting` (about methods trained from pi_sft,
     judged on `judged_rows`): with no size in the regime each is not testable here, with some left out its
-    "ours" says which."""
+    "ours" says which. A row's "_methods" (taken out here), where set, names the methods its claim compares
+    cell by cell: its note then names only the sizes all of them were trained at."""
     regime, outside = in_regime(results, setting)
     # the note names only sizes some claim's method was trained at (SFT alone may reach further)
     trained = results[_from_pi_sft(results, setting) & (results.metric == "test_error")]
-    outside = [n for n in outside if n in set(trained.n_problems.astype(int))] if regime else outside
-    if not outside:
-        return
-    note = premise_note(results, setting, outside)
+    sizes_of = {m: set(g.n_problems.astype(int)) for m, g in trained.groupby("method")}
     for r in rows[start:]:
+        methods = r.pop("_methods", None)
+        at = set.intersection(*(sizes_of.get(m, set()) for m in methods)) if methods else set(trained.n_problems)
+        shown = [n for n in outside if n in at] if regime else outside
+        if not shown:
+            continue
+        note = premise_note(results, setting, shown)
         if not regime:
             r.update(ours=f"{note}; {r['ours']}", verdict=verdicts.NOT_TESTABLE)
         else:
@@ -322,9 +326,10 @@ def efficiencies(results: pd.DataFrame, n_boot: int = 1000, methods=("RFT", "RFT
             except ValueError as err:  # SFT's errors give no log-log fit (an error of 0)
                 out.append({"setting": setting, "method": method, "note": str(err)})
                 continue
+            trained = set(errors(results, setting, method).n_problems.astype(int))
             out.append({"setting": setting, "method": method, "k": e.k, "k_lo": e.lo, "k_hi": e.hi,
-                        "sizes_used": list(e.groups_used), "sizes_beyond": list(e.groups_beyond),
-                        "dropped": e.dropped, "outside_regime": outside, "note": ""})
+                        "sizes_used": list(e.groups_used), "sizes_beyond": list(e.groups_beyond), "dropped": e.dropped,
+                        "outside_regime": [n for n in outside if n in trained], "note": ""})
     return pd.DataFrame(out, columns=["setting", "method", "k", "k_lo", "k_hi", "sizes_used", "sizes_beyond", "dropped",
                                       "outside_regime", "note", "premise"])
 

@@ -264,8 +264,9 @@ def claims(results: pd.DataFrame, n_boot: int = 1000) -> pd.DataFrame:
     eff = efficiencies(results, n_boot)
     eff = eff.set_index(["setting", "method"]) if not eff.empty else eff
     for setting in results.setting.dropna().unique():
-        def add(claim, paper, ours, verdict):
-            rows.append({"setting": setting, "claim": claim, "paper": paper, "ours": ours, "verdict": verdict})
+        def add(claim, paper, ours, verdict, methods=()):  # methods: those compared cell by cell (the gate's note)
+            rows.append({"setting": setting, "claim": claim, "paper": paper, "ours": ours, "verdict": verdict,
+                         **({"_methods": methods} if methods else {})})
 
         stuck = verdicts.at_bound(cells.errors(results, setting, "SFT")["value"])
         for method in results.method.dropna().unique():
@@ -280,7 +281,7 @@ def claims(results: pd.DataFrame, n_boot: int = 1000) -> pd.DataFrame:
             slope, lo, hi = trend
             ours = f"naive DPO - SFT error: {slope:+.3f} per doubling [{lo:+.3f}, {hi:+.3f}]"
             add("Fig. 5c: naive DPO does not help and gets worse with scale", "slope > 0", ours,
-                verdicts.NOT_TESTABLE if stuck else verdicts.interval(lo, hi, (0.0, math.inf), 0.0))
+                verdicts.NOT_TESTABLE if stuck else verdicts.interval(lo, hi, (0.0, math.inf), 0.0), ("naive DPO",))
         for method, other, claim in (
                 ("pooled per-step DPO", per_step_name("min"), "Fig. 10: advantages from pi_sft's samples too "
                                                               "improve per-step DPO"),
@@ -288,8 +289,9 @@ def claims(results: pd.DataFrame, n_boot: int = 1000) -> pd.DataFrame:
             d = _difference(judged, setting, method, other)
             if d is not None:
                 mean, lo, hi = d
+                verdict = verdicts.NOT_TESTABLE if stuck else verdicts.interval(lo, hi, (-math.inf, 0.0), 0.0)
                 add(claim, "lower error", f"{method} - {other}: {mean:+.3f} [{lo:+.3f}, {hi:+.3f}] over sizes and seeds",
-                    verdicts.NOT_TESTABLE if stuck else verdicts.interval(lo, hi, (-math.inf, 0.0), 0.0))
+                    verdict, (method, other))
         _q_claims(judged, setting, add, n_boot)
         cells.gate_verdicts(rows, results, setting, start)
     return pd.DataFrame(rows)
@@ -356,7 +358,7 @@ def _q_claims(results: pd.DataFrame, setting: str, add, n_boot: int) -> None:
         r = g.iloc[0]
         ours = f"gain in Q {r.gain:+.3f} [{r.gain_lo:+.3f}, {r.gain_hi:+.3f}] over {int(r.n_prefixes)} prefixes"
         add(claim, "gain > 0", ours, verdicts.NOT_TESTABLE if stuck else
-            verdicts.interval(r.gain_lo, r.gain_hi, (0.0, math.inf), 0.0))
+            verdicts.interval(r.gain_lo, r.gain_hi, (0.0, math.inf), 0.0), tuple(method.split(" - ")))
 
 
 def _difference(results: pd.DataFrame, setting: str, method: str, other: str):
