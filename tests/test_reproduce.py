@@ -45,3 +45,7 @@ def test_committed_cells_recomputed_in_a_fresh_folder_reproduce_and_an_edited_on
     verdict = out[out.metric == "reproduces"].set_index("cell")["value"]
     assert len(verdict) == 4 and verdict.pop("gsm8k-like__seed0__n16") == 0.0 and (verdict == 1.0).all()
     assert set(out.git_commit) == {out.git_commit.iloc[0]} and out.config_hash.notna().all()
+    shown = reproduce.ledger(out).set_index("cell")
+    assert shown.loc["gsm8k-like__seed0__n16", "reproduces"] == "no"
+    assert shown.loc["gsm8k-like__seed0__n16", "fields apart"] == "value"
+    assert (shown.drop("gsm8k-like__seed0__n16")["reproduces"] == "yes").all()

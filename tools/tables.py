@@ -32,7 +32,7 @@ def findings(preset: str = "cpu") -> pd.DataFrame:
 def tables(preset: str = "cpu") -> dict:
     """Every generated block: marker -> a function building its table from the committed results."""
     from synthrl.bench import recipe, suite, train_options
-    from synthrl.probes import answer_checks, lucky, negative, regime, star
+    from synthrl.probes import answer_checks, lucky, negative, regime, reproduce, star
     from synthrl.regime import check
     from synthrl.results import load_results, results_path, study_wall_times
     from synthrl.studies import quickstart
@@ -83,6 +83,7 @@ def tables(preset: str = "cpu") -> dict:
         **{name.replace("_", "-") + "-source": (lambda name=name: study_wall_times(preset, [name]))
            for name in committed},
         "lucky-probe": lambda: lucky.ledger(lucky.committed(preset)),
+        "reproduce-probe": lambda: reproduce.ledger(reproduce.committed(preset)),
         "negative-knobs-probe": lambda: negative.ledger(negative.committed(preset), preset),
         "quickstart-results": lambda: quickstart.ledger(load_results("quickstart", preset)),
         "quickstart-gpu-results": lambda: gpu_quickstart("results"),

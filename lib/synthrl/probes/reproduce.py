@@ -64,7 +64,8 @@ def compare(committed: pd.DataFrame, recomputed: pd.DataFrame) -> dict:
 
 
 def _without_results(folder: str, names: list[str]) -> list[str]:
-    return [n for n in names if n in ("results", "figures")] if Path(folder) == data_dir() else []
+    """copytree's ignore: data/'s own results and figures (the run under test writes its own)."""
+    return [n for n in names if n in ("results", "figures")] if Path(folder).resolve() == data_dir().resolve() else []
 
 
 def run(study: str, sizes: list[int], preset: str, ablation: str | None) -> pd.DataFrame:
@@ -98,6 +99,29 @@ def run(study: str, sizes: list[int], preset: str, ablation: str | None) -> pd.D
     return table(rows, provenance(cache_key("reproduce", saved, preset, sorted(sizes)), time.perf_counter() - start))
 
 
+def committed(preset: str = "cpu") -> pd.DataFrame:
+    """Every committed reproduce probe of the preset (one file per study reproduced), in one table."""
+    paths = sorted((data_dir() / "results" / "probes").glob(f"reproduce_*__{preset}.csv"))
+    if not paths:
+        raise FileNotFoundError(f"no committed reproduce probe for the {preset} preset")
+    return pd.concat([read_table(p) for p in paths], ignore_index=True)
+
+
+def ledger(df: pd.DataFrame) -> pd.DataFrame:
+    """One row per recomputed cell: the commit it was committed from, the one that recomputed it, its rows,
+    whether the config hash matched, the rows and fields apart, the largest difference and the verdict."""
+    out = []
+    for (study, cell), g in df.groupby(["method", "cell"], sort=True):
+        v = g.set_index("metric")["value"]
+        out.append({"results": study, "cell": cell, "committed at": g.committed_commit.iloc[0],
+                    "recomputed at": g.git_commit.iloc[0], "rows": int(v["rows_committed"]),
+                    "same config hash": "yes" if v["same_config_hash"] else "no",
+                    "rows apart": int(v["rows_differing"]), "fields apart": g.fields_differing.fillna("").iloc[0],
+                    "largest difference": f"{v['max_abs_diff']:.3g}",
+                    "reproduces": "yes" if v["reproduces"] else "no"})
+    return pd.DataFrame(out)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("study")
@@ -106,9 +130,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--preset", default="cpu")
     args = parser.parse_args(argv)
     df = run(args.study, args.sizes, args.preset, args.ablation)
-    wide = df.pivot_table(index=["cell", "committed_commit"], columns="metric", values="value").reset_index()
     with pd.option_context("display.width", 200, "display.max_columns", 30):
-        print(wide.to_string(index=False))
+        print(ledger(df).to_string(index=False))
     saved = f"{args.study}_{args.ablation}" if args.ablation else args.study
     print(f"written: {save_probe(df, f'reproduce_{saved}', args.preset)}")
     return 0
