@@ -28,6 +28,10 @@ def test_a_changed_value_a_nan_a_label_a_hash_and_a_row_count_are_each_named():
     assert not label["reproduces"] and label["fields_differing"] == "method"
     other_hash = reproduce.compare(_cell(), _cell(config_hash="abd"))
     assert not other_hash["reproduces"] and not other_hash["same_config_hash"] and other_hash["rows_differing"] == 0
+    timed = _cell(metric=["test_error", "train_wall_s", "test_error"], value=[0.5, 11.5, np.nan])
+    slower = reproduce.compare(timed, timed.assign(value=[0.5, 12.7, np.nan]))
+    assert slower["reproduces"] and slower["rows_differing"] == 0 and slower["timing_rows_differing"] == 1
+    assert slower["max_abs_diff"] == 0.0 and slower["fields_differing"] == ""
     short = reproduce.compare(_cell(), _cell().iloc[:2])
     assert not short["reproduces"] and short["fields_differing"] == "row count"
 

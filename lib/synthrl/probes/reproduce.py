@@ -6,8 +6,10 @@ folder, runs `python -m synthrl run STUDY --sizes ...` on it with an empty run c
 that run computed with the committed cell of the same name. The rule, written before it ran: a cell
 reproduces when its config hash is the committed one, it has as many rows, and no field but the provenance
 differs, numbers by at most TOLERANCE (the same machine, thread counts and seeds: training on a CPU is
-expected to repeat bit for bit). A committed cell computed at an older commit that reproduces is then a
-result of HEAD's code. Writes data/results/probes/reproduce_STUDY__PRESET.csv.
+expected to repeat bit for bit). Added after a run found them apart: a cell's own timings (its rows whose
+metric ends in "wall_s", such as train_wall_s) are provenance too, counted on their own and never
+deciding. A committed cell computed at an older commit that reproduces is then a result of HEAD's code.
+Writes data/results/probes/reproduce_STUDY__PRESET.csv.
 """
 from __future__ import annotations
 
@@ -29,22 +31,24 @@ from synthrl.results import FILE_ROWS, cell_path, data_dir, provenance, read_tab
 TOLERANCE = 1e-9
 # fields that say when, where and how long, not what: never compared
 PROVENANCE = ("synthrl_version", "git_commit", "wall_s", "device", "created_at", FILE_ROWS)
+TIMING = "wall_s"  # the ending of a metric that is a measured time (train_wall_s): counted, never decides
 
 
 def compare(committed: pd.DataFrame, recomputed: pd.DataFrame) -> dict:
     """How a recomputed cell differs from the committed one: whether the config hashes match, the row
     counts, the rows with some field apart (numbers by more than TOLERANCE, NaN equal to NaN), the largest
-    difference of a number and the fields that differ."""
+    difference of a number and the fields that differ; timing rows apart are counted on their own."""
     same_hash = set(committed["config_hash"]) == set(recomputed["config_hash"])
     out = {"same_config_hash": same_hash, "rows_committed": len(committed), "rows_recomputed": len(recomputed)}
     if len(committed) != len(recomputed):
-        return {**out, "rows_differing": max(len(committed), len(recomputed)), "max_abs_diff": np.nan,
-                "fields_differing": "row count", "reproduces": False}
+        return {**out, "rows_differing": max(len(committed), len(recomputed)), "timing_rows_differing": 0,
+                "max_abs_diff": np.nan, "fields_differing": "row count", "reproduces": False}
     fields = [c for c in committed.columns if c not in PROVENANCE and c != "config_hash"]
     if missing := sorted(set(fields) ^ (set(recomputed.columns) - set(PROVENANCE) - {"config_hash"})):
-        return {**out, "rows_differing": len(committed), "max_abs_diff": np.nan,
+        return {**out, "rows_differing": len(committed), "timing_rows_differing": 0, "max_abs_diff": np.nan,
                 "fields_differing": "columns " + ", ".join(missing), "reproduces": False}
     a, b = committed[fields].reset_index(drop=True), recomputed[fields].reset_index(drop=True)
+    timing = (a["metric"].astype(str).str.endswith(TIMING) if "metric" in a else pd.Series(False, a.index)).to_numpy()
     apart, worst, named = np.zeros(len(a), dtype=bool), 0.0, []
     for c in fields:
         if pd.api.types.is_numeric_dtype(a[c]) and pd.api.types.is_numeric_dtype(b[c]):
@@ -52,15 +56,17 @@ def compare(committed: pd.DataFrame, recomputed: pd.DataFrame) -> dict:
             both_nan = np.isnan(x) & np.isnan(y)
             diff = np.where(both_nan, 0.0, np.abs(x - y))
             diff = np.where(np.isnan(diff), np.inf, diff)  # NaN on one side only
-            worst = max(worst, float(diff.max(initial=0.0)))
+            worst = max(worst, float(diff[~timing].max(initial=0.0)))
             off = diff > TOLERANCE
         else:
             off = (a[c].fillna("").astype(str) != b[c].fillna("").astype(str)).to_numpy()
-        if off.any():
+        if (off & ~timing).any():
             named.append(c)
         apart |= off
-    return {**out, "rows_differing": int(apart.sum()), "max_abs_diff": worst, "fields_differing": ", ".join(named),
-            "reproduces": same_hash and not apart.any()}
+    results_apart = apart & ~timing
+    return {**out, "rows_differing": int(results_apart.sum()), "timing_rows_differing": int((apart & timing).sum()),
+            "max_abs_diff": worst, "fields_differing": ", ".join(named),
+            "reproduces": same_hash and not results_apart.any()}
 
 
 def _without_results(folder: str, names: list[str]) -> list[str]:
@@ -117,6 +123,7 @@ def ledger(df: pd.DataFrame) -> pd.DataFrame:
                     "recomputed at": g.git_commit.iloc[0], "rows": int(v["rows_committed"]),
                     "same config hash": "yes" if v["same_config_hash"] else "no",
                     "rows apart": int(v["rows_differing"]), "fields apart": g.fields_differing.fillna("").iloc[0],
+                    "timing rows apart": int(v.get("timing_rows_differing", 0)),
                     "largest difference": f"{v['max_abs_diff']:.3g}",
                     "reproduces": "yes" if v["reproduces"] else "no"})
     return pd.DataFrame(out)
