@@ -282,13 +282,17 @@ def gate_verdicts(rows: list[dict], results: pd.DataFrame, setting: str, start: 
     # the note names only sizes some claim's method was trained at (SFT alone may reach further)
     trained = results[_from_pi_sft(results, setting) & (results.metric == "test_error")]
     sizes_of = {m: set(g.n_problems.astype(int)) for m, g in trained.groupby("method")}
+    every_size = set().union(*sizes_of.values())
+    notes = {}  # one premise note per set of sizes shown (each reads the regime gate)
     for r in rows[start:]:
         methods = r.pop("_methods", None)
-        at = set.intersection(*(sizes_of.get(m, set()) for m in methods)) if methods else set(trained.n_problems)
-        shown = [n for n in outside if n in at] if regime else outside
+        at = set.intersection(*(sizes_of.get(m, set()) for m in methods)) if methods else every_size
+        shown = tuple(n for n in outside if n in at) if regime else tuple(outside)
         if not shown:
             continue
-        note = premise_note(results, setting, shown)
+        if shown not in notes:
+            notes[shown] = premise_note(results, setting, shown)
+        note = notes[shown]
         if not regime:
             r.update(ours=f"{note}; {r['ours']}", verdict=verdicts.NOT_TESTABLE)
         else:

@@ -97,8 +97,7 @@ def run(study: str, sizes: list[int], preset: str, ablation: str | None) -> pd.D
             theirs = read_table(theirs_path)
             common = {"study": "reproduce", "preset": preset, "method": saved, "cell": path.stem,
                       "n_problems": int(mine["n_problems"].max()), "seed": int(mine["seed"].dropna().iloc[0]),
-                      "committed_commit": ", ".join(sorted(set(theirs["git_commit"].astype(str)))),
-                      "fields_differing": ""}
+                      "committed_commit": ", ".join(sorted(set(theirs["git_commit"].astype(str))))}
             got = compare(theirs, mine)
             common["fields_differing"] = got.pop("fields_differing")
             rows += [{**common, "metric": k, "value": float(v)} for k, v in got.items()]
@@ -139,6 +138,5 @@ def main(argv: list[str] | None = None) -> int:
     df = run(args.study, args.sizes, args.preset, args.ablation)
     with pd.option_context("display.width", 200, "display.max_columns", 30):
         print(ledger(df).to_string(index=False))
-    saved = f"{args.study}_{args.ablation}" if args.ablation else args.study
-    print(f"written: {save_probe(df, f'reproduce_{saved}', args.preset)}")
+    print(f"written: {save_probe(df, f'reproduce_{df.method.iloc[0]}', args.preset)}")  # the results name run used
     return 0
