@@ -98,6 +98,7 @@ def test_the_findings_name_every_study_claim_once_with_its_notebook():
         claims = study_module(name).claims(load_results(name, "cpu"))
         mine = findings[findings.study.str.contains(f"notebooks/{notebook}.ipynb", regex=False)]
         assert mine.claim.tolist() == claims.claim.tolist() and mine.verdict.tolist() == claims.verdict.tolist()
+        assert not mine.duplicated(["setting", "claim"]).any(), f"{name}: a claim twice in one setting"
         assert (ROOT / "notebooks" / f"{notebook}.ipynb").exists()
 
 

@@ -13,7 +13,8 @@ NOTEBOOKS = {"quickstart": "00_quickstart", "positive_scaling": "02_positive_sca
 
 def findings(preset: str = "cpu") -> pd.DataFrame:
     """One row per claim of every study (its ablations are on its page under docs/results): the study,
-    linked to its notebook and rendered page, and the claim, the paper's value, ours and the verdict."""
+    linked to its notebook and rendered page, its setting (blank for a study with one), and the claim, the
+    paper's value, ours and the verdict."""
     from pathlib import Path
 
     from synthrl.results import load_results
@@ -24,9 +25,10 @@ def findings(preset: str = "cpu") -> pd.DataFrame:
         page = f"docs/notebooks/{notebook}.html"
         link = f"[{notebook[:2]}](notebooks/{notebook}.ipynb)" + (f" ([html]({page}))" if (root / page).exists() else "")
         claims = study_module(name).claims(load_results(name, preset))
-        parts.append(claims[["claim", "paper", "ours", "verdict"]].assign(study=link))
+        setting = claims["setting"] if "setting" in claims else ""
+        parts.append(claims[["claim", "paper", "ours", "verdict"]].assign(study=link, setting=setting))
     table = pd.concat(parts, ignore_index=True)
-    return table[["study", "claim", "paper", "ours", "verdict"]]
+    return table[["study", "setting", "claim", "paper", "ours", "verdict"]]
 
 
 def tables(preset: str = "cpu") -> dict:
