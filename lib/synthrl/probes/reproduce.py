@@ -39,13 +39,14 @@ def compare(committed: pd.DataFrame, recomputed: pd.DataFrame) -> dict:
     counts, the rows with some field apart (numbers by more than TOLERANCE, NaN equal to NaN), the largest
     difference of a number and the fields that differ; timing rows apart are counted on their own."""
     same_hash = set(committed["config_hash"]) == set(recomputed["config_hash"])
-    out = {"same_config_hash": same_hash, "rows_committed": len(committed), "rows_recomputed": len(recomputed)}
+    out = {"same_config_hash": same_hash, "rows_committed": len(committed), "rows_recomputed": len(recomputed),
+           "timing_rows_differing": 0}
     if len(committed) != len(recomputed):
-        return {**out, "rows_differing": max(len(committed), len(recomputed)), "timing_rows_differing": 0,
-                "max_abs_diff": np.nan, "fields_differing": "row count", "reproduces": False}
+        return {**out, "rows_differing": max(len(committed), len(recomputed)), "max_abs_diff": np.nan,
+                "fields_differing": "row count", "reproduces": False}
     fields = [c for c in committed.columns if c not in PROVENANCE and c != "config_hash"]
     if missing := sorted(set(fields) ^ (set(recomputed.columns) - set(PROVENANCE) - {"config_hash"})):
-        return {**out, "rows_differing": len(committed), "timing_rows_differing": 0, "max_abs_diff": np.nan,
+        return {**out, "rows_differing": len(committed), "max_abs_diff": np.nan,
                 "fields_differing": "columns " + ", ".join(missing), "reproduces": False}
     a, b = committed[fields].reset_index(drop=True), recomputed[fields].reset_index(drop=True)
     timing = (a["metric"].astype(str).str.endswith(TIMING) if "metric" in a else pd.Series(False, a.index)).to_numpy()
@@ -122,7 +123,7 @@ def ledger(df: pd.DataFrame) -> pd.DataFrame:
                     "recomputed at": g.git_commit.iloc[0], "rows": int(v["rows_committed"]),
                     "same config hash": "yes" if v["same_config_hash"] else "no",
                     "rows apart": int(v["rows_differing"]), "fields apart": g.fields_differing.fillna("").iloc[0],
-                    "timing rows apart": int(v.get("timing_rows_differing", 0)),
+                    "timing rows apart": int(v["timing_rows_differing"]),
                     "largest difference": f"{v['max_abs_diff']:.3g}",
                     "reproduces": "yes" if v["reproduces"] else "no"})
     return pd.DataFrame(out)
